@@ -1,0 +1,151 @@
+/* labrun - run a command in a container made from a layered squashfs image.
+ *
+ * Runs as the invoking user and needs no privilege: it refuses to run
+ * setuid or setgid.  This file only parses, calls lib and reports; the
+ * container is lib/container.c.  Exit status: the job's; 125 when labrun
+ * fails; 126/127 when the command cannot be run (env(1), docker).
+ */
+#include "build-config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "container.h"
+#include "job.h"
+#include "layers.h"
+#include "log.h"
+#include "options.h"
+
+#define EXIT_LABRUN 125
+
+extern char **environ;
+
+static int die(const char *msg)
+{
+	fprintf(stderr, "labrun: %s\n", msg);
+	return EXIT_LABRUN;
+}
+
+/* A job killed by signal S makes labrun die of S too, so that the shell
+ * (and Slurm, and scripts testing $?) see what happened to the job. */
+static int exit_like(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (!WIFSIGNALED(st))
+		return EXIT_LABRUN;
+	int sig = WTERMSIG(st);
+	struct rlimit no_core = {0, 0};
+	setrlimit(RLIMIT_CORE, &no_core); /* the job dumped its own core if any */
+	signal(sig, SIG_DFL);
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	fflush(NULL);
+	kill(getpid(), sig);
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	return 128 + sig; /* a signal that does not kill by default */
+}
+
+int main(int argc, char **argv)
+{
+	/* labrun must never be a boundary between a user and the OS: a setuid
+	 * copy would hand the caller's namespaces root's identity. */
+	if (getauxval(AT_SECURE) || getuid() != geteuid() || getgid() != getegid())
+		return die("refusing to run setuid or setgid: labrun needs no privilege "
+			   "(remove the bit: chmod u-s,g-s)");
+
+	struct lr_error err = {0};
+	struct lr_options o;
+	if (lr_options_parse(&o, argc, argv, &err) < 0)
+		return die(err.msg);
+	if (o.action == LR_ACTION_HELP) {
+		fputs(lr_options_usage, stdout);
+		return 0;
+	}
+	if (o.action == LR_ACTION_VERSION) {
+		printf("labrun %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	lr_log_level = o.verbose;
+
+	struct passwd *pw = getpwuid(getuid());
+	if (!pw)
+		return die("cannot find your user in the password database");
+	struct group *gr = getgrgid(getgid());
+	char gidname[16];
+	snprintf(gidname, sizeof(gidname), "%u", (unsigned)getgid());
+	struct lr_expand ex = {.home = pw->pw_dir, .user = pw->pw_name};
+
+	struct lr_config cfg;
+	lr_config_init(&cfg);
+	bool default_config = !strcmp(o.config_path, LR_DEFAULT_CONFIG_PATH);
+	if (lr_config_load(&cfg, o.config_path, default_config, &ex, &err) < 0)
+		return die(err.msg);
+
+	/* Admin binds first, the user's after: the user's win on the same
+	 * destination, as the last mount over a path does. */
+	static struct lr_bind binds[LR_CONFIG_MAX_BINDS + LR_MAX_USER_BINDS];
+	size_t n_binds = 0;
+	for (size_t i = 0; i < cfg.n_binds; i++)
+		binds[n_binds++] = cfg.binds[i];
+	for (int i = 0; i < o.n_binds; i++) {
+		if (lr_bind_parse(&binds[n_binds], o.binds[i], &ex, &err) < 0)
+			return die(err.msg);
+		n_binds++;
+	}
+
+	struct lr_chain *chain = calloc(1, sizeof(*chain));
+	if (!chain)
+		return die("out of memory");
+	if (lr_chain_resolve(chain, o.image, cfg.stores, cfg.n_stores, &err) < 0)
+		return die(err.msg);
+
+	struct lr_strv job_argv, job_env;
+	if (lr_job_argv(&chain->config, o.argv, o.argc, &job_argv, &err) < 0)
+		return die(err.msg);
+	struct lr_job_user ju = {.name = pw->pw_name, .home = pw->pw_dir};
+	if (lr_job_env(&chain->config, o.cleanenv, environ, o.env, o.n_env, &ju, &job_env, &err) < 0)
+		return die(err.msg);
+	char cwd[PATH_MAX];
+	char *workdir = NULL;
+	if (lr_job_workdir(o.workdir, getcwd(cwd, sizeof(cwd)), binds, n_binds,
+			   chain->config.workdir, &workdir, &err) < 0)
+		return die(err.msg);
+	lr_debug(1, "command %s, workdir %s", job_argv.v[0], workdir);
+
+	struct lr_container_spec spec = {
+		.chain = chain,
+		.argv = job_argv.v,
+		.envp = job_env.v,
+		.workdir = workdir,
+		.binds = binds,
+		.n_binds = n_binds,
+		.remap_root = o.remap_root,
+		.net_none = o.net_none,
+		.hostname = o.hostname,
+		.tmpfs_size = o.has_tmpfs_size ? o.tmpfs_size : cfg.tmpfs_size,
+		.writable_dir = o.writable_dir,
+		.user_name = pw->pw_name,
+		.user_gecos = pw->pw_gecos,
+		.user_home = pw->pw_dir,
+		.group_name = gr ? gr->gr_name : gidname,
+	};
+	int status = 0;
+	if (lr_container_run(&spec, &status, &err) < 0)
+		return die(err.msg);
+	if (err.msg[0])
+		fprintf(stderr, "labrun: %s\n", err.msg);
+	return exit_like(status);
+}

@@ -1,0 +1,77 @@
+/* error.c - building one-line error messages on the way up (see error.h).
+ * Runs with any privilege; async-signal-unsafe (uses vsnprintf). */
+#include "build-config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+
+static int set(struct lr_error *err, int code, int with_errno, const char *fmt, va_list ap)
+{
+	if (code <= 0)
+		code = EIO;
+	if (!err)
+		return -code;
+	err->code = code;
+	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	if (with_errno && n >= 0 && (size_t)n < sizeof(err->msg))
+		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", strerror(code));
+	return -code;
+}
+
+int lr_error_set(struct lr_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = set(err, code, 0, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int lr_error_errno(struct lr_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = set(err, code, 1, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int lr_error_prefix(struct lr_error *err, const char *fmt, ...)
+{
+	if (!err)
+		return -EIO;
+	int code = err->code ? err->code : EIO;
+	char prefix[LR_ERROR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	char old[LR_ERROR_MSG_MAX];
+	memcpy(old, err->msg, sizeof(old));
+	const char *rest = old[0] ? old : strerror(code);
+	/* "prefix: rest", cut at the buffer's end. */
+	size_t len = 0, cap = sizeof(err->msg) - 1;
+	const char *parts[] = {prefix, ": ", rest};
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = strlen(parts[i]);
+		if (n > cap - len)
+			n = cap - len;
+		memcpy(err->msg + len, parts[i], n);
+		len += n;
+	}
+	err->msg[len] = '\0';
+	err->code = code;
+	return -code;
+}
+
+void lr_error_clear(struct lr_error *err)
+{
+	if (err) {
+		err->code = 0;
+		err->msg[0] = '\0';
+	}
+}

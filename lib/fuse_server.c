@@ -1,0 +1,189 @@
+/* fuse_server.c - layers served by libsquashfuse_ll inside labrun itself.
+ *
+ * Runs as the user, in the launcher process (outside the container's pid
+ * namespace, so the job can neither see nor signal its file server).  No
+ * external squashfuse process: DESIGN.md §3 step 3; Charliecloud's
+ * ch_fuse.c does the same with one layer.
+ *
+ * The mount itself is made by mount.c with our own /dev/fuse fd; libfuse
+ * is then handed that fd as "/dev/fd/N" (libfuse >= 3.3), so libfuse never
+ * runs fusermount3 and never mounts anything.
+ *
+ * Not including build-config.h: see squash.c.
+ */
+#define _GNU_SOURCE 1
+
+/* libsquashfuse's ll.h declares "void teardown_idle_timeout();" */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#include <squashfuse.h>
+#include <ll.h>
+#pragma GCC diagnostic pop
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuse_server.h"
+#include "mount.h"
+#include "squash.h"
+
+struct lr_fuse {
+	struct fuse_session *se;
+	pthread_t thread;
+	int running;
+};
+
+/* overlayfs in userxattr mode reads whiteout-directory markers from
+ * user.overlay.*; layers made as root (or converted by other tools) carry
+ * trusted.overlay.* instead.  Answer a user.overlay.X query from
+ * trusted.overlay.X when the layer has no user.overlay.X, so both kinds of
+ * layer stack the same way (DESIGN.md §2). */
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	static const char user_prefix[] = "user.overlay.";
+	if (strncmp(name, user_prefix, sizeof(user_prefix) - 1) != 0) {
+		sqfs_ll_op_getxattr(req, ino, name, size);
+		return;
+	}
+	sqfs_ll_i lli;
+	if (sqfs_ll_iget(req, &lli, ino))
+		return; /* already replied */
+	char trusted[256];
+	snprintf(trusted, sizeof(trusted), "trusted.overlay.%s", name + sizeof(user_prefix) - 1);
+	const char *names[2] = {name, trusted};
+	char buf[4096];
+	for (int i = 0; i < 2; i++) {
+		size_t real = sizeof(buf);
+		if (sqfs_xattr_lookup(&lli.ll->fs, &lli.inode, names[i], buf, &real)) {
+			fuse_reply_err(req, EIO);
+			return;
+		}
+		if (real == 0)
+			continue;
+		if (real > sizeof(buf)) {
+			fuse_reply_err(req, E2BIG);
+		} else if (size == 0) {
+			fuse_reply_xattr(req, real);
+		} else if (size < real) {
+			fuse_reply_err(req, ERANGE);
+		} else {
+			fuse_reply_buf(req, buf, real);
+		}
+		return;
+	}
+	fuse_reply_err(req, ENODATA);
+}
+
+/* Let the kernel cache symlink targets and keep pages across opens: the
+ * image never changes while mounted. */
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.getattr = sqfs_ll_op_getattr,
+	.opendir = sqfs_ll_op_opendir,
+	.releasedir = sqfs_ll_op_releasedir,
+	.readdir = sqfs_ll_op_readdir,
+	.lookup = sqfs_ll_op_lookup,
+	.open = sqfs_ll_op_open,
+	.create = sqfs_ll_op_create,
+	.release = sqfs_ll_op_release,
+	.read = sqfs_ll_op_read,
+	.readlink = sqfs_ll_op_readlink,
+	.listxattr = sqfs_ll_op_listxattr,
+	.getxattr = op_getxattr,
+	.forget = sqfs_ll_op_forget,
+	.statfs = stfs_ll_op_statfs,
+};
+
+static void *serve(void *se)
+{
+	/* Single-threaded per layer: libsquashfuse's caches are not
+	 * thread-safe in Debian's build.  Ends when the mount goes away. */
+	fuse_session_loop(se);
+	return NULL;
+}
+
+/* libfuse logs through fuse_log; lib must not print (STYLE.md).  Errors
+ * reach the user through the mount's failure instead. */
+static void quiet_log(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+}
+
+int lr_fuse_serve(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid,
+		  const char *name, struct lr_fuse **out, struct lr_error *err)
+{
+	fuse_set_log_func(quiet_log);
+	struct lr_fuse *f = calloc(1, sizeof(*f));
+	if (!f)
+		return lr_error_errno(err, ENOMEM, "serve %s", name);
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		free(f);
+		if (e == EACCES)
+			return lr_error_set(err, e,
+					    "cannot open /dev/fuse: permission denied (it should be mode "
+					    "0666, as distributions ship it; ask the admin)");
+		if (e == ENOENT)
+			return lr_error_set(err, e, "cannot open /dev/fuse: missing (modprobe fuse)");
+		return lr_error_errno(err, e, "cannot open /dev/fuse");
+	}
+	int r = lr_mount_fuse(target, fd, uid, gid, name, err);
+	if (r < 0) {
+		close(fd);
+		free(f);
+		return r;
+	}
+	char *argv[] = {(char *)"labrun", NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	f->se = fuse_session_new(&args, &ops, sizeof(ops), lr_squash_ll(sq));
+	if (!f->se) {
+		close(fd);
+		free(f);
+		return lr_error_set(err, ENOMEM, "serve %s: fuse_session_new failed", name);
+	}
+	char fdpath[32];
+	snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", fd);
+	/* libfuse takes over fd here (and closes it when the session ends). */
+	if (fuse_session_mount(f->se, fdpath) != 0) {
+		fuse_session_destroy(f->se);
+		close(fd);
+		free(f);
+		return lr_error_set(err, EIO, "serve %s: libfuse refused /dev/fuse fd", name);
+	}
+	r = pthread_create(&f->thread, NULL, serve, f->se);
+	if (r != 0) {
+		fuse_session_destroy(f->se);
+		free(f);
+		return lr_error_errno(err, r, "serve %s: start thread", name);
+	}
+	f->running = 1;
+	*out = f;
+	return 0;
+}
+
+void lr_fuse_free(struct lr_fuse *f)
+{
+	if (!f)
+		return;
+	if (f->running) {
+		fuse_session_exit(f->se);
+		/* The thread may be blocked in read(2) on /dev/fuse until the
+		 * mount goes away; do not wait for it. */
+		pthread_detach(f->thread);
+	}
+	/* The session is left to process exit: destroying it under a running
+	 * thread would free memory that thread still uses. */
+	free(f);
+}

@@ -1,0 +1,392 @@
+/* keeper.c - the container's PID 1.
+ *
+ * Runs as the user, in labrun's user namespace (where it holds capabilities
+ * over its own mounts only), as PID 1 of the container's new pid
+ * namespace.  It finishes the container (the overlay root, /proc, /dev,
+ * binds), pivots into it, starts the job, then stays as init: it reaps
+ * orphans, passes signals on to the job, and reports the job's exact wait
+ * status to the launcher.  When it exits, the kernel kills every process
+ * left in the namespace, and with the last one the mounts go too: nothing
+ * can outlive the job (DESIGN.md §3.5).
+ *
+ * The job itself is forked from here and, before exec, enters a nested user
+ * namespace (mounts locked), sets no_new_privs, drops capabilities unless
+ * --remap-root asked for root, marks every fd close-on-exec and checks that
+ * its cwd is inside the root (runc CVE-2024-21626).
+ */
+#include "build-config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "keeper.h"
+#include "log.h"
+#include "mount.h"
+#include "userns.h"
+
+#define STAGE LR_STAGING
+
+/* The job's side of the exec pipe: which step failed, with errno. */
+struct exec_failure {
+	int step; /* 0 exec, 1 workdir, 2 other setup */
+	int code;
+	char msg[256];
+};
+
+static void report(int fd, int kind, int wait_status, const struct lr_error *err)
+{
+	struct lr_report r = {.kind = kind, .wait_status = wait_status};
+	if (err) {
+		r.code = err->code;
+		snprintf(r.msg, sizeof(r.msg), "%s", err->msg);
+	}
+	/* One write, well under PIPE_BUF * 4 and the pipe is empty: atomic
+	 * enough, and the reader tolerates a short read as "no report". */
+	(void)!write(fd, &r, sizeof(r));
+}
+
+static __attribute__((noreturn)) void fail(const struct lr_keeper_plan *p, struct lr_error *err)
+{
+	report(p->report_fd, LR_REPORT_SETUP_FAILED, 0, err);
+	_exit(125);
+}
+
+/* The image's own copy of /etc/FILE: the topmost layer that has it as a
+ * regular file wins; a whiteout, or an opaque /etc, ends the search.
+ * Read through the layers' FUSE mounts, as the user; at most
+ * LR_ETC_FILE_MAX bytes; a symlinked /etc/FILE counts as absent. */
+static char *read_image_etc(size_t n_layers, const char *file)
+{
+	for (size_t i = 0; i < n_layers; i++) {
+		char path[96], opaque[4];
+		snprintf(path, sizeof(path), STAGE "/l/%zu/etc/%s", i, file);
+		struct stat st;
+		if (lstat(path, &st) == 0) {
+			if (!S_ISREG(st.st_mode))
+				return NULL; /* whiteout (0:0), symlink, other */
+			int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+			if (fd < 0)
+				return NULL;
+			char *buf = malloc(LR_ETC_FILE_MAX + 1);
+			size_t len = 0;
+			ssize_t n = 0;
+			while (buf && len < LR_ETC_FILE_MAX &&
+			       (n = read(fd, buf + len, LR_ETC_FILE_MAX - len)) > 0)
+				len += (size_t)n;
+			close(fd);
+			if (buf)
+				buf[len] = '\0';
+			return buf;
+		}
+		snprintf(path, sizeof(path), STAGE "/l/%zu/etc", i);
+		if (getxattr(path, "user.overlay.opaque", opaque, sizeof(opaque)) == 1 &&
+		    opaque[0] == 'y')
+			return NULL;
+	}
+	return NULL;
+}
+
+/* The image's passwd or group with the user's own entry in place of any
+ * line carrying the same name or id, so that `id`, `whoami` and `ls -l`
+ * inside name the user.  Written into the skeleton. */
+static int write_etc(size_t n_layers, const char *file, const char *name, unsigned id,
+		     const char *entry, struct lr_error *err)
+{
+	char rel[32], staged[64];
+	snprintf(rel, sizeof(rel), "etc/%s", file);
+	snprintf(staged, sizeof(staged), STAGE "/s/etc/%s", file);
+	int r = lr_mount_skeleton_add(STAGE "/s", rel, false, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *old = read_image_etc(n_layers, file);
+	_cleanup_fclose_ FILE *f = fopen(staged, "we");
+	if (!f)
+		return lr_error_errno(err, errno, "write %s", staged);
+	char idstr[16];
+	snprintf(idstr, sizeof(idstr), "%u", id);
+	size_t nlen = strlen(name), ilen = strlen(idstr);
+	for (char *line = old, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		char *f3 = strchr(line, ':');
+		f3 = f3 ? strchr(f3 + 1, ':') : NULL; /* third field: the id */
+		bool same_name = !strncmp(line, name, nlen) && line[nlen] == ':';
+		bool same_id = f3 && !strncmp(f3 + 1, idstr, ilen) && f3[1 + ilen] == ':';
+		if (!same_name && !same_id && *line)
+			fprintf(f, "%s\n", line);
+	}
+	fprintf(f, "%s\n", entry);
+	if (fflush(f) != 0)
+		return lr_error_errno(err, errno, "write %s", staged);
+	return 0;
+}
+
+static int setup_etc(const struct lr_container_spec *s, struct lr_error *err)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	const char *name = s->remap_root ? "root" : s->user_name;
+	const char *group = s->remap_root ? "root" : s->group_name;
+	const char *home = s->remap_root ? "/root" : s->user_home;
+	char entry[1024];
+	snprintf(entry, sizeof(entry), "%s:x:%u:%u:%s:%s:/bin/sh", name, (unsigned)uid,
+		 (unsigned)gid, s->remap_root ? "root" : (s->user_gecos ? s->user_gecos : ""),
+		 home ? home : "/");
+	int r = write_etc(s->chain->n, "passwd", name, uid, entry, err);
+	if (r < 0)
+		return r;
+	snprintf(entry, sizeof(entry), "%s:x:%u:", group, (unsigned)gid);
+	return write_etc(s->chain->n, "group", group, gid, entry, err);
+}
+
+/* The skeleton layer (mount.h): mount points, passwd, group, and the
+ * whiteout that hides /.labrun (layer metadata) from every layer below.
+ * A whiteout (char 0:0) needs no CAP_MKNOD since Linux 5.8. */
+static int setup_skeleton(const struct lr_keeper_plan *p, struct lr_error *err)
+{
+	const struct lr_container_spec *s = p->spec;
+	if (mkdir(STAGE "/s", 0755) < 0)
+		return lr_error_errno(err, errno, "skeleton");
+	if (mknod(STAGE "/s/.labrun", S_IFCHR | 0000, makedev(0, 0)) < 0)
+		return lr_error_errno(err, errno, "hide /.labrun");
+	int r = lr_mount_skeleton_table(STAGE "/s", err);
+	if (r < 0)
+		return r;
+	r = setup_etc(s, err);
+	if (r < 0)
+		return lr_error_prefix(err, "passwd/group");
+	for (size_t i = 0; i < s->n_binds; i++) {
+		struct stat st;
+		if (p->bind_trees[i] < 0)
+			continue;
+		if (fstat(p->bind_trees[i], &st) < 0)
+			return lr_error_errno(err, errno, "bind %s", s->binds[i].src);
+		r = lr_mount_skeleton_add(STAGE "/s", s->binds[i].dst, S_ISDIR(st.st_mode), err);
+		if (r < 0)
+			return lr_error_prefix(err, "bind %s", s->binds[i].src);
+	}
+	return 0;
+}
+
+/* Mount the writable layer and the overlay root; returns the root's fd. */
+static int setup_root(const struct lr_keeper_plan *p, struct lr_error *err)
+{
+	const struct lr_container_spec *s = p->spec;
+	int r;
+	if (p->writable_tree >= 0) {
+		r = lr_mount_attach_path(p->writable_tree, STAGE "/w", err);
+		if (r < 0)
+			return lr_error_prefix(err, "writable %s", s->writable_dir);
+	} else {
+		r = lr_mount_tmpfs(STAGE "/w", s->tmpfs_size, err);
+		if (r < 0)
+			return r;
+		if (mkdir(STAGE "/w/upper", 0755) < 0 || mkdir(STAGE "/w/work", 0700) < 0)
+			return lr_error_errno(err, errno, "writable layer");
+	}
+	r = setup_skeleton(p, err);
+	if (r < 0)
+		return r;
+
+	size_t n = s->chain->n;
+	char *lower = malloc(n * 24 + 32);
+	if (!lower)
+		return lr_error_errno(err, ENOMEM, "overlay");
+	size_t off = (size_t)sprintf(lower, STAGE "/s");
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)sprintf(lower + off, ":" STAGE "/l/%zu", i);
+	r = lr_mount_overlay(STAGE "/r", lower, STAGE "/w/upper", STAGE "/w/work", err);
+	free(lower);
+	if (r < 0) {
+		if (p->writable_tree >= 0 && r == -EBUSY)
+			return lr_error_set(err, EBUSY,
+					    "writable directory %s is in use by another container",
+					    s->writable_dir);
+		return r;
+	}
+	int root = open(STAGE "/r", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return lr_error_errno(err, errno, "open new root");
+	return root;
+}
+
+static int setup_container(const struct lr_keeper_plan *p, struct lr_error *err)
+{
+	const struct lr_container_spec *s = p->spec;
+	_cleanup_close_ int root = setup_root(p, err);
+	if (root < 0)
+		return root;
+	struct lr_populate pop = {.tmp_size = s->tmpfs_size};
+	int r = lr_mount_populate(root, &pop, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < s->n_binds; i++) {
+		if (p->bind_trees[i] < 0)
+			continue;
+		r = lr_mount_attach(p->bind_trees[i], root, s->binds[i].dst,
+				    s->binds[i].readonly ? LR_BIND_RO : 0, err);
+		if (r < 0)
+			return lr_error_prefix(err, "bind %s", s->binds[i].src);
+		lr_debug(1, "bound %s at %s%s", s->binds[i].src, s->binds[i].dst,
+			 s->binds[i].readonly ? " (ro)" : "");
+	}
+	return lr_mount_pivot(root, err);
+}
+
+/* Mark every fd from 3 up close-on-exec; fail closed (security.md: pyxis
+ * returned success when close_range was missing). */
+static int cloexec_all(void)
+{
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -errno;
+	int self = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end || end == e->d_name || fd < 3 || fd == self)
+			continue;
+		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
+			closedir(d);
+			return -errno;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+static __attribute__((noreturn)) void job_fail(int fd, int step, int code, const char *msg)
+{
+	struct exec_failure f = {.step = step, .code = code};
+	snprintf(f.msg, sizeof(f.msg), "%s", msg);
+	(void)!write(fd, &f, sizeof(f));
+	_exit(step == 0 ? (code == ENOENT ? 127 : 126) : 125);
+}
+
+/* In the job's process, from fork to exec. */
+static __attribute__((noreturn)) void run_job(const struct lr_keeper_plan *p, int exec_fd)
+{
+	const struct lr_container_spec *s = p->spec;
+	struct lr_error err = {0};
+	if (lr_userns_nest(&err) < 0)
+		job_fail(exec_fd, 2, err.code, err.msg);
+	/* With --remap-root the job is root in its own nested namespace and
+	 * keeps that namespace's capabilities (fakeroot: package installs in
+	 * a --writable directory); they reach no mount labrun made (locked)
+	 * and nothing outside.  Everyone else starts with none. */
+	if (!s->remap_root && lr_userns_drop_caps(&err) < 0)
+		job_fail(exec_fd, 2, err.code, err.msg);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		job_fail(exec_fd, 2, errno, "set no_new_privs");
+	if (chdir(s->workdir) < 0) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "working directory %s: %s", s->workdir, strerror(errno));
+		job_fail(exec_fd, 1, errno, msg);
+	}
+	char cwd[16];
+	if (!getcwd(cwd, sizeof(cwd)) && errno != ERANGE)
+		job_fail(exec_fd, 1, errno, "working directory is outside the container");
+	if (cloexec_all() < 0)
+		job_fail(exec_fd, 2, EBADF, "cannot close labrun's file descriptors");
+	sigprocmask(SIG_SETMASK, &p->job_mask, NULL);
+	extern char **environ;
+	environ = (char **)s->envp;
+	execvp(s->argv[0], s->argv);
+	int e = errno;
+	char msg[256];
+	snprintf(msg, sizeof(msg), "%s: %s", s->argv[0],
+		 e == ENOENT ? "command not found" : strerror(e));
+	job_fail(exec_fd, 0, e, msg);
+}
+
+void lr_keeper_main(const struct lr_keeper_plan *p)
+{
+	struct lr_error err = {0};
+	/* Die with the launcher: it serves the layers, nothing works without
+	 * it.  Checked once more after arming, against the race. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	struct pollfd alive = {.fd = p->alive_fd, .events = POLLIN};
+	if (poll(&alive, 1, 0) > 0)
+		_exit(125);
+	prctl(PR_SET_NAME, "labrun-keeper");
+
+	if (setup_container(p, &err) < 0)
+		fail(p, &err);
+
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		lr_error_errno(&err, errno, "pipe");
+		fail(p, &err);
+	}
+	pid_t job = fork();
+	if (job < 0) {
+		lr_error_errno(&err, errno, "start the job");
+		fail(p, &err);
+	}
+	if (job == 0) {
+		close(pipefd[0]);
+		prctl(PR_SET_NAME, "labrun-job");
+		run_job(p, pipefd[1]);
+	}
+	close(pipefd[1]);
+	struct exec_failure ef;
+	ssize_t n;
+	do
+		n = read(pipefd[0], &ef, sizeof(ef));
+	while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (n == (ssize_t)sizeof(ef)) {
+		int st;
+		while (waitpid(job, &st, 0) < 0 && errno == EINTR)
+			;
+		lr_error_set(&err, ef.code, "%s", ef.msg);
+		if (ef.step == 0)
+			report(p->report_fd, LR_REPORT_EXEC_FAILED, st, &err);
+		else
+			report(p->report_fd, LR_REPORT_SETUP_FAILED, 0, &err);
+		_exit(0);
+	}
+	lr_debug(1, "job started");
+
+	/* Init's loop.  Signals the terminal sends (SI_KERNEL) already reach
+	 * the job directly when it is in the foreground process group, so
+	 * only signals sent by a process (kill, the launcher passing one on)
+	 * are forwarded: otherwise Ctrl-C would arrive twice. */
+	sigset_t wait_set = *p->forward;
+	sigaddset(&wait_set, SIGCHLD);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&wait_set, &si);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			if (si.si_code != SI_KERNEL)
+				kill(job, sig);
+			continue;
+		}
+		int st;
+		pid_t pid;
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (pid == job) {
+				report(p->report_fd, LR_REPORT_EXITED, st, NULL);
+				_exit(0);
+			}
+		}
+	}
+}

@@ -1,0 +1,197 @@
+/* layers.c - resolving an image's layer chain (DESIGN.md §2).
+ *
+ * Runs as the user.  Every byte read here comes from files the user (or
+ * whoever made the image) controls, so: each file's superblock is checked
+ * before libsquashfuse parses it, layer.json is bounded and parsed by
+ * imageconfig.c, the chain length is capped at LR_MAX_LAYERS, and a chain
+ * that comes back to a file already in it is refused (a real sha256 loop is
+ * impossible, but file names in a store are not proof of their digest).
+ *
+ * Parents are looked up by file name "sha256-<hex>.sqfs" in the layer
+ * stores, then beside the image.  The digest is not recomputed at launch:
+ * hashing a multi-gigabyte base layer on every start would cost seconds;
+ * `labrun-image verify` is where digests are checked.
+ */
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "layers.h"
+#include "log.h"
+#include "squash.h"
+
+#define LAYER_JSON_PATH "/.labrun/layer.json"
+
+static void set_name(struct lr_layer *l)
+{
+	const char *slash = strrchr(l->path, '/');
+	snprintf(l->name, sizeof(l->name), "%s", slash ? slash + 1 : l->path);
+}
+
+/* Open, check and index one layer file; read its layer.json if any. */
+static int load_layer(struct lr_layer *l, struct lr_error *err)
+{
+	int r = lr_squash_check(l->fd, err);
+	if (r < 0)
+		return r;
+	r = lr_squash_open(l->fd, &l->sq, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *json = NULL;
+	size_t len = 0;
+	r = lr_squash_read_file(l->sq, LAYER_JSON_PATH, LR_LAYERJSON_MAX_BYTES, &json, &len, err);
+	if (r == -ENOENT)
+		return 0; /* a plain root filesystem: a one-layer image */
+	if (r < 0)
+		return r;
+	r = lr_layer_meta_parse(&l->meta, json, len, err);
+	if (r < 0)
+		return lr_error_prefix(err, "%s", LAYER_JSON_PATH);
+	return 0;
+}
+
+/* Find sha256-<hex>.sqfs in the stores, then in the image's directory.
+ * Returns an fd and the path it was found at, or -ENOENT with the list of
+ * places searched in the message. */
+static int find_parent(const char *hex, char *const *stores, size_t n_stores, const char *image_dir,
+		       char **path_out, struct lr_error *err)
+{
+	char looked[LR_ERROR_MSG_MAX / 2] = "";
+	size_t used = 0;
+	for (size_t i = 0; i <= n_stores; i++) {
+		const char *dir = i < n_stores ? stores[i] : image_dir;
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s/sha256-%s.sqfs", dir, hex) < 0)
+			return lr_error_errno(err, ENOMEM, "find parent");
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0) {
+			*path_out = take_ptr(&path);
+			return fd;
+		}
+		if (errno != ENOENT && errno != ENOTDIR)
+			return lr_error_errno(err, errno, "%s", path);
+		int n = snprintf(looked + used, sizeof(looked) - used, "%s%s", used ? ", " : "", dir);
+		if (n > 0 && (size_t)n < sizeof(looked) - used)
+			used += (size_t)n;
+	}
+	return lr_error_set(err, ENOENT, "parent sha256:%.12s... not found (looked in: %s)", hex,
+			    looked);
+}
+
+int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *stores,
+		     size_t n_stores, struct lr_error *err)
+{
+	memset(chain, 0, sizeof(*chain));
+	for (size_t i = 0; i < LR_MAX_LAYERS; i++)
+		chain->layers[i].fd = -1;
+
+	_cleanup_free_ char *dircopy = strdup(image);
+	if (!dircopy)
+		return lr_error_errno(err, ENOMEM, "%s", image);
+	const char *image_dir = dirname(dircopy);
+
+	int r;
+	struct lr_layer *l = &chain->layers[0];
+	l->path = strdup(image);
+	if (!l->path) {
+		r = lr_error_errno(err, ENOMEM, "%s", image);
+		goto fail;
+	}
+	set_name(l);
+	l->fd = open(image, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (l->fd < 0) {
+		r = lr_error_errno(err, errno, "image %s", image);
+		goto fail;
+	}
+	chain->n = 1;
+
+	for (;;) {
+		l = &chain->layers[chain->n - 1];
+		r = load_layer(l, err);
+		if (r < 0) {
+			if (chain->n == 1)
+				lr_error_prefix(err, "image %s", image);
+			else
+				lr_error_prefix(err, "layer %s (parent of %s)", l->path,
+						chain->layers[chain->n - 2].name);
+			goto fail;
+		}
+		lr_debug(2, "layer %zu: %s%s%s", chain->n - 1, l->path,
+			 l->meta.has_parent ? " parent sha256:" : "",
+			 l->meta.has_parent ? l->meta.parent_hex : "");
+		if (!l->meta.has_parent)
+			break;
+		if (chain->n == LR_MAX_LAYERS) {
+			r = lr_error_set(err, ELOOP,
+					 "image %s: more than %d layers (the limit); is the chain broken?",
+					 image, LR_MAX_LAYERS);
+			goto fail;
+		}
+		struct lr_layer *p = &chain->layers[chain->n];
+		r = find_parent(l->meta.parent_hex, stores, n_stores, image_dir, &p->path, err);
+		if (r < 0) {
+			lr_error_prefix(err, "layer %s", l->name);
+			goto fail;
+		}
+		p->fd = r;
+		set_name(p);
+		chain->n++;
+
+		/* Same file twice in one chain: a loop, which would otherwise run
+		 * until the layer limit and then blame the wrong thing. */
+		struct stat pst;
+		if (fstat(p->fd, &pst) < 0) {
+			r = lr_error_errno(err, errno, "%s", p->path);
+			goto fail;
+		}
+		for (size_t i = 0; i + 1 < chain->n; i++) {
+			struct stat st;
+			if (fstat(chain->layers[i].fd, &st) == 0 && st.st_dev == pst.st_dev &&
+			    st.st_ino == pst.st_ino) {
+				r = lr_error_set(err, ELOOP,
+						 "image %s: parent loop: %s is its own ancestor",
+						 image, p->name);
+				goto fail;
+			}
+		}
+	}
+
+	/* Config merges from base to top, top wins (DESIGN.md §2). */
+	for (size_t i = chain->n; i-- > 0;) {
+		r = lr_image_config_merge(&chain->config, &chain->layers[i].meta.config, err);
+		if (r < 0) {
+			lr_error_prefix(err, "image %s: merge config of %s", image,
+					chain->layers[i].name);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	lr_chain_free(chain);
+	return r;
+}
+
+void lr_chain_free(struct lr_chain *chain)
+{
+	for (size_t i = 0; i < LR_MAX_LAYERS; i++) {
+		struct lr_layer *l = &chain->layers[i];
+		lr_squash_free(l->sq);
+		l->sq = NULL;
+		lr_layer_meta_free(&l->meta);
+		if (l->fd >= 0)
+			close(l->fd);
+		l->fd = -1;
+		free(l->path);
+		l->path = NULL;
+	}
+	lr_image_config_free(&chain->config);
+	chain->n = 0;
+}

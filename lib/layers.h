@@ -1,0 +1,41 @@
+/* layers.h - resolving an image's layer chain: the top squashfs file, then
+ * each parent named by digest in /.labrun/layer.json, found in the layer
+ * store directories or beside the image.  Runs as the user: layer content
+ * is untrusted. */
+#ifndef LABRUN_LAYERS_H
+#define LABRUN_LAYERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "imageconfig.h"
+
+/* More layers than this is refused (overlayfs itself allows 500; a chain
+ * this deep is a mistake or an attack). */
+#define LR_MAX_LAYERS 128
+
+struct lr_layer {
+	char *path;        /* as found (for messages) */
+	int fd;            /* O_RDONLY|O_CLOEXEC, open for the chain's lifetime */
+	char name[80];     /* short name for messages: file name */
+	struct lr_squash *sq;
+	struct lr_layer_meta meta; /* empty when the layer has no layer.json */
+};
+
+struct lr_chain {
+	struct lr_layer layers[LR_MAX_LAYERS]; /* [0] = top (the image), [n-1] = base */
+	size_t n;
+	struct lr_image_config config;         /* merged base to top */
+};
+
+/* Open image and its ancestors.  stores: directories searched, in order,
+ * for "sha256-<hex>.sqfs"; the image's own directory is searched last.
+ * Errors: missing image, not a squashfs, truncated, bad layer.json,
+ * "parent sha256:ab12... of layer X not found (looked in: A, B, C)",
+ * "parent loop: ...", "more than 128 layers". */
+int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *stores,
+		     size_t n_stores, struct lr_error *err);
+void lr_chain_free(struct lr_chain *chain);
+
+#endif

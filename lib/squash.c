@@ -1,0 +1,191 @@
+/* squash.c - reading a user's squashfs file with libsquashfuse.
+ *
+ * Runs as the user, in the user's own process: squashfs files named by users
+ * are untrusted input and are parsed only here and in fuse_server.c, never
+ * by the kernel (notes/security.md, invariant 5; Debian's libsquashfuse
+ * 0.1.105 has known parser bugs, upstream squashfuse issues 153/154/158, so
+ * it must never run with more rights than the user has).
+ *
+ * This is the one place where libsquashfuse's errors are translated.
+ *
+ * Not including build-config.h: libsquashfuse's public headers include
+ * their own generated config.h, which defines PACKAGE_* too.
+ */
+#define _GNU_SOURCE 1
+
+/* libsquashfuse's ll.h declares "void teardown_idle_timeout();" */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#include <squashfuse.h>
+#include <ll.h>
+#pragma GCC diagnostic pop
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "squash.h"
+
+struct lr_squash {
+	sqfs_ll ll; /* first: libsquashfuse_ll's handle, its fs inside */
+};
+
+static const char *codec_name(unsigned c)
+{
+	switch (c) {
+	case ZLIB_COMPRESSION: return "gzip";
+	case LZMA_COMPRESSION: return "lzma";
+	case LZO_COMPRESSION: return "lzo";
+	case XZ_COMPRESSION: return "xz";
+	case LZ4_COMPRESSION: return "lz4";
+	case ZSTD_COMPRESSION: return "zstd";
+	default: return "unknown";
+	}
+}
+
+static bool codec_supported(unsigned c)
+{
+	sqfs_compression_type types[SQFS_COMP_MAX];
+	sqfs_compression_supported(types);
+	for (size_t i = 0; i < SQFS_COMP_MAX && types[i] != SQFS_COMP_UNKNOWN; i++)
+		if ((unsigned)types[i] == c)
+			return true;
+	return false;
+}
+
+/* The superblock is checked by hand before libsquashfuse sees the file so
+ * that the common mistakes get a message saying what is wrong instead of
+ * libsquashfuse's bare "bad format": a file that is not a squashfs at all,
+ * one cut short by an interrupted copy, one using a codec this build lacks. */
+int lr_squash_check(int fd, struct lr_error *err)
+{
+	struct squashfs_super_block sb;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return lr_error_errno(err, errno, "cannot stat");
+	if (!S_ISREG(st.st_mode))
+		return lr_error_set(err, EINVAL, "not a regular file");
+	ssize_t n = pread(fd, &sb, sizeof(sb), 0);
+	if (n < 0)
+		return lr_error_errno(err, errno, "cannot read superblock");
+	if (n < (ssize_t)sizeof(sb)) {
+		if (st.st_size == 0)
+			return lr_error_set(err, EINVAL, "not a squashfs file (empty)");
+		return lr_error_set(err, EINVAL,
+				    "not a squashfs file (only %lld bytes, shorter than a superblock)",
+				    (long long)st.st_size);
+	}
+	if (le32toh(sb.s_magic) != SQUASHFS_MAGIC)
+		return lr_error_set(err, EINVAL, "not a squashfs file (bad magic)");
+	unsigned major = le16toh(sb.s_major), minor = le16toh(sb.s_minor);
+	if (major != 4 || minor != 0)
+		return lr_error_set(err, EINVAL, "unsupported squashfs version %u.%u (need 4.0)",
+				    major, minor);
+	uint32_t block_size = le32toh(sb.block_size);
+	unsigned block_log = le16toh(sb.block_log);
+	if (block_log < 12 || block_log > 20 || block_size != (1u << block_log))
+		return lr_error_set(err, EINVAL, "corrupt squashfs superblock (block size %u)",
+				    block_size);
+	uint64_t used = le64toh(sb.bytes_used);
+	if (used > (uint64_t)st.st_size)
+		return lr_error_set(err, EINVAL,
+				    "truncated squashfs: file is %lld bytes, superblock says %llu",
+				    (long long)st.st_size, (unsigned long long)used);
+	uint64_t tables[] = {le64toh(sb.inode_table_start), le64toh(sb.directory_table_start),
+			     le64toh(sb.id_table_start)};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		if (tables[i] >= used)
+			return lr_error_set(err, EINVAL,
+					    "corrupt squashfs superblock (table offset past the end)");
+	unsigned codec = le16toh(sb.compression);
+	if (!codec_supported(codec))
+		return lr_error_set(err, ENOTSUP,
+				    "squashfs compressed with %s, which this libsquashfuse cannot read",
+				    codec_name(codec));
+	return 0;
+}
+
+static int translate(sqfs_err e, struct lr_error *err, const char *what)
+{
+	switch (e) {
+	case SQFS_OK: return 0;
+	case SQFS_BADFORMAT: return lr_error_set(err, EINVAL, "%s: not a squashfs file", what);
+	case SQFS_BADVERSION: return lr_error_set(err, EINVAL, "%s: unsupported squashfs version", what);
+	case SQFS_BADCOMP: return lr_error_set(err, ENOTSUP, "%s: unsupported compression", what);
+	case SQFS_UNSUP: return lr_error_set(err, ENOTSUP, "%s: unsupported squashfs feature", what);
+	default: return lr_error_set(err, EIO, "%s: corrupt squashfs (read error)", what);
+	}
+}
+
+int lr_squash_open(int fd, struct lr_squash **out, struct lr_error *err)
+{
+	struct lr_squash *sq = calloc(1, sizeof(*sq));
+	if (!sq)
+		return lr_error_errno(err, ENOMEM, "open squashfs");
+	int r = translate(sqfs_init(&sq->ll.fs, fd, 0), err, "open");
+	if (r < 0) {
+		free(sq);
+		return r;
+	}
+	r = translate(sqfs_ll_init(&sq->ll), err, "index");
+	if (r < 0) {
+		sqfs_destroy(&sq->ll.fs);
+		free(sq);
+		return r;
+	}
+	*out = sq;
+	return 0;
+}
+
+void lr_squash_free(struct lr_squash *sq)
+{
+	if (!sq)
+		return;
+	sqfs_ll_destroy(&sq->ll); /* destroys the fs too; the fd stays the caller's */
+	free(sq);
+}
+
+int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char **buf,
+			size_t *len, struct lr_error *err)
+{
+	sqfs *fs = &sq->ll.fs;
+	sqfs_inode inode;
+	bool found = false;
+	int r = translate(sqfs_inode_get(fs, &inode, sqfs_inode_root(fs)), err, "root directory");
+	if (r < 0)
+		return r;
+	r = translate(sqfs_lookup_path(fs, &inode, path, &found), err, path);
+	if (r < 0)
+		return r;
+	if (!found)
+		return -ENOENT;
+	if (!S_ISREG(inode.base.mode))
+		return lr_error_set(err, EINVAL, "%s: not a regular file", path);
+	uint64_t size = inode.xtra.reg.file_size;
+	if (size > max)
+		return lr_error_set(err, EFBIG, "%s: %llu bytes, more than the limit of %zu", path,
+				    (unsigned long long)size, max);
+	char *data = malloc(size + 1);
+	if (!data)
+		return lr_error_errno(err, ENOMEM, "%s", path);
+	sqfs_off_t got = (sqfs_off_t)size;
+	r = translate(sqfs_read_range(fs, &inode, 0, &got, data), err, path);
+	if (r == 0 && (uint64_t)got != size)
+		r = lr_error_set(err, EIO, "%s: short read (corrupt squashfs)", path);
+	if (r < 0) {
+		free(data);
+		return r;
+	}
+	data[size] = '\0';
+	*buf = data;
+	*len = size;
+	return 0;
+}
+
+void *lr_squash_ll(struct lr_squash *sq)
+{
+	return &sq->ll;
+}
