@@ -3,32 +3,31 @@
  * Runs as the user, in the launcher process, which after set-up is the
  * layers' FUSE server and the keeper's parent.  The sequence (DESIGN.md §3):
  *
- *  1. user, mount, ipc (net, uts) namespaces, ids mapped (userns.c);
- *  2. every mount private; host trees to bind (user binds, --writable DIR)
+ *  1. the image's passwd/group and the host's hosts/resolv.conf read while
+ *     nothing else runs (they are copied into the skeleton layer, so no
+ *     FUSE round trip and no bind mount is spent on them);
+ *  2. user, mount, ipc, pid (net, uts) namespaces, ids mapped (userns.c);
+ *  3. every mount private; host trees to bind (user binds, --writable DIR)
  *     cloned while the host's paths are still in view;
- *  3. a staging tmpfs; each layer mounted over FUSE and served by a thread
- *     of this process (fuse_server.c);
- *  4. a new pid namespace whose PID 1, the keeper (keeper.c), builds the
- *     root, pivots and runs the job;
- *  5. signals sent to labrun are passed to the keeper, which passes them to
- *     the job; the job's wait status comes back on a pipe.
- *
- * The order matters twice: CLONE_NEWUSER needs a single-threaded process,
- * and no thread can be created once CLONE_NEWPID has been unshared (the
- * kernel refuses CLONE_THREAD across pid namespaces), so the pid namespace
- * is unshared after the FUSE threads start and just before the fork.
+ *  4. a staging tmpfs; each layer mounted over FUSE (fuse_server.c);
+ *  5. the keeper (keeper.c) forked as PID 1 of the new pid namespace: it
+ *     builds the root, pivots and runs the job;
+ *  6. one poll loop answers the layers' FUSE requests and passes signals
+ *     sent to labrun on to the keeper, which passes them to the job; the
+ *     job's wait status comes back on a pipe.
  */
 #include "build-config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -93,6 +92,7 @@ struct run_state {
 	int writable_tree;
 	struct lr_fuse *fuse[LR_MAX_LAYERS];
 	size_t n_fuse;
+	char *etc[LR_ETC_FILES]; /* see struct lr_keeper_plan */
 };
 
 static void state_free(struct run_state *st)
@@ -104,9 +104,39 @@ static void state_free(struct run_state *st)
 		close(st->writable_tree);
 	for (size_t i = 0; i < st->n_fuse; i++)
 		lr_fuse_free(st->fuse[i]);
+	for (size_t i = 0; i < LR_ETC_FILES; i++)
+		free(st->etc[i]);
 }
 
-/* Steps 1-3: namespaces, host trees, layers served. */
+/* The image's passwd and group, read straight from the layers (no FUSE
+ * yet), and the host's hosts and resolv.conf, copied in as docker does:
+ * a snapshot at start. */
+static int read_etc(const struct lr_chain *chain, struct run_state *st, struct lr_error *err)
+{
+	static const char *const image_files[] = {"/etc/passwd", "/etc/group"};
+	size_t len;
+	for (size_t i = 0; i < 2; i++) {
+		int r = lr_chain_read_file(chain, image_files[i], LR_ETC_FILE_MAX, &st->etc[i], &len,
+					   err);
+		if (r < 0 && r != -ENOENT)
+			return lr_error_prefix(err, "read the image's %s", image_files[i]);
+	}
+	static const char *const host_files[] = {"/etc/hosts", "/etc/resolv.conf"};
+	for (size_t i = 0; i < 2; i++) {
+		_cleanup_close_ int fd = open(host_files[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			continue; /* the container gets none either */
+		char *buf = malloc(LR_HOST_ETC_MAX + 1);
+		if (!buf)
+			return lr_error_errno(err, ENOMEM, "read %s", host_files[i]);
+		ssize_t n = read(fd, buf, LR_HOST_ETC_MAX);
+		buf[n > 0 ? n : 0] = '\0';
+		st->etc[2 + i] = buf;
+	}
+	return 0;
+}
+
+/* Steps 1-4: files read, namespaces, host trees, layers mounted. */
 static int prepare(const struct lr_container_spec *s, struct run_state *st, struct lr_error *err)
 {
 	struct lr_ns_request req = {
@@ -115,12 +145,12 @@ static int prepare(const struct lr_container_spec *s, struct run_state *st, stru
 		.inside_uid = s->remap_root ? 0 : geteuid(),
 		.inside_gid = s->remap_root ? 0 : getegid(),
 	};
-	if (s->writable_dir) {
-		int r = prepare_writable(s->writable_dir, err);
-		if (r < 0)
-			return r;
-	}
-	int r = lr_userns_enter(&req, err);
+	int r = read_etc(s->chain, st, err);
+	if (r < 0)
+		return r;
+	if (s->writable_dir && (r = prepare_writable(s->writable_dir, err)) < 0)
+		return r;
+	r = lr_userns_enter(&req, err);
 	if (r < 0)
 		return r;
 	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
@@ -160,13 +190,13 @@ static int prepare(const struct lr_container_spec *s, struct run_state *st, stru
 		snprintf(target, sizeof(target), LR_STAGING "/l/%zu", i);
 		if (mkdir(target, 0755) < 0)
 			return lr_error_errno(err, errno, "staging directories");
-		r = lr_fuse_serve(l->sq, target, req.inside_uid, req.inside_gid, l->name,
+		r = lr_fuse_mount(l->sq, target, req.inside_uid, req.inside_gid, l->name,
 				  &st->fuse[st->n_fuse], err);
 		if (r < 0)
 			return lr_error_prefix(err, "mount layer %zu (%s)", i, l->name);
 		st->n_fuse++;
 	}
-	lr_debug(1, "%zu layer(s) served over FUSE", s->chain->n);
+	lr_debug(1, "%zu layer(s) mounted over FUSE", s->chain->n);
 	return 0;
 }
 
@@ -185,28 +215,46 @@ static void reclaim_terminal(void)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-/* Step 5: pass signals on until the keeper exits; read its report. */
-static int supervise(pid_t keeper, int report_fd, const sigset_t *fwd, int *wait_status,
-		     struct lr_error *err)
+/* Step 6: answer FUSE requests and pass signals on until the keeper
+ * exits; then read its report. */
+static int supervise(pid_t keeper, int report_fd, struct run_state *st, const sigset_t *fwd,
+		     int *wait_status, struct lr_error *err)
 {
 	sigset_t set = *fwd;
 	sigaddset(&set, SIGCHLD);
+	_cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		kill(keeper, SIGKILL);
+		return lr_error_errno(err, errno, "signalfd");
+	}
+	struct pollfd pfd[1 + LR_MAX_LAYERS];
+	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+	for (size_t i = 0; i < st->n_fuse; i++)
+		pfd[1 + i] = (struct pollfd){.fd = lr_fuse_fd(st->fuse[i]), .events = POLLIN};
 	int kst = 0;
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		if (sig < 0)
-			continue;
-		if (sig == SIGCHLD) {
-			pid_t r = waitpid(keeper, &kst, WNOHANG);
-			if (r == keeper)
-				break;
-			continue;
+	for (bool done = false; !done;) {
+		if (poll(pfd, 1 + st->n_fuse, -1) < 0)
+			continue; /* EINTR */
+		for (size_t i = 0; i < st->n_fuse; i++) {
+			if (!pfd[1 + i].revents)
+				continue;
+			if (lr_fuse_process(st->fuse[i]) == -ENODEV)
+				pfd[1 + i].fd = -1;
 		}
-		/* Terminal-generated signals (SI_KERNEL) reach the job on their
-		 * own; passing them on would deliver them twice. */
-		if (si.si_code != SI_KERNEL)
-			kill(keeper, sig);
+		if (!pfd[0].revents)
+			continue;
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD) {
+				if (waitpid(keeper, &kst, WNOHANG) == keeper)
+					done = true;
+			} else if (si.ssi_code != SI_KERNEL) {
+				/* Terminal-generated signals (SI_KERNEL) reach the
+				 * job on their own; passing them on would deliver
+				 * them twice. */
+				kill(keeper, (int)si.ssi_signo);
+			}
+		}
 	}
 	struct lr_report rep;
 	ssize_t n;
@@ -240,31 +288,26 @@ static int supervise(pid_t keeper, int report_fd, const sigset_t *fwd, int *wait
 int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct lr_error *err)
 {
 	struct run_state st = {.writable_tree = -1};
-	sigset_t fwd, all, orig;
+	sigset_t fwd, orig;
 	forward_set(&fwd);
-	sigfillset(&all);
-	/* Everything blocked while threads are made: they inherit the mask
-	 * and must never take a signal meant for the launcher. */
-	sigprocmask(SIG_SETMASK, &all, &orig);
+	/* The forwarded signals and SIGCHLD are taken through a signalfd in
+	 * the main loop; block them from here on. */
+	sigset_t mask;
+	sigprocmask(SIG_BLOCK, NULL, &orig);
+	mask = orig;
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(&mask, forwarded[i]);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 
 	int r = prepare(s, &st, err);
 	if (r < 0)
 		goto out;
 
-	sigset_t main_mask = orig;
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(&main_mask, forwarded[i]);
-	sigaddset(&main_mask, SIGCHLD);
-	sigprocmask(SIG_SETMASK, &main_mask, NULL);
-
 	int report[2] = {-1, -1}, alive[2] = {-1, -1};
 	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(alive, O_CLOEXEC) < 0) {
 		r = lr_error_errno(err, errno, "pipe");
 		goto out;
-	}
-	if (unshare(CLONE_NEWPID) < 0) {
-		r = lr_error_errno(err, errno, "cannot create a pid namespace");
-		goto close_pipes;
 	}
 	struct lr_keeper_plan plan = {
 		.spec = s,
@@ -275,6 +318,8 @@ int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct
 		.job_mask = orig,
 		.forward = &fwd,
 	};
+	for (size_t i = 0; i < LR_ETC_FILES; i++)
+		plan.etc[i] = st.etc[i];
 	pid_t keeper = fork();
 	if (keeper < 0) {
 		r = lr_error_errno(err, errno, "start the container's keeper");
@@ -289,7 +334,7 @@ int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct
 	close(alive[0]);
 	report[1] = alive[0] = -1;
 	lr_debug(1, "keeper started");
-	r = supervise(keeper, report[0], &fwd, wait_status, err);
+	r = supervise(keeper, report[0], &st, &fwd, wait_status, err);
 	reclaim_terminal();
 close_pipes:
 	for (int i = 0; i < 2; i++) {

@@ -1,5 +1,6 @@
 /* fuse_server.h - serving layers over FUSE with libsquashfuse_ll, in the
- * launcher's own process (one thread per layer).  Runs as the user. */
+ * launcher's own process, from its main loop (no threads).  Runs as the
+ * user. */
 #ifndef LABRUN_FUSE_SERVER_H
 #define LABRUN_FUSE_SERVER_H
 
@@ -10,13 +11,18 @@
 struct lr_squash;
 struct lr_fuse; /* one served layer */
 
-/* Mount sq at target (an existing directory) and start serving it.  All
- * signals must be blocked in the calling thread: the serving thread
- * inherits the mask and must never take the launcher's signals. */
-int lr_fuse_serve(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid,
+/* Mount sq at target (an existing directory).  Requests queue in the
+ * kernel until lr_fuse_process() answers them. */
+int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid,
 		  const char *name, struct lr_fuse **out, struct lr_error *err);
 
-/* Stop serving (the mount must already be gone or about to go). */
+/* The fd to poll for requests. */
+int lr_fuse_fd(const struct lr_fuse *f);
+
+/* Read and answer one request (call when lr_fuse_fd() is readable).
+ * Returns 0, or -ENODEV once the mount is gone: stop polling it then. */
+int lr_fuse_process(struct lr_fuse *f);
+
 void lr_fuse_free(struct lr_fuse *f);
 
 #endif

@@ -23,9 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +38,9 @@
 #include "userns.h"
 
 #define STAGE LR_STAGING
+
+/* The job's stack until exec. */
+#define JOB_STACK (256 * 1024)
 
 /* The job's side of the exec pipe: which step failed, with errno. */
 struct exec_failure {
@@ -63,45 +67,10 @@ static __attribute__((noreturn)) void fail(const struct lr_keeper_plan *p, struc
 	_exit(125);
 }
 
-/* The image's own copy of /etc/FILE: the topmost layer that has it as a
- * regular file wins; a whiteout, or an opaque /etc, ends the search.
- * Read through the layers' FUSE mounts, as the user; at most
- * LR_ETC_FILE_MAX bytes; a symlinked /etc/FILE counts as absent. */
-static char *read_image_etc(size_t n_layers, const char *file)
-{
-	for (size_t i = 0; i < n_layers; i++) {
-		char path[96], opaque[4];
-		snprintf(path, sizeof(path), STAGE "/l/%zu/etc/%s", i, file);
-		struct stat st;
-		if (lstat(path, &st) == 0) {
-			if (!S_ISREG(st.st_mode))
-				return NULL; /* whiteout (0:0), symlink, other */
-			int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-			if (fd < 0)
-				return NULL;
-			char *buf = malloc(LR_ETC_FILE_MAX + 1);
-			size_t len = 0;
-			ssize_t n = 0;
-			while (buf && len < LR_ETC_FILE_MAX &&
-			       (n = read(fd, buf + len, LR_ETC_FILE_MAX - len)) > 0)
-				len += (size_t)n;
-			close(fd);
-			if (buf)
-				buf[len] = '\0';
-			return buf;
-		}
-		snprintf(path, sizeof(path), STAGE "/l/%zu/etc", i);
-		if (getxattr(path, "user.overlay.opaque", opaque, sizeof(opaque)) == 1 &&
-		    opaque[0] == 'y')
-			return NULL;
-	}
-	return NULL;
-}
-
 /* The image's passwd or group with the user's own entry in place of any
  * line carrying the same name or id, so that `id`, `whoami` and `ls -l`
  * inside name the user.  Written into the skeleton. */
-static int write_etc(size_t n_layers, const char *file, const char *name, unsigned id,
+static int write_etc(const char *image_text, const char *file, const char *name, unsigned id,
 		     const char *entry, struct lr_error *err)
 {
 	char rel[32], staged[64];
@@ -110,7 +79,7 @@ static int write_etc(size_t n_layers, const char *file, const char *name, unsign
 	int r = lr_mount_skeleton_add(STAGE "/s", rel, false, err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *old = read_image_etc(n_layers, file);
+	_cleanup_free_ char *old = image_text ? strdup(image_text) : NULL;
 	_cleanup_fclose_ FILE *f = fopen(staged, "we");
 	if (!f)
 		return lr_error_errno(err, errno, "write %s", staged);
@@ -134,8 +103,9 @@ static int write_etc(size_t n_layers, const char *file, const char *name, unsign
 	return 0;
 }
 
-static int setup_etc(const struct lr_container_spec *s, struct lr_error *err)
+static int setup_etc(const struct lr_keeper_plan *p, struct lr_error *err)
 {
+	const struct lr_container_spec *s = p->spec;
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 	const char *name = s->remap_root ? "root" : s->user_name;
@@ -145,11 +115,28 @@ static int setup_etc(const struct lr_container_spec *s, struct lr_error *err)
 	snprintf(entry, sizeof(entry), "%s:x:%u:%u:%s:%s:/bin/sh", name, (unsigned)uid,
 		 (unsigned)gid, s->remap_root ? "root" : (s->user_gecos ? s->user_gecos : ""),
 		 home ? home : "/");
-	int r = write_etc(s->chain->n, "passwd", name, uid, entry, err);
+	int r = write_etc(p->etc[LR_ETC_PASSWD], "passwd", name, uid, entry, err);
 	if (r < 0)
 		return r;
 	snprintf(entry, sizeof(entry), "%s:x:%u:", group, (unsigned)gid);
-	return write_etc(s->chain->n, "group", group, gid, entry, err);
+	r = write_etc(p->etc[LR_ETC_GROUP], "group", group, gid, entry, err);
+	if (r < 0)
+		return r;
+	/* Name resolution as on the host, copied as it is at start. */
+	static const char *const copied[][2] = {{"etc/hosts", STAGE "/s/etc/hosts"},
+						{"etc/resolv.conf", STAGE "/s/etc/resolv.conf"}};
+	for (size_t i = 0; i < 2; i++) {
+		const char *text = p->etc[LR_ETC_HOSTS + i];
+		if (!text)
+			continue;
+		r = lr_mount_skeleton_add(STAGE "/s", copied[i][0], false, err);
+		if (r < 0)
+			return r;
+		_cleanup_fclose_ FILE *f = fopen(copied[i][1], "we");
+		if (!f || fputs(text, f) < 0 || fflush(f) != 0)
+			return lr_error_errno(err, errno, "write /%s", copied[i][0]);
+	}
+	return 0;
 }
 
 /* The skeleton layer (mount.h): mount points, passwd, group, and the
@@ -165,7 +152,7 @@ static int setup_skeleton(const struct lr_keeper_plan *p, struct lr_error *err)
 	int r = lr_mount_skeleton_table(STAGE "/s", err);
 	if (r < 0)
 		return r;
-	r = setup_etc(s, err);
+	r = setup_etc(p, err);
 	if (r < 0)
 		return lr_error_prefix(err, "passwd/group");
 	for (size_t i = 0; i < s->n_binds; i++) {
@@ -229,6 +216,7 @@ static int setup_container(const struct lr_keeper_plan *p, struct lr_error *err)
 	_cleanup_close_ int root = setup_root(p, err);
 	if (root < 0)
 		return root;
+	lr_debug(2, "overlay root mounted");
 	struct lr_populate pop = {.tmp_size = s->tmpfs_size};
 	int r = lr_mount_populate(root, &pop, err);
 	if (r < 0)
@@ -243,7 +231,10 @@ static int setup_container(const struct lr_keeper_plan *p, struct lr_error *err)
 		lr_debug(1, "bound %s at %s%s", s->binds[i].src, s->binds[i].dst,
 			 s->binds[i].readonly ? " (ro)" : "");
 	}
-	return lr_mount_pivot(root, err);
+	lr_debug(2, "binds mounted");
+	r = lr_mount_pivot(root, err);
+	lr_debug(2, "pivoted");
+	return r;
 }
 
 /* Mark every fd from 3 up close-on-exec; fail closed (security.md: pyxis
@@ -280,18 +271,30 @@ static __attribute__((noreturn)) void job_fail(int fd, int step, int code, const
 }
 
 /* In the job's process, from fork to exec. */
-static __attribute__((noreturn)) void run_job(const struct lr_keeper_plan *p, int exec_fd)
+struct job_start {
+	const struct lr_keeper_plan *plan;
+	int exec_fd;
+};
+
+static int run_job(void *arg)
 {
+	const struct job_start *js = arg;
+	const struct lr_keeper_plan *p = js->plan;
+	int exec_fd = js->exec_fd;
 	const struct lr_container_spec *s = p->spec;
 	struct lr_error err = {0};
-	if (lr_userns_nest(&err) < 0)
+	/* With --remap-root the job is root and keeps the capabilities of a
+	 * nested user namespace of its own (fakeroot: package installs into a
+	 * --writable directory); entering it locks every mount labrun made
+	 * (userns.h), and they reach nothing outside.  Anyone else runs with
+	 * no capability at all in labrun's namespace: unable to remount, and
+	 * any namespace it makes for itself copies the mounts locked. */
+	if (s->remap_root) {
+		if (lr_userns_nest(&err) < 0)
+			job_fail(exec_fd, 2, err.code, err.msg);
+	} else if (lr_userns_drop_caps(&err) < 0) {
 		job_fail(exec_fd, 2, err.code, err.msg);
-	/* With --remap-root the job is root in its own nested namespace and
-	 * keeps that namespace's capabilities (fakeroot: package installs in
-	 * a --writable directory); they reach no mount labrun made (locked)
-	 * and nothing outside.  Everyone else starts with none. */
-	if (!s->remap_root && lr_userns_drop_caps(&err) < 0)
-		job_fail(exec_fd, 2, err.code, err.msg);
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		job_fail(exec_fd, 2, errno, "set no_new_privs");
 	if (chdir(s->workdir) < 0) {
@@ -334,16 +337,22 @@ void lr_keeper_main(const struct lr_keeper_plan *p)
 		lr_error_errno(&err, errno, "pipe");
 		fail(p, &err);
 	}
-	pid_t job = fork();
+	/* The job starts like posix_spawn does: sharing the keeper's memory
+	 * until its exec (CLONE_VM|CLONE_VFORK), so no page table is copied;
+	 * it writes nothing the keeper reads but the exec pipe. */
+	struct job_start js = {.plan = p, .exec_fd = pipefd[1]};
+	char *stack = mmap(NULL, JOB_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED) {
+		lr_error_errno(&err, errno, "start the job");
+		fail(p, &err);
+	}
+	pid_t job = clone(run_job, stack + JOB_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &js);
 	if (job < 0) {
 		lr_error_errno(&err, errno, "start the job");
 		fail(p, &err);
 	}
-	if (job == 0) {
-		close(pipefd[0]);
-		prctl(PR_SET_NAME, "labrun-job");
-		run_job(p, pipefd[1]);
-	}
+	munmap(stack, JOB_STACK);
 	close(pipefd[1]);
 	struct exec_failure ef;
 	ssize_t n;
@@ -352,6 +361,7 @@ void lr_keeper_main(const struct lr_keeper_plan *p)
 	while (n < 0 && errno == EINTR);
 	close(pipefd[0]);
 	if (n == (ssize_t)sizeof(ef)) {
+		/* The job wrote why it could not start, then exited. */
 		int st;
 		while (waitpid(job, &st, 0) < 0 && errno == EINTR)
 			;

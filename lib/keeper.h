@@ -21,6 +21,9 @@ struct lr_report {
 	char msg[LR_ERROR_MSG_MAX];
 };
 
+enum { LR_ETC_PASSWD, LR_ETC_GROUP, LR_ETC_HOSTS, LR_ETC_RESOLV, LR_ETC_FILES };
+#define LR_HOST_ETC_MAX (64 * 1024)
+
 struct lr_keeper_plan {
 	const struct lr_container_spec *spec;
 	const int *bind_trees;   /* per spec->binds: detached tree, or -1 when skipped */
@@ -29,6 +32,9 @@ struct lr_keeper_plan {
 	int alive_fd;            /* read end; hangs up when the launcher dies */
 	sigset_t job_mask;       /* the signal mask labrun was started with */
 	const sigset_t *forward; /* the signals the keeper passes on to the job */
+	/* The image's passwd and group and the host's hosts and resolv.conf,
+	 * in that order (LR_ETC_*), NULL when absent. */
+	const char *etc[LR_ETC_FILES];
 };
 
 /* Runs in the keeper, PID 1 of the new pid namespace; never returns. */

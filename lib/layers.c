@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,30 @@ int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *sto
 fail:
 	lr_chain_free(chain);
 	return r;
+}
+
+int lr_chain_read_file(const struct lr_chain *chain, const char *path, size_t max, char **buf,
+		       size_t *len, struct lr_error *err)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", path);
+	char *slash = strrchr(parent, '/');
+	if (slash)
+		*slash = '\0';
+	for (size_t i = 0; i < chain->n; i++) {
+		struct lr_squash *sq = chain->layers[i].sq;
+		int kind = lr_squash_kind(sq, path, err);
+		if (kind < 0)
+			return lr_error_prefix(err, "layer %s", chain->layers[i].name);
+		if (kind == LR_SQUASH_FILE)
+			return lr_squash_read_file(sq, path, max, buf, len, err);
+		if (kind != LR_SQUASH_ABSENT)
+			return -ENOENT;
+		int pk = parent[0] ? lr_squash_kind(sq, parent, err) : LR_SQUASH_DIR;
+		if (pk != LR_SQUASH_DIR && pk != LR_SQUASH_ABSENT)
+			return -ENOENT; /* opaque, deleted or not a directory here */
+	}
+	return -ENOENT;
 }
 
 void lr_chain_free(struct lr_chain *chain)

@@ -38,4 +38,12 @@ int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *sto
 		     size_t n_stores, struct lr_error *err);
 void lr_chain_free(struct lr_chain *chain);
 
+/* Read the file at path (absolute) as the stacked image shows it: the
+ * topmost layer holding it as a regular file wins; a whiteout or an opaque
+ * parent directory above ends the search (-ENOENT), as does a symlink
+ * (not followed).  Uses libsquashfuse directly: call it before any FUSE
+ * thread serves the same layers (libsquashfuse is not thread-safe). */
+int lr_chain_read_file(const struct lr_chain *chain, const char *path, size_t max, char **buf,
+		       size_t *len, struct lr_error *err);
+
 #endif

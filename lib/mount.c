@@ -300,7 +300,6 @@ enum row_kind {
 	ROW_FS,      /* a new filesystem instance */
 	ROW_DEV,     /* bind a host device node */
 	ROW_HOST_RO, /* bind a host path read-only (recursively) */
-	ROW_ETC,     /* bind a host file read-only; skipped if the host lacks it */
 	ROW_LINK,    /* a symlink in /dev */
 };
 
@@ -348,9 +347,6 @@ static const struct row container_mounts[] = {
 	{ROW_HOST_RO, "/sys", "/sys", 0, {NULL}},
 	/* Private /tmp, sized like the writable layer (size set below). */
 	{ROW_FS, "tmpfs", "/tmp", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, {"mode", "1777", NULL}},
-	/* Name resolution as on the host. */
-	{ROW_ETC, "/etc/hosts", "/etc/hosts", 0, {NULL}},
-	{ROW_ETC, "/etc/resolv.conf", "/etc/resolv.conf", 0, {NULL}},
 };
 
 static bool in_image(const struct row *r)
@@ -396,7 +392,7 @@ int lr_mount_skeleton_table(const char *skel, struct lr_error *err)
 		const struct row *r = &container_mounts[i];
 		if (!in_image(r))
 			continue;
-		int rc = lr_mount_skeleton_add(skel, r->dst, r->kind != ROW_ETC, err);
+		int rc = lr_mount_skeleton_add(skel, r->dst, true, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -427,12 +423,9 @@ int lr_mount_populate(int root_fd, const struct lr_populate *p, struct lr_error 
 			break;
 		}
 		case ROW_DEV:
-		case ROW_HOST_RO:
-		case ROW_ETC: {
+		case ROW_HOST_RO: {
 			int tree = lr_mount_clone(r->what, r->kind == ROW_HOST_RO, err);
 			if (tree < 0) {
-				if (r->kind == ROW_ETC && tree == -ENOENT)
-					continue;
 				rc = tree;
 				break;
 			}

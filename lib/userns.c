@@ -101,13 +101,15 @@ int lr_userns_enter(const struct lr_ns_request *req, struct lr_error *err)
 	if (r < 0)
 		return lr_error_prefix(err, "map uid %u to %u", (unsigned)uid,
 				       (unsigned)req->inside_uid);
-	int flags = CLONE_NEWNS | CLONE_NEWIPC;
+	/* CLONE_NEWPID applies to children only: the next fork, the keeper,
+	 * becomes PID 1 of the container. */
+	int flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID;
 	if (req->net)
 		flags |= CLONE_NEWNET;
 	if (req->uts)
 		flags |= CLONE_NEWUTS;
 	if (unshare(flags) < 0)
-		return lr_error_errno(err, errno, "cannot create mount/ipc%s%s namespaces",
+		return lr_error_errno(err, errno, "cannot create mount/ipc/pid%s%s namespaces",
 				      req->net ? "/net" : "", req->uts ? "/uts" : "");
 	lr_debug(1, "user namespace: uid %u -> %u, gid %u -> %u", (unsigned)uid,
 		 (unsigned)req->inside_uid, (unsigned)gid, (unsigned)req->inside_gid);

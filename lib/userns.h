@@ -17,7 +17,7 @@ struct lr_ns_request {
 	gid_t inside_gid;
 };
 
-/* unshare(user, mount, ipc [, net] [, uts]) and map our uid/gid to
+/* unshare(user, mount, ipc, pid [, net] [, uts]) and map our uid/gid to
  * req->inside_uid/gid (one id each, setgroups denied).  The calling process
  * must be single-threaded.  Failures say which sysctl or kernel feature is
  * missing. */
