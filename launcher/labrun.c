@@ -130,6 +130,7 @@ int main(int argc, char **argv)
 		.argv = job_argv.v,
 		.envp = job_env.v,
 		.workdir = workdir,
+		.workdir_explicit = o.workdir != NULL,
 		.binds = binds,
 		.n_binds = n_binds,
 		.remap_root = o.remap_root,

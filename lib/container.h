@@ -19,6 +19,7 @@ struct lr_container_spec {
 	char *const *argv;           /* the job's command line, argv[0] looked up in PATH */
 	char *const *envp;           /* the job's whole environment */
 	const char *workdir;         /* inside the container */
+	bool workdir_explicit;       /* --workdir: missing is an error, not "/" */
 	const struct lr_bind *binds; /* admin's (optional) first, then the user's */
 	size_t n_binds;
 	bool remap_root;

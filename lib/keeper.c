@@ -217,7 +217,7 @@ static int setup_container(const struct lr_keeper_plan *p, struct lr_error *err)
 	if (root < 0)
 		return root;
 	lr_debug(2, "overlay root mounted");
-	struct lr_populate pop = {.tmp_size = s->tmpfs_size};
+	struct lr_populate pop = {.tmp_size = s->tmpfs_size, .own_netns = s->net_none};
 	int r = lr_mount_populate(root, &pop, err);
 	if (r < 0)
 		return r;
@@ -297,7 +297,10 @@ static int run_job(void *arg)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		job_fail(exec_fd, 2, errno, "set no_new_privs");
-	if (chdir(s->workdir) < 0) {
+	/* A default working directory (the host's cwd seen through a bind,
+	 * the image's workdir) that is not there falls back to "/", as a
+	 * login does; one the user asked for must exist. */
+	if (chdir(s->workdir) < 0 && (s->workdir_explicit || chdir("/") < 0)) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "working directory %s: %s", s->workdir, strerror(errno));
 		job_fail(exec_fd, 1, errno, msg);

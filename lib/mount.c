@@ -300,6 +300,7 @@ enum row_kind {
 	ROW_FS,      /* a new filesystem instance */
 	ROW_DEV,     /* bind a host device node */
 	ROW_HOST_RO, /* bind a host path read-only (recursively) */
+	ROW_SYS,     /* /sys: see the row */
 	ROW_LINK,    /* a symlink in /dev */
 };
 
@@ -342,9 +343,12 @@ static const struct row container_mounts[] = {
 	{ROW_LINK, "/proc/self/fd/0", "/dev/stdin", 0, {NULL}},
 	{ROW_LINK, "/proc/self/fd/1", "/dev/stdout", 0, {NULL}},
 	{ROW_LINK, "/proc/self/fd/2", "/dev/stderr", 0, {NULL}},
-	/* The host's /sys, read-only: hardware topology for MPI and hwloc;
-	 * a new sysfs instance needs a network namespace of our own. */
-	{ROW_HOST_RO, "/sys", "/sys", 0, {NULL}},
+	/* /sys, read-only: hardware topology for MPI and hwloc.  The host's,
+	 * recursively (with /sys/fs/cgroup); with --net=none a sysfs of the
+	 * container's own network namespace instead, so the host's network
+	 * devices do not show, and the host's cgroup tree bound into it. */
+	{ROW_SYS, "/sys", "/sys", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					  MOUNT_ATTR_NOEXEC, {NULL}},
 	/* Private /tmp, sized like the writable layer (size set below). */
 	{ROW_FS, "tmpfs", "/tmp", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, {"mode", "1777", NULL}},
 };
@@ -399,6 +403,29 @@ int lr_mount_skeleton_table(const char *skel, struct lr_error *err)
 	return 0;
 }
 
+static int attach_sys(int root_fd, const struct row *r, bool own_netns, struct lr_error *err)
+{
+	if (!own_netns) {
+		int tree = lr_mount_clone(r->what, true, err);
+		if (tree < 0)
+			return tree;
+		int rc = lr_mount_attach(tree, root_fd, r->dst, LR_BIND_RO, err);
+		close(tree);
+		return rc;
+	}
+	int rc = attach_fs(root_fd, "sysfs", NULL, r->attrs, r->dst, err);
+	if (rc < 0)
+		return rc;
+	int tree = lr_mount_clone("/sys/fs/cgroup", true, err);
+	if (tree == -ENOENT)
+		return 0;
+	if (tree < 0)
+		return tree;
+	rc = lr_mount_attach(tree, root_fd, "/sys/fs/cgroup", LR_BIND_RO, err);
+	close(tree);
+	return rc;
+}
+
 int lr_mount_populate(int root_fd, const struct lr_populate *p, struct lr_error *err)
 {
 	char tmp_size[32];
@@ -436,6 +463,9 @@ int lr_mount_populate(int root_fd, const struct lr_populate *p, struct lr_error 
 		}
 		case ROW_LINK:
 			rc = attach_symlink(root_fd, r->what, r->dst, err);
+			break;
+		case ROW_SYS:
+			rc = attach_sys(root_fd, r, p->own_netns, err);
 			break;
 		}
 		if (rc < 0)

@@ -76,6 +76,7 @@ int lr_mount_skeleton_table(const char *skel, struct lr_error *err);
  * in mount.c. */
 struct lr_populate {
 	uint64_t tmp_size; /* /tmp tmpfs size */
+	bool own_netns;    /* --net=none: a sysfs of its own, not the host's */
 };
 int lr_mount_populate(int root_fd, const struct lr_populate *p, struct lr_error *err);
 
