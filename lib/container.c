@@ -90,6 +90,7 @@ struct run_state {
 	int bind_trees[LR_CONFIG_MAX_BINDS + 64 + 8];
 	size_t n_trees;
 	int writable_tree;
+	int console_tree;
 	struct lr_fuse *fuse[LR_MAX_LAYERS];
 	size_t n_fuse;
 	char *etc[LR_ETC_FILES]; /* see struct lr_keeper_plan */
@@ -102,6 +103,8 @@ static void state_free(struct run_state *st)
 			close(st->bind_trees[i]);
 	if (st->writable_tree >= 0)
 		close(st->writable_tree);
+	if (st->console_tree >= 0)
+		close(st->console_tree);
 	for (size_t i = 0; i < st->n_fuse; i++)
 		lr_fuse_free(st->fuse[i]);
 	for (size_t i = 0; i < LR_ETC_FILES; i++)
@@ -134,6 +137,31 @@ static int read_etc(const struct lr_chain *chain, struct run_state *st, struct l
 		st->etc[2 + i] = buf;
 	}
 	return 0;
+}
+
+/* The user's terminal, for /dev/console: the container has a devpts
+ * instance of its own, where the host's pty does not exist, so without it
+ * ttyname(3) (and tty(1)) would find no name for the job's stdin.  LXC and
+ * systemd-nspawn give the container's terminal the same name.  Nothing
+ * when no standard fd is a terminal, or it cannot be cloned. */
+static int clone_terminal(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (!isatty(fd))
+			continue;
+		char link[32], path[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, path, sizeof(path) - 1);
+		if (n <= 0)
+			continue;
+		path[n] = '\0';
+		if (strncmp(path, "/dev/", 5) != 0)
+			continue;
+		int tree = lr_mount_clone(path, false, NULL);
+		if (tree >= 0)
+			return tree;
+	}
+	return -1;
 }
 
 /* Steps 1-4: files read, namespaces, host trees, layers mounted. */
@@ -179,6 +207,7 @@ static int prepare(const struct lr_container_spec *s, struct run_state *st, stru
 		st->writable_tree = r;
 	}
 
+	st->console_tree = clone_terminal();
 	if ((r = lr_mount_staging(err)) < 0)
 		return r;
 	if (mkdir(LR_STAGING "/l", 0700) < 0 || mkdir(LR_STAGING "/r", 0755) < 0 ||
@@ -287,7 +316,7 @@ static int supervise(pid_t keeper, int report_fd, struct run_state *st, const si
 
 int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct lr_error *err)
 {
-	struct run_state st = {.writable_tree = -1};
+	struct run_state st = {.writable_tree = -1, .console_tree = -1};
 	sigset_t fwd, orig;
 	forward_set(&fwd);
 	/* The forwarded signals and SIGCHLD are taken through a signalfd in
@@ -313,6 +342,7 @@ int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct
 		.spec = s,
 		.bind_trees = st.bind_trees,
 		.writable_tree = st.writable_tree,
+		.console_tree = st.console_tree,
 		.report_fd = report[1],
 		.alive_fd = alive[0],
 		.job_mask = orig,

@@ -221,6 +221,9 @@ static int setup_container(const struct lr_keeper_plan *p, struct lr_error *err)
 	int r = lr_mount_populate(root, &pop, err);
 	if (r < 0)
 		return r;
+	if (p->console_tree >= 0 &&
+	    (r = lr_mount_attach(p->console_tree, root, "/dev/console", LR_BIND_DEV, err)) < 0)
+		return lr_error_prefix(err, "terminal");
 	for (size_t i = 0; i < s->n_binds; i++) {
 		if (p->bind_trees[i] < 0)
 			continue;

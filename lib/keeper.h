@@ -28,6 +28,7 @@ struct lr_keeper_plan {
 	const struct lr_container_spec *spec;
 	const int *bind_trees;   /* per spec->binds: detached tree, or -1 when skipped */
 	int writable_tree;       /* --writable DIR as a detached tree, or -1 */
+	int console_tree;        /* the user's terminal, for /dev/console, or -1 */
 	int report_fd;           /* write end, to the launcher */
 	int alive_fd;            /* read end; hangs up when the launcher dies */
 	sigset_t job_mask;       /* the signal mask labrun was started with */
