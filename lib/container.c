@@ -87,7 +87,7 @@ static int prepare_writable(const char *dir, struct lr_error *err)
 }
 
 struct run_state {
-	int bind_trees[LR_CONFIG_MAX_BINDS + 64 + 8];
+	int bind_trees[LR_CONTAINER_MAX_BINDS];
 	size_t n_trees;
 	int writable_tree;
 	int console_tree;
@@ -188,8 +188,8 @@ static int prepare(const struct lr_container_spec *s, struct run_state *st, stru
 	if ((r = lr_mount_make_private(err)) < 0)
 		return r;
 
-	if (s->n_binds > sizeof(st->bind_trees) / sizeof(st->bind_trees[0]))
-		return lr_error_set(err, E2BIG, "too many binds");
+	if (s->n_binds > LR_CONTAINER_MAX_BINDS)
+		return lr_error_set(err, E2BIG, "more than %d binds", LR_CONTAINER_MAX_BINDS);
 	for (size_t i = 0; i < s->n_binds; i++) {
 		r = lr_mount_clone(s->binds[i].src, true, err);
 		if (r == -ENOENT && s->binds[i].optional) {

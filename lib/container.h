@@ -11,6 +11,9 @@
 #include "error.h"
 #include "layers.h"
 
+/* Binds in one container, admin's and user's together. */
+#define LR_CONTAINER_MAX_BINDS 256
+
 /* Limit on what is read of the image's /etc/passwd and /etc/group. */
 #define LR_ETC_FILE_MAX (4 * 1024 * 1024)
 

@@ -175,9 +175,9 @@ int lr_mount_ensure(int root_fd, const char *path, bool dir, struct lr_error *er
 		if (!strcmp(comp, "..") || !strcmp(comp, "."))
 			return lr_error_set(err, EINVAL, "%s: '.' or '..' in path", path);
 		bool last = (save == NULL || *save == '\0');
-		/* cur is always a directory inside the root; RESOLVE_IN_ROOT
-		 * must stay anchored at the real root, so resolve comp relative
-		 * to cur only after checking it is not a symlink out. */
+		/* Each component is opened beneath its parent without
+		 * following symlinks; a symlink (the image's) is then followed
+		 * the in-root way, from the real root, so it cannot lead out. */
 		struct open_how how = {.flags = O_PATH | O_CLOEXEC,
 				       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 						  RESOLVE_NO_MAGICLINKS};
