@@ -111,10 +111,17 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, direct ? direct : buf, got);
 }
 
+/* Readahead on a layer: the kernel's default of 128 KiB reads past what
+ * exec and mmap faults touch and straddles two squashfs blocks more often;
+ * measured here (hyperfine, labrun busybox-gzip /bin/true, 100 runs each):
+ * 16K 19.9 ms, 32K 18.8, 64K 18.2, 128K 21.3. */
+#define LAYER_READAHEAD (64 * 1024)
+
 /* Let the kernel cache symlink targets and keep pages across opens: the
  * image never changes while mounted. */
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
+	conn->max_readahead = LAYER_READAHEAD;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
