@@ -21,6 +21,7 @@
 
 #define LR_DEFAULT_CONFIG_PATH SYSCONFDIR "/labrun/labrun.conf"
 #define LR_DEFAULT_TMPFS_SIZE (1024ULL * 1024 * 1024) /* 1 GiB */
+#define LR_MIN_TMPFS_SIZE (1024ULL * 1024)          /* 1 MiB: below, nothing fits */
 
 /* One bind mount: host path SRC at DST inside the container. */
 struct lr_bind {
@@ -65,5 +66,11 @@ void lr_config_free(struct lr_config *cfg);
 int lr_bind_parse(struct lr_bind *b, const char *spec, const struct lr_expand *ex,
 		  struct lr_error *err);
 void lr_bind_free(struct lr_bind *b);
+
+/* A size for the writable tmpfs, as tmpfs-size = and --tmpfs-size take it:
+ * lr_parse_size(), at least LR_MIN_TMPFS_SIZE, not "unlimited".  The message
+ * names the value ("'12Q' is not a size (use e.g. 512M or 2G)"); callers put
+ * the key or option in front. */
+int lr_tmpfs_size_parse(const char *s, uint64_t *out, struct lr_error *err);
 
 #endif
