@@ -204,7 +204,8 @@ static int apply(struct lr_options *o, int c, const char *arg, struct lr_error *
 		return 0;
 	case OPT_NET:
 		if (strcmp(arg, "none") != 0)
-			return lr_error_set(err, EINVAL, "--net: only 'none' is supported");
+			return lr_error_set(err, EINVAL, "--net: '%.64s' is not supported (only 'none' is)",
+					    arg);
 		o->net_none = true;
 		return 0;
 	case OPT_HOSTNAME:

@@ -220,8 +220,8 @@ static void net_accepts_only_none(void **state)
 	assert_true(o.net_none);
 	parse_ok(&o, ARGV("--net", "none", "img"));
 	assert_true(o.net_none);
-	expect_error(ARGV("--net=host", "img"), "--net: only 'none' is supported");
-	expect_error(ARGV("--net", "", "img"), "--net: only 'none' is supported");
+	expect_error(ARGV("--net=host", "img"), "--net: 'host' is not supported (only 'none' is)");
+	expect_error(ARGV("--net", "", "img"), "--net: '' is not supported (only 'none' is)");
 }
 
 static void hostname_accepts_a_plain_name(void **state)
