@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -42,9 +43,11 @@
 #include "mount.h"
 #include "userns.h"
 
-/* The signals passed on to the job (issue 3; DESIGN.md §3.5). */
-static const int forwarded[] = {SIGINT,  SIGTERM, SIGHUP,   SIGQUIT,
-				SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+/* The signals passed on to the job (issue 3; DESIGN.md §3.5).  SIGTSTP
+ * too: passed on, then labrun stops itself, so that the user's shell sees
+ * a stopped job whether the terminal or kill(1) sent it. */
+static const int forwarded[] = {SIGINT,  SIGTERM, SIGHUP,   SIGQUIT, SIGUSR1,
+				SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP};
 
 static void forward_set(sigset_t *set)
 {
@@ -70,11 +73,24 @@ static int loopback_up(struct lr_error *err)
 }
 
 /* --writable=DIR: DIR/upper keeps the changes, DIR/work is overlayfs's
- * scratch directory (it must be on the same filesystem as upper). */
+ * scratch directory (it must be on the same filesystem as upper).  DIR is
+ * locked for the container's life: with index=off overlayfs only warns
+ * when two mounts share an upper directory, and what they then do to it is
+ * undefined.  Returns the locked directory's fd. */
 static int prepare_writable(const char *dir, struct lr_error *err)
 {
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return lr_error_errno(err, errno, "--writable %s", dir);
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return lr_error_errno(err, errno, "--writable %s", dir);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return lr_error_set(err, EBUSY,
+					    "--writable %s: in use by another container (one at a time)",
+					    dir);
+		return lr_error_errno(err, errno, "--writable %s: lock", dir);
+	}
 	char path[PATH_MAX];
 	const char *sub[] = {"upper", "work"};
 	for (size_t i = 0; i < 2; i++) {
@@ -83,13 +99,14 @@ static int prepare_writable(const char *dir, struct lr_error *err)
 		if (mkdir(path, 0755) < 0 && errno != EEXIST)
 			return lr_error_errno(err, errno, "--writable %s", path);
 	}
-	return 0;
+	return take_fd(&fd);
 }
 
 struct run_state {
 	int bind_trees[LR_CONTAINER_MAX_BINDS];
 	size_t n_trees;
 	int writable_tree;
+	int writable_lock;
 	int console_tree;
 	struct lr_fuse *fuse[LR_MAX_LAYERS];
 	size_t n_fuse;
@@ -105,6 +122,8 @@ static void state_free(struct run_state *st)
 		close(st->writable_tree);
 	if (st->console_tree >= 0)
 		close(st->console_tree);
+	if (st->writable_lock >= 0)
+		close(st->writable_lock);
 	for (size_t i = 0; i < st->n_fuse; i++)
 		lr_fuse_free(st->fuse[i]);
 	for (size_t i = 0; i < LR_ETC_FILES; i++)
@@ -176,8 +195,11 @@ static int prepare(const struct lr_container_spec *s, struct run_state *st, stru
 	int r = read_etc(s->chain, st, err);
 	if (r < 0)
 		return r;
-	if (s->writable_dir && (r = prepare_writable(s->writable_dir, err)) < 0)
-		return r;
+	if (s->writable_dir) {
+		if ((r = prepare_writable(s->writable_dir, err)) < 0)
+			return r;
+		st->writable_lock = r;
+	}
 	r = lr_userns_enter(&req, err);
 	if (r < 0)
 		return r;
@@ -277,12 +299,15 @@ static int supervise(pid_t keeper, int report_fd, struct run_state *st, const si
 			if (si.ssi_signo == SIGCHLD) {
 				if (waitpid(keeper, &kst, WNOHANG) == keeper)
 					done = true;
-			} else if (si.ssi_code != SI_KERNEL) {
-				/* Terminal-generated signals (SI_KERNEL) reach the
-				 * job on their own; passing them on would deliver
-				 * them twice. */
-				kill(keeper, (int)si.ssi_signo);
+				continue;
 			}
+			/* Terminal-generated signals (SI_KERNEL) reach the job
+			 * on their own; passing them on would deliver them
+			 * twice. */
+			if (si.ssi_code != SI_KERNEL)
+				kill(keeper, (int)si.ssi_signo);
+			if (si.ssi_signo == SIGTSTP)
+				raise(SIGSTOP);
 		}
 	}
 	struct lr_report rep;
@@ -316,7 +341,7 @@ static int supervise(pid_t keeper, int report_fd, struct run_state *st, const si
 
 int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct lr_error *err)
 {
-	struct run_state st = {.writable_tree = -1, .console_tree = -1};
+	struct run_state st = {.writable_tree = -1, .writable_lock = -1, .console_tree = -1};
 	sigset_t fwd, orig;
 	forward_set(&fwd);
 	/* The forwarded signals and SIGCHLD are taken through a signalfd in
