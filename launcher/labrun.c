@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,8 +62,13 @@ static int exit_like(int st)
 int main(int argc, char **argv)
 {
 	/* labrun must never be a boundary between a user and the OS: a setuid
-	 * copy would hand the caller's namespaces root's identity. */
-	if (getauxval(AT_SECURE) || getuid() != geteuid() || getgid() != getegid())
+	 * copy would hand the caller's namespaces root's identity.  The file's
+	 * own bits are checked too: run by its owner, a setuid binary changes
+	 * no credential and the kernel does not flag it (AT_SECURE), but it is
+	 * still an installation mistake waiting for another user. */
+	struct stat self;
+	if (getauxval(AT_SECURE) || getuid() != geteuid() || getgid() != getegid() ||
+	    (stat("/proc/self/exe", &self) == 0 && (self.st_mode & (S_ISUID | S_ISGID))))
 		return die("refusing to run setuid or setgid: labrun needs no privilege "
 			   "(remove the bit: chmod u-s,g-s)");
 

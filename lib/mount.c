@@ -319,9 +319,9 @@ static const struct row container_mounts[] = {
 	 * own processes.  Mounted by the keeper, which is in that namespace. */
 	{ROW_FS, "proc", "/proc", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, {NULL}},
 	/* A small tmpfs for /dev instead of the host's devtmpfs: only the
-	 * nodes bound below exist (a tmpfs made in a user namespace cannot
-	 * hold working device nodes of its own). */
-	{ROW_FS, "tmpfs", "/dev", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+	 * nodes bound below exist.  nodev: each of those is a mount of its
+	 * own, with its own flags, so the tmpfs itself needs none. */
+	{ROW_FS, "tmpfs", "/dev", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
 	 {"mode", "0755", "size", "65536", NULL}},
 	/* The harmless character devices every program expects. */
 	{ROW_DEV, "/dev/null", "/dev/null", 0, {NULL}},
