@@ -1,0 +1,56 @@
+#!/bin/bash
+# Build labrun and show it, from a fresh Debian 12 machine, as root:
+#   scripts/demo.sh
+# Installs the dependencies (Debian packages), builds and installs labrun
+# (/usr/local), builds example images (a busybox image and a three-layer
+# image whose parents sit in a layer store), and runs commands in them as
+# the unprivileged user labrun-test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+phase() { printf '\n=== %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo.sh: run as root (it installs packages and labrun itself)" >&2
+	exit 1
+fi
+
+phase "dependencies (Debian packages)"
+scripts/install-deps.sh
+scripts/setup-test-env.sh
+
+phase "build and install"
+if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+	autoreconf -fi
+fi
+mkdir -p build
+(cd build && { [ -f Makefile ] || ../configure --enable-werror --sysconfdir=/etc; } && make -j"$(nproc)" &&
+	make install >/dev/null)
+command -v labrun
+labrun --version
+
+phase "example images"
+demo=/var/tmp/labrun-demo
+mkdir -p "$demo"
+tests/images/build.sh "$demo/images" >/dev/null
+cat >"$demo/labrun.conf" <<CONF
+# The demo's layer store: parents of top.sqfs, named sha256-<digest>.sqfs.
+layer-store = $demo/images/store
+CONF
+chmod -R a+rX "$demo"
+ls -l "$demo/images/busybox.sqfs" "$demo/images/top.sqfs" "$demo/images/store"
+
+as_user() { setpriv --reuid=labrun-test --regid=labrun-test --init-groups --reset-env \
+	env PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/labrun-test USER=labrun-test "$@"; }
+
+phase "labrun busybox.sqfs: who and where am I?"
+as_user labrun "$demo/images/busybox.sqfs" /bin/sh -c \
+	'echo "hello from $(hostname) as $(id -un) (uid $(id -u))"; echo "processes I can see:"; ps'
+
+phase "labrun top.sqfs: three layers, the image's own command"
+as_user labrun -c "$demo/labrun.conf" "$demo/images/top.sqfs"
+as_user labrun -c "$demo/labrun.conf" "$demo/images/top.sqfs" /bin/sh -c \
+	'echo "layers: $(ls /layers | tr "\n" " ")"; echo "SHARED=$SHARED MIDVAR=$MIDVAR"'
+
+phase "done"
+echo "Try: su - labrun-test -c 'labrun $demo/images/busybox.sqfs'   (an interactive shell)"

@@ -1,0 +1,38 @@
+#!/bin/bash
+# Install, from Debian's packages only, everything labrun needs to build,
+# test and benchmark.  Run as root; idempotent (quick when all is there).
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	build-essential autoconf automake libtool pkg-config
+	libfuse3-dev libsquashfuse-dev libjansson-dev
+	# run: FUSE kernel interface tools, squashfs tools for images
+	fuse3 squashfs-tools
+	# tests
+	libcmocka-dev bats busybox-static attr util-linux procps psmisc
+	bsdextrautils tmux coreutils
+	# benchmarks and peers
+	hyperfine charliecloud-runtime bubblewrap time
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	[[ $p == \#* ]] && continue
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#PACKAGES[@]} packages present"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages ${missing[*]}; run as root to install them" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
