@@ -445,11 +445,16 @@ static void usage_explains_exit_status_and_option_order(void **state)
 			fail_msg("--help does not say \"%s\"", want[i]);
 }
 
+/* Every line but the one holding the configured path of labrun.conf,
+ * whose length is the installer's choice (make distcheck's is long). */
 static void usage_lines_fit_in_80_columns(void **state)
 {
 	for (const char *p = lr_options_usage; *p;) {
 		size_t n = strcspn(p, "\n");
-		if (n > 79)
+		bool config_path_line = strstr(p, LR_DEFAULT_CONFIG_PATH) &&
+					strstr(p, LR_DEFAULT_CONFIG_PATH) < p + n &&
+					n <= 24 + strlen(LR_DEFAULT_CONFIG_PATH);
+		if (n > 79 && !config_path_line)
 			fail_msg("--help line longer than 79 columns: %.*s", (int)n, p);
 		p += n + (p[n] == '\n');
 	}
