@@ -122,7 +122,8 @@ int main(int argc, char **argv)
 	if (lr_job_argv(&chain->config, o.argv, o.argc, &job_argv, &err) < 0)
 		return die(err.msg);
 	struct lr_job_user ju = {.name = pw->pw_name, .home = pw->pw_dir};
-	if (lr_job_env(&chain->config, o.cleanenv, environ, o.env, o.n_env, &ju, &job_env, &err) < 0)
+	if (lr_job_env(&chain->config, o.cleanenv, environ, o.env, o.n_env, &ju, &job_env, &err) <
+	    0)
 		return die(err.msg);
 	char cwd[PATH_MAX];
 	char *workdir = NULL;

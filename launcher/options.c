@@ -178,9 +178,7 @@ static int apply(struct lr_options *o, int c, const char *arg, struct lr_error *
 		o->env[o->n_env++] = arg;
 		return 0;
 	}
-	case OPT_CLEANENV:
-		o->cleanenv = true;
-		return 0;
+	case OPT_CLEANENV: o->cleanenv = true; return 0;
 	case 'w':
 		if (arg[0] != '/')
 			return lr_error_set(err, EINVAL,
@@ -199,12 +197,11 @@ static int apply(struct lr_options *o, int c, const char *arg, struct lr_error *
 			return lr_error_prefix(err, "--tmpfs-size");
 		o->has_tmpfs_size = true;
 		return 0;
-	case OPT_REMAP_ROOT:
-		o->remap_root = true;
-		return 0;
+	case OPT_REMAP_ROOT: o->remap_root = true; return 0;
 	case OPT_NET:
 		if (strcmp(arg, "none") != 0)
-			return lr_error_set(err, EINVAL, "--net: '%.64s' is not supported (only 'none' is)",
+			return lr_error_set(err, EINVAL,
+					    "--net: '%.64s' is not supported (only 'none' is)",
 					    arg);
 		o->net_none = true;
 		return 0;

@@ -12,7 +12,7 @@
 
 #define LR_MAX_USER_BINDS 64
 #define LR_MAX_USER_ENV 1024
-#define LR_MAX_ARG_LEN 4096     /* any single option value */
+#define LR_MAX_ARG_LEN 4096 /* any single option value */
 #define LR_HOSTNAME_MAX 64
 
 enum lr_action {
@@ -23,23 +23,23 @@ enum lr_action {
 
 struct lr_options {
 	enum lr_action action;
-	int verbose;                       /* -v, repeatable */
-	const char *image;                 /* first operand */
-	char **argv;                       /* command after the image (may be empty); points into argv */
+	int verbose;	   /* -v, repeatable */
+	const char *image; /* first operand */
+	char **argv;	   /* command after the image (may be empty); points into argv */
 	int argc;
-	const char *config_path;           /* --config FILE (default LR_DEFAULT_CONFIG_PATH) */
-	bool remap_root;                   /* --remap-root */
-	bool net_none;                     /* --net=none */
-	const char *hostname;              /* --hostname NAME */
+	const char *config_path; /* --config FILE (default LR_DEFAULT_CONFIG_PATH) */
+	bool remap_root;	 /* --remap-root */
+	bool net_none;		 /* --net=none */
+	const char *hostname;	 /* --hostname NAME */
 	bool has_tmpfs_size;
-	uint64_t tmpfs_size;               /* --tmpfs-size SIZE */
-	const char *writable_dir;          /* --writable=DIR */
+	uint64_t tmpfs_size;		      /* --tmpfs-size SIZE */
+	const char *writable_dir;	      /* --writable=DIR */
 	const char *binds[LR_MAX_USER_BINDS]; /* --bind SPEC, parsed later with lr_bind_parse */
 	int n_binds;
-	const char *env[LR_MAX_USER_ENV];  /* --env K=V */
+	const char *env[LR_MAX_USER_ENV]; /* --env K=V */
 	int n_env;
-	bool cleanenv;                     /* --cleanenv */
-	const char *workdir;               /* --workdir DIR */
+	bool cleanenv;	     /* --cleanenv */
+	const char *workdir; /* --workdir DIR */
 };
 
 /* Parse argv.  Options come before IMAGE; everything after IMAGE (or after

@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static inline void lr_freep(void *p) { free(*(void **)p); }
+static inline void lr_freep(void *p)
+{
+	free(*(void **)p);
+}
 static inline void lr_closep(int *fd)
 {
 	if (*fd >= 0) {
@@ -22,15 +25,34 @@ static inline void lr_closep(int *fd)
 		errno = saved;
 	}
 }
-static inline void lr_fclosep(FILE **f) { if (*f) fclose(*f); }
-static inline void lr_closedirp(DIR **d) { if (*d) closedir(*d); }
+static inline void lr_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+static inline void lr_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
 
 #define _cleanup_free_ __attribute__((cleanup(lr_freep)))
 #define _cleanup_close_ __attribute__((cleanup(lr_closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(lr_fclosep)))
 #define _cleanup_closedir_ __attribute__((cleanup(lr_closedirp)))
 
-static inline int take_fd(int *fd) { int r = *fd; *fd = -1; return r; }
-static inline void *take_ptr(void *pp) { void **p = pp; void *r = *p; *p = NULL; return r; }
+static inline int take_fd(int *fd)
+{
+	int r = *fd;
+	*fd = -1;
+	return r;
+}
+static inline void *take_ptr(void *pp)
+{
+	void **p = pp;
+	void *r = *p;
+	*p = NULL;
+	return r;
+}
 
 #endif

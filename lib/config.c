@@ -332,8 +332,8 @@ static const struct key {
 		   struct lr_error *err);
 } keys[] = {
 	{"layer-store", set_layer_store}, /* DIR[:DIR...], appends */
-	{"bind", set_bind},               /* SRC[:DST[:ro|rw]], appends, optional */
-	{"tmpfs-size", set_tmpfs_size},   /* SIZE >= 1M, replaces */
+	{"bind", set_bind},		  /* SRC[:DST[:ro|rw]], appends, optional */
+	{"tmpfs-size", set_tmpfs_size},	  /* SIZE >= 1M, replaces */
 };
 
 static int unknown_key(const char *key, struct lr_error *err)

@@ -21,23 +21,23 @@
 
 #define LR_DEFAULT_CONFIG_PATH SYSCONFDIR "/labrun/labrun.conf"
 #define LR_DEFAULT_TMPFS_SIZE (1024ULL * 1024 * 1024) /* 1 GiB */
-#define LR_MIN_TMPFS_SIZE (1024ULL * 1024)          /* 1 MiB: below, nothing fits */
+#define LR_MIN_TMPFS_SIZE (1024ULL * 1024)	      /* 1 MiB: below, nothing fits */
 
 /* One bind mount: host path SRC at DST inside the container. */
 struct lr_bind {
-	char *src;      /* absolute; "~" and $HOME/$USER already expanded by lr_bind_parse */
-	char *dst;      /* absolute path inside the container */
+	char *src; /* absolute; "~" and $HOME/$USER already expanded by lr_bind_parse */
+	char *dst; /* absolute path inside the container */
 	bool readonly;
-	bool optional;  /* admin default binds: skipped silently when SRC is missing */
+	bool optional; /* admin default binds: skipped silently when SRC is missing */
 };
 
 struct lr_config {
-	char *path;                          /* file it came from, for messages */
-	char *stores[LR_CONFIG_MAX_STORES];  /* layer-store = DIR[:DIR...], in order */
+	char *path;			    /* file it came from, for messages */
+	char *stores[LR_CONFIG_MAX_STORES]; /* layer-store = DIR[:DIR...], in order */
 	size_t n_stores;
 	struct lr_bind binds[LR_CONFIG_MAX_BINDS]; /* bind = SRC[:DST[:ro]] (repeatable) */
 	size_t n_binds;
-	uint64_t tmpfs_size;                 /* tmpfs-size = SIZE (bytes) */
+	uint64_t tmpfs_size; /* tmpfs-size = SIZE (bytes) */
 };
 
 /* Values used to expand "~", "$HOME" and "$USER" in paths. */

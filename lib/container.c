@@ -46,7 +46,7 @@
 /* The signals passed on to the job (issue 3; DESIGN.md §3.5).  SIGTSTP
  * too: passed on, then labrun stops itself, so that the user's shell sees
  * a stopped job whether the terminal or kill(1) sent it. */
-static const int forwarded[] = {SIGINT,  SIGTERM, SIGHUP,   SIGQUIT, SIGUSR1,
+static const int forwarded[] = {SIGINT,	 SIGTERM,  SIGHUP,  SIGQUIT, SIGUSR1,
 				SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP};
 
 static void forward_set(sigset_t *set)
@@ -86,9 +86,9 @@ static int prepare_writable(const char *dir, struct lr_error *err)
 		return lr_error_errno(err, errno, "--writable %s", dir);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
-			return lr_error_set(err, EBUSY,
-					    "--writable %s: in use by another container (one at a time)",
-					    dir);
+			return lr_error_set(
+				err, EBUSY,
+				"--writable %s: in use by another container (one at a time)", dir);
 		return lr_error_errno(err, errno, "--writable %s: lock", dir);
 	}
 	char path[PATH_MAX];
@@ -138,8 +138,8 @@ static int read_etc(const struct lr_chain *chain, struct run_state *st, struct l
 	static const char *const image_files[] = {"/etc/passwd", "/etc/group"};
 	size_t len;
 	for (size_t i = 0; i < 2; i++) {
-		int r = lr_chain_read_file(chain, image_files[i], LR_ETC_FILE_MAX, &st->etc[i], &len,
-					   err);
+		int r = lr_chain_read_file(chain, image_files[i], LR_ETC_FILE_MAX, &st->etc[i],
+					   &len, err);
 		if (r < 0 && r != -ENOENT)
 			return lr_error_prefix(err, "read the image's %s", image_files[i]);
 	}
@@ -327,15 +327,12 @@ static int supervise(pid_t keeper, int report_fd, struct run_state *st, const si
 	}
 	rep.msg[sizeof(rep.msg) - 1] = '\0';
 	switch (rep.kind) {
-	case LR_REPORT_EXITED:
-		*wait_status = rep.wait_status;
-		return 0;
+	case LR_REPORT_EXITED: *wait_status = rep.wait_status; return 0;
 	case LR_REPORT_EXEC_FAILED:
 		*wait_status = rep.wait_status;
 		lr_error_set(err, rep.code, "%s", rep.msg);
 		return 0;
-	default:
-		return lr_error_set(err, rep.code ? rep.code : EIO, "%s", rep.msg);
+	default: return lr_error_set(err, rep.code ? rep.code : EIO, "%s", rep.msg);
 	}
 }
 

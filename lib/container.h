@@ -19,18 +19,18 @@
 
 struct lr_container_spec {
 	const struct lr_chain *chain;
-	char *const *argv;           /* the job's command line, argv[0] looked up in PATH */
-	char *const *envp;           /* the job's whole environment */
-	const char *workdir;         /* inside the container */
-	bool workdir_explicit;       /* --workdir: missing is an error, not "/" */
+	char *const *argv;	     /* the job's command line, argv[0] looked up in PATH */
+	char *const *envp;	     /* the job's whole environment */
+	const char *workdir;	     /* inside the container */
+	bool workdir_explicit;	     /* --workdir: missing is an error, not "/" */
 	const struct lr_bind *binds; /* admin's (optional) first, then the user's */
 	size_t n_binds;
 	bool remap_root;
 	bool net_none;
-	const char *hostname;        /* NULL: the host's (no uts namespace) */
-	uint64_t tmpfs_size;         /* writable layer and /tmp */
-	const char *writable_dir;    /* NULL: changes go to the tmpfs */
-	const char *user_name;       /* for /etc/passwd and /etc/group inside */
+	const char *hostname;	  /* NULL: the host's (no uts namespace) */
+	uint64_t tmpfs_size;	  /* writable layer and /tmp */
+	const char *writable_dir; /* NULL: changes go to the tmpfs */
+	const char *user_name;	  /* for /etc/passwd and /etc/group inside */
 	const char *user_gecos;
 	const char *user_home;
 	const char *group_name;
@@ -42,7 +42,6 @@ struct lr_container_spec {
  * failed, err saying what and why.  Whatever happens, nothing is left:
  * every mount lives in a namespace that dies with the last process in it.
  * Returns with the forwarded signals and SIGCHLD blocked. */
-int lr_container_run(const struct lr_container_spec *spec, int *wait_status,
-		     struct lr_error *err);
+int lr_container_run(const struct lr_container_spec *spec, int *wait_status, struct lr_error *err);
 
 #endif

@@ -17,7 +17,7 @@
 #define LR_ERROR_MSG_MAX 1024
 
 struct lr_error {
-	int code;                  /* positive errno, 0 when unset */
+	int code;		    /* positive errno, 0 when unset */
 	char msg[LR_ERROR_MSG_MAX]; /* one line, no trailing newline */
 };
 

@@ -91,7 +91,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	static char *buf;     /* one request at a time: see the file comment */
+	static char *buf; /* one request at a time: see the file comment */
 	static size_t buf_size;
 	if (size > buf_size) {
 		char *nb = realloc(buf, size);
@@ -151,8 +151,8 @@ static void quiet_log(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 }
 
-int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid,
-		  const char *name, struct lr_fuse **out, struct lr_error *err)
+int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid, const char *name,
+		  struct lr_fuse **out, struct lr_error *err)
 {
 	fuse_set_log_func(quiet_log);
 	struct lr_fuse *f = calloc(1, sizeof(*f));
@@ -163,11 +163,13 @@ int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid
 		int e = errno;
 		free(f);
 		if (e == EACCES)
-			return lr_error_set(err, e,
-					    "cannot open /dev/fuse: permission denied (it should be mode "
-					    "0666, as distributions ship it; ask the admin)");
+			return lr_error_set(
+				err, e,
+				"cannot open /dev/fuse: permission denied (it should be mode "
+				"0666, as distributions ship it; ask the admin)");
 		if (e == ENOENT)
-			return lr_error_set(err, e, "cannot open /dev/fuse: missing (modprobe fuse)");
+			return lr_error_set(err, e,
+					    "cannot open /dev/fuse: missing (modprobe fuse)");
 		return lr_error_errno(err, e, "cannot open /dev/fuse");
 	}
 	int r = lr_mount_fuse(target, fd, uid, gid, name, err);

@@ -13,8 +13,8 @@ struct lr_fuse; /* one served layer */
 
 /* Mount sq at target (an existing directory).  Requests queue in the
  * kernel until lr_fuse_process() answers them. */
-int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid,
-		  const char *name, struct lr_fuse **out, struct lr_error *err);
+int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid, const char *name,
+		  struct lr_fuse **out, struct lr_error *err);
 
 /* The fd to poll for requests. */
 int lr_fuse_fd(const struct lr_fuse *f);

@@ -161,7 +161,8 @@ static int parse_args(const json_t *j, const char *path, bool *has, struct lr_st
 		return lr_error_errno(err, ENOMEM, "%s", path);
 	size_t i;
 	const json_t *v;
-	json_array_foreach (j, i, v) {
+	json_array_foreach(j, i, v)
+	{
 		char where[64];
 		snprintf(where, sizeof(where), "%s[%zu]", path, i);
 		const char *s;
@@ -185,7 +186,8 @@ static int parse_env(const json_t *j, struct lr_strv *out, struct lr_error *err)
 				    LR_IMAGECONFIG_MAX_ENV);
 	size_t i;
 	const json_t *v;
-	json_array_foreach (j, i, v) {
+	json_array_foreach(j, i, v)
+	{
 		char where[64];
 		snprintf(where, sizeof(where), "config.env[%zu]", i);
 		const char *s;
@@ -228,7 +230,8 @@ static int parse_labels(const json_t *j, struct lr_strv *out, struct lr_error *e
 				    LR_IMAGECONFIG_MAX_LABELS);
 	const char *key;
 	const json_t *v;
-	json_object_foreach ((json_t *)j, key, v) {
+	json_object_foreach((json_t *)j, key, v)
+	{
 		char where[128];
 		snprintf(where, sizeof(where), "config.labels.\"%.64s\"", key);
 		size_t klen = key_length(key);

@@ -28,30 +28,32 @@
 #include "error.h"
 
 #define LR_LAYERJSON_MAX_BYTES (1024 * 1024)
-#define LR_IMAGECONFIG_MAX_ARGS 256   /* entrypoint, cmd entries each */
+#define LR_IMAGECONFIG_MAX_ARGS 256 /* entrypoint, cmd entries each */
 #define LR_IMAGECONFIG_MAX_ENV 1024
 #define LR_IMAGECONFIG_MAX_LABELS 256
 #define LR_IMAGECONFIG_MAX_STRING 65536
 #define LR_DIGEST_HEX_LEN 64
 
 struct lr_strv {
-	char **v;      /* NULL-terminated when set */
+	char **v; /* NULL-terminated when set */
 	size_t n;
 };
 
 struct lr_image_config {
-	bool has_entrypoint; struct lr_strv entrypoint;
-	bool has_cmd;        struct lr_strv cmd;
-	struct lr_strv env;     /* "K=V", unique keys, in first-set order */
-	char *workdir;          /* NULL when unset */
-	struct lr_strv labels;  /* "k=v", unique keys */
+	bool has_entrypoint;
+	struct lr_strv entrypoint;
+	bool has_cmd;
+	struct lr_strv cmd;
+	struct lr_strv env;    /* "K=V", unique keys, in first-set order */
+	char *workdir;	       /* NULL when unset */
+	struct lr_strv labels; /* "k=v", unique keys */
 };
 
 struct lr_layer_meta {
 	bool has_parent;
 	char parent_hex[LR_DIGEST_HEX_LEN + 1]; /* lower-case hex, no "sha256:" */
 	struct lr_image_config config;
-	char *provenance_json;  /* NULL when absent */
+	char *provenance_json; /* NULL when absent */
 };
 
 /* Parse a layer.json document (len bytes).  Errors say what and where,
@@ -68,7 +70,7 @@ int lr_image_config_merge(struct lr_image_config *base, const struct lr_image_co
 void lr_image_config_free(struct lr_image_config *c);
 
 /* Helpers used elsewhere too. */
-int lr_strv_push(struct lr_strv *sv, const char *s);      /* copies s */
+int lr_strv_push(struct lr_strv *sv, const char *s); /* copies s */
 void lr_strv_free(struct lr_strv *sv);
 /* Set or replace "KEY=..." in sv by key; entry is "KEY=VALUE". */
 int lr_strv_setenv(struct lr_strv *sv, const char *entry);

@@ -9,9 +9,9 @@
 
 /* What the keeper tells the launcher, once, on one pipe, before it exits. */
 enum lr_report_kind {
-	LR_REPORT_EXITED = 1,   /* wait_status is the job's */
+	LR_REPORT_EXITED = 1,	/* wait_status is the job's */
 	LR_REPORT_SETUP_FAILED, /* labrun failed: msg says why (exit 125) */
-	LR_REPORT_EXEC_FAILED,  /* the job could not be executed: 126/127 */
+	LR_REPORT_EXEC_FAILED,	/* the job could not be executed: 126/127 */
 };
 
 struct lr_report {
@@ -26,12 +26,12 @@ enum { LR_ETC_PASSWD, LR_ETC_GROUP, LR_ETC_HOSTS, LR_ETC_RESOLV, LR_ETC_FILES };
 
 struct lr_keeper_plan {
 	const struct lr_container_spec *spec;
-	const int *bind_trees;   /* per spec->binds: detached tree, or -1 when skipped */
-	int writable_tree;       /* --writable DIR as a detached tree, or -1 */
-	int console_tree;        /* the user's terminal, for /dev/console, or -1 */
-	int report_fd;           /* write end, to the launcher */
-	int alive_fd;            /* read end; hangs up when the launcher dies */
-	sigset_t job_mask;       /* the signal mask labrun was started with */
+	const int *bind_trees;	 /* per spec->binds: detached tree, or -1 when skipped */
+	int writable_tree;	 /* --writable DIR as a detached tree, or -1 */
+	int console_tree;	 /* the user's terminal, for /dev/console, or -1 */
+	int report_fd;		 /* write end, to the launcher */
+	int alive_fd;		 /* read end; hangs up when the launcher dies */
+	sigset_t job_mask;	 /* the signal mask labrun was started with */
 	const sigset_t *forward; /* the signals the keeper passes on to the job */
 	/* The image's passwd and group and the host's hosts and resolv.conf,
 	 * in that order (LR_ETC_*), NULL when absent. */

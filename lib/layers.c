@@ -79,7 +79,8 @@ static int find_parent(const char *hex, char *const *stores, size_t n_stores, co
 		}
 		if (errno != ENOENT && errno != ENOTDIR)
 			return lr_error_errno(err, errno, "%s", path);
-		int n = snprintf(looked + used, sizeof(looked) - used, "%s%s", used ? ", " : "", dir);
+		int n = snprintf(looked + used, sizeof(looked) - used, "%s%s", used ? ", " : "",
+				 dir);
 		if (n > 0 && (size_t)n < sizeof(looked) - used)
 			used += (size_t)n;
 	}
@@ -131,9 +132,10 @@ int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *sto
 		if (!l->meta.has_parent)
 			break;
 		if (chain->n == LR_MAX_LAYERS) {
-			r = lr_error_set(err, ELOOP,
-					 "image %s: more than %d layers (the limit); is the chain broken?",
-					 image, LR_MAX_LAYERS);
+			r = lr_error_set(
+				err, ELOOP,
+				"image %s: more than %d layers (the limit); is the chain broken?",
+				image, LR_MAX_LAYERS);
 			goto fail;
 		}
 		struct lr_layer *p = &chain->layers[chain->n];

@@ -16,9 +16,9 @@
 #define LR_MAX_LAYERS 128
 
 struct lr_layer {
-	char *path;        /* as found (for messages) */
-	int fd;            /* O_RDONLY|O_CLOEXEC, open for the chain's lifetime */
-	char name[80];     /* short name for messages: file name */
+	char *path;    /* as found (for messages) */
+	int fd;	       /* O_RDONLY|O_CLOEXEC, open for the chain's lifetime */
+	char name[80]; /* short name for messages: file name */
 	struct lr_squash *sq;
 	struct lr_layer_meta meta; /* empty when the layer has no layer.json */
 };
@@ -26,7 +26,7 @@ struct lr_layer {
 struct lr_chain {
 	struct lr_layer layers[LR_MAX_LAYERS]; /* [0] = top (the image), [n-1] = base */
 	size_t n;
-	struct lr_image_config config;         /* merged base to top */
+	struct lr_image_config config; /* merged base to top */
 };
 
 /* Open image and its ancestors.  stores: directories searched, in order,

@@ -49,9 +49,9 @@ int lr_mount_make_private(struct lr_error *err)
 static int explain_mount(int e, const char *what, struct lr_error *err)
 {
 	if (e == ENOSPC)
-		return lr_error_set(err, e,
-				    "%s: the mount table is full (sysctl fs.mount-max), not the disk",
-				    what);
+		return lr_error_set(
+			err, e, "%s: the mount table is full (sysctl fs.mount-max), not the disk",
+			what);
 	return lr_error_errno(err, e, "%s", what);
 }
 
@@ -76,8 +76,9 @@ int lr_mount_fuse(const char *target, int fuse_fd, uid_t uid, gid_t gid, const c
 		 fuse_fd, (unsigned)uid, (unsigned)gid);
 	if (mount(name, target, "fuse.labrun", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0) {
 		if (errno == ENODEV)
-			return lr_error_set(err, ENODEV,
-					    "mount FUSE: the kernel has no FUSE support (modprobe fuse)");
+			return lr_error_set(
+				err, ENODEV,
+				"mount FUSE: the kernel has no FUSE support (modprobe fuse)");
 		return explain_mount(errno, "mount FUSE", err);
 	}
 	return 0;
@@ -92,8 +93,8 @@ int lr_mount_tmpfs(const char *target, uint64_t size, struct lr_error *err)
 	return 0;
 }
 
-int lr_mount_overlay(const char *target, const char *lowerdirs, const char *upper,
-		     const char *work, struct lr_error *err)
+int lr_mount_overlay(const char *target, const char *lowerdirs, const char *upper, const char *work,
+		     struct lr_error *err)
 {
 	/* userxattr: the only mode an unprivileged overlay has (Linux 5.11+);
 	 * it reads user.overlay.* xattrs and turns off redirect_dir and
@@ -102,19 +103,22 @@ int lr_mount_overlay(const char *target, const char *lowerdirs, const char *uppe
 	 * with the kernel's defaults. */
 	char opts[4096];
 	int n = snprintf(opts, sizeof(opts),
-			 "lowerdir=%s,upperdir=%s,workdir=%s,userxattr,index=off,xino=off", lowerdirs,
-			 upper, work);
+			 "lowerdir=%s,upperdir=%s,workdir=%s,userxattr,index=off,xino=off",
+			 lowerdirs, upper, work);
 	if (n < 0 || (size_t)n >= sizeof(opts))
 		return lr_error_set(err, E2BIG, "overlay options too long");
 	if (mount("labrun", target, "overlay", MS_NOSUID | MS_NODEV, opts) < 0) {
 		int e = errno;
 		if (e == ENODEV)
-			return lr_error_set(err, e,
-					    "mount overlay: the kernel has no overlayfs (modprobe overlay)");
+			return lr_error_set(
+				err, e,
+				"mount overlay: the kernel has no overlayfs (modprobe overlay)");
 		if (e == EPERM || e == EINVAL)
-			return lr_error_set(err, e,
-					    "mount overlay: %s (unprivileged overlayfs needs Linux 5.11 "
-					    "or later)", strerror(e));
+			return lr_error_set(
+				err, e,
+				"mount overlay: %s (unprivileged overlayfs needs Linux 5.11 "
+				"or later)",
+				strerror(e));
 		return explain_mount(e, "mount overlay", err);
 	}
 	return 0;
@@ -184,7 +188,8 @@ int lr_mount_ensure(int root_fd, const char *path, bool dir, struct lr_error *er
 		long next = syscall(SYS_openat2, cur, comp, &how, sizeof(how));
 		if (next < 0 && errno == ELOOP) {
 			/* An existing symlink: follow it the in-root way. */
-			_cleanup_free_ char *prefix = strndup(path, (size_t)(comp - copy) + strlen(comp));
+			_cleanup_free_ char *prefix =
+				strndup(path, (size_t)(comp - copy) + strlen(comp));
 			if (!prefix)
 				return lr_error_errno(err, ENOMEM, "%s", path);
 			next = openat2_in_root(root_fd, prefix, O_PATH | O_CLOEXEC, 0);
@@ -215,8 +220,7 @@ int lr_mount_ensure(int root_fd, const char *path, bool dir, struct lr_error *er
 	return take_fd(&cur);
 }
 
-int lr_mount_attach(int tree_fd, int root_fd, const char *dst, unsigned flags,
-		    struct lr_error *err)
+int lr_mount_attach(int tree_fd, int root_fd, const char *dst, unsigned flags, struct lr_error *err)
 {
 	struct stat st;
 	if (fstat(tree_fd, &st) < 0)
@@ -241,7 +245,8 @@ int lr_mount_attach(int tree_fd, int root_fd, const char *dst, unsigned flags,
 		return lr_error_errno(err, errno, "bind %s: set nosuid%s%s", dst,
 				      (flags & LR_BIND_DEV) ? "" : ",nodev",
 				      (flags & LR_BIND_RO) ? ",ro" : "");
-	if (move_mount(tree_fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+	if (move_mount(tree_fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
 		return explain_mount(errno, dst, err);
 	return 0;
 }
@@ -297,7 +302,7 @@ static int attach_symlink(int root_fd, const char *target, const char *dst, stru
 }
 
 enum row_kind {
-	ROW_FS,      /* a new filesystem instance */
+	ROW_FS,	     /* a new filesystem instance */
 	ROW_DEV,     /* bind a host device node */
 	ROW_HOST_RO, /* bind a host path read-only (recursively) */
 	ROW_SYS,     /* /sys: see the row */
@@ -308,7 +313,7 @@ struct row {
 	enum row_kind kind;
 	const char *what; /* fs type, host path or symlink target */
 	const char *dst;  /* rows below /dev live in labrun's own /dev tmpfs */
-	unsigned attrs;   /* MOUNT_ATTR_* for ROW_FS */
+	unsigned attrs;	  /* MOUNT_ATTR_* for ROW_FS */
 	const char *opts[7];
 };
 
@@ -321,7 +326,10 @@ static const struct row container_mounts[] = {
 	/* A small tmpfs for /dev instead of the host's devtmpfs: only the
 	 * nodes bound below exist.  nodev: each of those is a mount of its
 	 * own, with its own flags, so the tmpfs itself needs none. */
-	{ROW_FS, "tmpfs", "/dev", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+	{ROW_FS,
+	 "tmpfs",
+	 "/dev",
+	 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
 	 {"mode", "0755", "size", "65536", NULL}},
 	/* The harmless character devices every program expects. */
 	{ROW_DEV, "/dev/null", "/dev/null", 0, {NULL}},
@@ -333,12 +341,14 @@ static const struct row container_mounts[] = {
 	{ROW_DEV, "/dev/tty", "/dev/tty", 0, {NULL}},
 	/* A private devpts instance: the job's new ptys are its own, and it
 	 * cannot open the host's. */
-	{ROW_FS, "devpts", "/dev/pts", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+	{ROW_FS,
+	 "devpts",
+	 "/dev/pts",
+	 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
 	 {"newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL}},
 	{ROW_LINK, "pts/ptmx", "/dev/ptmx", 0, {NULL}},
 	/* POSIX shared memory, private to the container (and its ipc ns). */
-	{ROW_FS, "tmpfs", "/dev/shm", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-	 {"mode", "1777", NULL}},
+	{ROW_FS, "tmpfs", "/dev/shm", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, {"mode", "1777", NULL}},
 	{ROW_LINK, "/proc/self/fd", "/dev/fd", 0, {NULL}},
 	{ROW_LINK, "/proc/self/fd/0", "/dev/stdin", 0, {NULL}},
 	{ROW_LINK, "/proc/self/fd/1", "/dev/stdout", 0, {NULL}},
@@ -347,8 +357,11 @@ static const struct row container_mounts[] = {
 	 * recursively (with /sys/fs/cgroup); with --net=none a sysfs of the
 	 * container's own network namespace instead, so the host's network
 	 * devices do not show, and the host's cgroup tree bound into it. */
-	{ROW_SYS, "/sys", "/sys", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-					  MOUNT_ATTR_NOEXEC, {NULL}},
+	{ROW_SYS,
+	 "/sys",
+	 "/sys",
+	 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+	 {NULL}},
 	/* Private /tmp, sized like the writable layer (size set below). */
 	{ROW_FS, "tmpfs", "/tmp", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, {"mode", "1777", NULL}},
 };
@@ -374,7 +387,8 @@ int lr_mount_skeleton_add(const char *skel, const char *path, bool dir, struct l
 	struct stat st;
 	if (lstat(full, &st) == 0) {
 		if (S_ISDIR(st.st_mode) != dir)
-			return lr_error_set(err, EEXIST, "mount point %s: needed as a file and as a directory",
+			return lr_error_set(err, EEXIST,
+					    "mount point %s: needed as a file and as a directory",
 					    path);
 		return 0;
 	}
@@ -461,12 +475,8 @@ int lr_mount_populate(int root_fd, const struct lr_populate *p, struct lr_error 
 			close(tree);
 			break;
 		}
-		case ROW_LINK:
-			rc = attach_symlink(root_fd, r->what, r->dst, err);
-			break;
-		case ROW_SYS:
-			rc = attach_sys(root_fd, r, p->own_netns, err);
-			break;
+		case ROW_LINK: rc = attach_symlink(root_fd, r->what, r->dst, err); break;
+		case ROW_SYS: rc = attach_sys(root_fd, r, p->own_netns, err); break;
 		}
 		if (rc < 0)
 			return lr_error_prefix(err, "set up %s", r->dst);

@@ -35,8 +35,8 @@ int lr_mount_tmpfs(const char *target, uint64_t size, struct lr_error *err);
 
 /* overlayfs at target from lowerdirs (top first, ':'-separated), upper and
  * work directories, with userxattr and every feature pinned. */
-int lr_mount_overlay(const char *target, const char *lowerdirs, const char *upper,
-		     const char *work, struct lr_error *err);
+int lr_mount_overlay(const char *target, const char *lowerdirs, const char *upper, const char *work,
+		     struct lr_error *err);
 
 /* A detached copy of the mount tree at path (open_tree OPEN_TREE_CLONE), to
  * be attached later with lr_mount_attach().  recursive: with submounts. */
@@ -76,7 +76,7 @@ int lr_mount_skeleton_table(const char *skel, struct lr_error *err);
  * in mount.c. */
 struct lr_populate {
 	uint64_t tmp_size; /* /tmp tmpfs size */
-	bool own_netns;    /* --net=none: a sysfs of its own, not the host's */
+	bool own_netns;	   /* --net=none: a sysfs of its own, not the host's */
 };
 int lr_mount_populate(int root_fd, const struct lr_populate *p, struct lr_error *err);
 

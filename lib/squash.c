@@ -39,10 +39,10 @@
 
 struct cached_block {
 	bool valid;
-	uint32_t inode;  /* squashfs inode number */
-	uint64_t index;  /* block index within the file */
+	uint32_t inode; /* squashfs inode number */
+	uint64_t index; /* block index within the file */
 	size_t len;
-	uint64_t used;   /* LRU clock */
+	uint64_t used; /* LRU clock */
 	char *data;
 };
 
@@ -93,9 +93,10 @@ int lr_squash_check(int fd, struct lr_error *err)
 	if (n < (ssize_t)sizeof(sb)) {
 		if (st.st_size == 0)
 			return lr_error_set(err, EINVAL, "not a squashfs file (empty)");
-		return lr_error_set(err, EINVAL,
-				    "not a squashfs file (only %lld bytes, shorter than a superblock)",
-				    (long long)st.st_size);
+		return lr_error_set(
+			err, EINVAL,
+			"not a squashfs file (only %lld bytes, shorter than a superblock)",
+			(long long)st.st_size);
 	}
 	if (le32toh(sb.s_magic) != SQUASHFS_MAGIC)
 		return lr_error_set(err, EINVAL, "not a squashfs file (bad magic)");
@@ -117,13 +118,15 @@ int lr_squash_check(int fd, struct lr_error *err)
 			     le64toh(sb.id_table_start)};
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		if (tables[i] >= used)
-			return lr_error_set(err, EINVAL,
-					    "corrupt squashfs superblock (table offset past the end)");
+			return lr_error_set(
+				err, EINVAL,
+				"corrupt squashfs superblock (table offset past the end)");
 	unsigned codec = le16toh(sb.compression);
 	if (!codec_supported(codec))
-		return lr_error_set(err, ENOTSUP,
-				    "squashfs compressed with %s, which this libsquashfuse cannot read",
-				    codec_name(codec));
+		return lr_error_set(
+			err, ENOTSUP,
+			"squashfs compressed with %s, which this libsquashfuse cannot read",
+			codec_name(codec));
 	return 0;
 }
 
@@ -132,9 +135,11 @@ static int translate(sqfs_err e, struct lr_error *err, const char *what)
 	switch (e) {
 	case SQFS_OK: return 0;
 	case SQFS_BADFORMAT: return lr_error_set(err, EINVAL, "%s: not a squashfs file", what);
-	case SQFS_BADVERSION: return lr_error_set(err, EINVAL, "%s: unsupported squashfs version", what);
+	case SQFS_BADVERSION:
+		return lr_error_set(err, EINVAL, "%s: unsupported squashfs version", what);
 	case SQFS_BADCOMP: return lr_error_set(err, ENOTSUP, "%s: unsupported compression", what);
-	case SQFS_UNSUP: return lr_error_set(err, ENOTSUP, "%s: unsupported squashfs feature", what);
+	case SQFS_UNSUP:
+		return lr_error_set(err, ENOTSUP, "%s: unsupported squashfs feature", what);
 	default: return lr_error_set(err, EIO, "%s: corrupt squashfs (read error)", what);
 	}
 }
@@ -205,8 +210,8 @@ int lr_squash_kind(struct lr_squash *sq, const char *path, struct lr_error *err)
 	return LR_SQUASH_OTHER;
 }
 
-int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char **buf,
-			size_t *len, struct lr_error *err)
+int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char **buf, size_t *len,
+			struct lr_error *err)
 {
 	sqfs *fs = &sq->ll.fs;
 	sqfs_inode inode;
@@ -264,14 +269,17 @@ static struct cached_block *block_at(struct lr_squash *sq, sqfs_inode *inode, ui
 	victim->valid = false;
 	if (sqfs_read_range(&sq->ll.fs, inode, (sqfs_off_t)start, &len, victim->data) != SQFS_OK)
 		return NULL;
-	*victim = (struct cached_block){.valid = true, .inode = ino, .index = index,
-					.len = (size_t)len, .used = ++sq->clock,
+	*victim = (struct cached_block){.valid = true,
+					.inode = ino,
+					.index = index,
+					.len = (size_t)len,
+					.used = ++sq->clock,
 					.data = victim->data};
 	return victim;
 }
 
-int lr_squash_read(struct lr_squash *sq, void *inode_handle, uint64_t off, size_t size,
-		   char *buf, const char **direct, size_t *got)
+int lr_squash_read(struct lr_squash *sq, void *inode_handle, uint64_t off, size_t size, char *buf,
+		   const char **direct, size_t *got)
 {
 	sqfs_inode *inode = inode_handle;
 	uint64_t fsize = inode->xtra.reg.file_size;

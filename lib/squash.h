@@ -25,17 +25,17 @@ void lr_squash_free(struct lr_squash *sq);
 /* Read the regular file at path (absolute, inside the squashfs) into a
  * malloc'd NUL-terminated buffer of at most max bytes.  -ENOENT when absent,
  * -EFBIG when larger than max. */
-int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char **buf,
-			size_t *len, struct lr_error *err);
+int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char **buf, size_t *len,
+			struct lr_error *err);
 
 /* What a path is in one layer, as overlayfs will see it. */
 enum lr_squash_kind {
 	LR_SQUASH_ABSENT = 0,
-	LR_SQUASH_FILE,      /* regular file */
+	LR_SQUASH_FILE, /* regular file */
 	LR_SQUASH_DIR,
 	LR_SQUASH_OPAQUE_DIR, /* directory hiding the layers below (overlay.opaque=y) */
-	LR_SQUASH_WHITEOUT,  /* char device 0:0: deleted in this layer */
-	LR_SQUASH_OTHER,     /* symlink, device, fifo, socket */
+	LR_SQUASH_WHITEOUT,   /* char device 0:0: deleted in this layer */
+	LR_SQUASH_OTHER,      /* symlink, device, fifo, socket */
 };
 int lr_squash_kind(struct lr_squash *sq, const char *path, struct lr_error *err);
 
@@ -44,8 +44,8 @@ int lr_squash_kind(struct lr_squash *sq, const char *path, struct lr_error *err)
  * through the layer's block cache.  Either *direct points at the answer
  * inside the cache (valid until the next call), or the bytes are copied
  * into buf (size bytes).  *got is the length; 0 at end of file. */
-int lr_squash_read(struct lr_squash *sq, void *inode_handle, uint64_t off, size_t size,
-		   char *buf, const char **direct, size_t *got);
+int lr_squash_read(struct lr_squash *sq, void *inode_handle, uint64_t off, size_t size, char *buf,
+		   const char **direct, size_t *got);
 
 /* The libsquashfuse_ll handle, for the FUSE server. */
 void *lr_squash_ll(struct lr_squash *sq);

@@ -49,17 +49,22 @@ static int explain_userns_failure(int e, struct lr_error *err)
 {
 	long v;
 	if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone", &v) == 0 && v == 0)
-		return lr_error_set(err, e,
-				    "cannot create a user namespace: unprivileged user namespaces are "
-				    "disabled (ask the admin to set sysctl kernel.unprivileged_userns_clone=1)");
+		return lr_error_set(
+			err, e,
+			"cannot create a user namespace: unprivileged user namespaces are "
+			"disabled (ask the admin to set sysctl "
+			"kernel.unprivileged_userns_clone=1)");
 	if (read_sysctl("/proc/sys/user/max_user_namespaces", &v) == 0 && v == 0)
-		return lr_error_set(err, e,
-				    "cannot create a user namespace: sysctl user.max_user_namespaces is 0 "
-				    "(ask the admin to raise it)");
-	if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", &v) == 0 && v == 1)
-		return lr_error_set(err, e,
-				    "cannot create a user namespace: AppArmor restricts unprivileged user "
-				    "namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=1)");
+		return lr_error_set(
+			err, e,
+			"cannot create a user namespace: sysctl user.max_user_namespaces is 0 "
+			"(ask the admin to raise it)");
+	if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", &v) == 0 &&
+	    v == 1)
+		return lr_error_set(
+			err, e,
+			"cannot create a user namespace: AppArmor restricts unprivileged user "
+			"namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=1)");
 	if (e == ENOSPC)
 		return lr_error_set(err, e,
 				    "cannot create a user namespace: the per-user limit "
@@ -68,7 +73,8 @@ static int explain_userns_failure(int e, struct lr_error *err)
 		return lr_error_set(err, e,
 				    "cannot create a user namespace: the process is multi-threaded "
 				    "(internal error)");
-	return lr_error_errno(err, e, "cannot create a user namespace (kernel needs CONFIG_USER_NS)");
+	return lr_error_errno(err, e,
+			      "cannot create a user namespace (kernel needs CONFIG_USER_NS)");
 }
 
 static int write_maps(pid_t pid, uid_t inside_uid, uid_t outside_uid, gid_t inside_gid,
@@ -131,8 +137,8 @@ int lr_userns_drop_caps(struct lr_error *err)
 {
 	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			return lr_error_errno(err, errno, "drop capability %d from the bounding set",
-					      cap);
+			return lr_error_errno(err, errno,
+					      "drop capability %d from the bounding set", cap);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return lr_error_errno(err, errno, "clear ambient capabilities");
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};

@@ -11,8 +11,8 @@
 
 /* Which namespaces besides user+mount+ipc the container gets. */
 struct lr_ns_request {
-	bool net;      /* --net=none */
-	bool uts;      /* --hostname */
+	bool net;	  /* --net=none */
+	bool uts;	  /* --hostname */
 	uid_t inside_uid; /* our uid inside: own uid, or 0 with --remap-root */
 	gid_t inside_gid;
 };

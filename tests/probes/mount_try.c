@@ -80,7 +80,6 @@ int main(int argc, char **argv)
 {
 	bool remap = argc > 1 && !strcmp(argv[1], "remap");
 
-
 	own_ns_ops("job", remap);
 	locked_ops("job");
 	if (!remap) {

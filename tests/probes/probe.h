@@ -67,15 +67,15 @@ __attribute__((format(printf, 1, 2), unused)) static void broken(const char *fmt
 }
 
 /* Expect a call that returned r (with errno) to have failed. */
-#define EXPECT_FAIL(r, ...)                                                              \
-	do {                                                                             \
-		int e_ = errno;                                                          \
-		char what_[1024];                                                        \
-		snprintf(what_, sizeof(what_), __VA_ARGS__);                             \
-		if ((r) < 0)                                                             \
-			ok("%s: %s", what_, strerror(e_));                               \
-		else                                                                     \
-			escaped("%s: succeeded", what_);                                 \
+#define EXPECT_FAIL(r, ...)                                                                        \
+	do {                                                                                       \
+		int e_ = errno;                                                                    \
+		char what_[1024];                                                                  \
+		snprintf(what_, sizeof(what_), __VA_ARGS__);                                       \
+		if ((r) < 0)                                                                       \
+			ok("%s: %s", what_, strerror(e_));                                         \
+		else                                                                               \
+			escaped("%s: succeeded", what_);                                           \
 	} while (0)
 
 __attribute__((unused)) static int probe_exit(void)

@@ -66,7 +66,8 @@ int main(int argc, char **argv)
 			int r = kill((pid_t)hostpid, SIGKILL);
 			EXPECT_FAIL(r, "kill host pid %ld", hostpid);
 		} else {
-			broken("host pid %ld is too small to tell apart from the container's", hostpid);
+			broken("host pid %ld is too small to tell apart from the container's",
+			       hostpid);
 		}
 	}
 	return probe_exit();

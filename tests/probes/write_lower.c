@@ -64,8 +64,8 @@ int main(int argc, char **argv)
 	}
 
 	try_write("/sys");
-	int r = mount(NULL, "/sys", NULL,
-		      MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	int r = mount(NULL, "/sys", NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		      NULL);
 	EXPECT_FAIL(r, "remount /sys read-write");
 
 	r = mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL);

@@ -120,7 +120,7 @@ static void rejects_bad_parent_digests(void **state)
 {
 	const char *want = "parent: expected \"sha256:<64 hex digits>\"";
 	const char *bad[] = {
-		"{\"parent\": \"sha256:" HEX64 "0\"}",       /* 65 digits */
+		"{\"parent\": \"sha256:" HEX64 "0\"}",	     /* 65 digits */
 		"{\"parent\": \"sha256:0123456789abcdef\"}", /* short */
 		"{\"parent\": "
 		"\"sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\"}",
@@ -128,7 +128,7 @@ static void rejects_bad_parent_digests(void **state)
 		"\"sha256:g123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}",
 		"{\"parent\": \"sha512:" HEX64 "\"}", /* wrong algorithm */
 		"{\"parent\": \"sha256-" HEX64 "\"}", /* file-name form */
-		"{\"parent\": \"" HEX64 "\"}",        /* no prefix */
+		"{\"parent\": \"" HEX64 "\"}",	      /* no prefix */
 		"{\"parent\": 5}",
 		"{\"parent\": null}",
 		"{\"parent\": \"sha256:" HEX64 "\\u0000\"}",

@@ -131,7 +131,8 @@ static void workdir_follows_the_cwd_through_a_bind(void **state)
 		{.src = "/scratch/alice", .dst = "/data"},
 	};
 	char *w = NULL;
-	assert_int_equal(lr_job_workdir(NULL, "/scratch/alice/run1", binds, 2, "/img", &w, NULL), 0);
+	assert_int_equal(lr_job_workdir(NULL, "/scratch/alice/run1", binds, 2, "/img", &w, NULL),
+			 0);
 	assert_string_equal(w, "/data/run1");
 	free(w);
 	assert_int_equal(lr_job_workdir(NULL, "/home/alice", binds, 2, "/img", &w, NULL), 0);

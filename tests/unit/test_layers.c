@@ -125,8 +125,8 @@ static void build_three(char *top_path, size_t len)
 	char opaque[PATH_MAX];
 	snprintf(opaque, sizeof(opaque), "%s/src-top.sqfs/replaced", tmp);
 	assert_int_equal(setxattr(opaque, "user.overlay.opaque", "y", 1, 0), 0);
-	make_layer("base.sqfs", NULL, "\"config\":{\"env\":[\"A=base\",\"B=base\"],\"cmd\":[\"x\"]}",
-		   NULL);
+	make_layer("base.sqfs", NULL,
+		   "\"config\":{\"env\":[\"A=base\",\"B=base\"],\"cmd\":[\"x\"]}", NULL);
 	snprintf(base, sizeof(base), "%s/base.sqfs", tmp);
 	make_layer("mid.sqfs", base, "\"config\":{\"env\":[\"B=mid\"],\"workdir\":\"/w\"}", NULL);
 	snprintf(mid, sizeof(mid), "%s/mid.sqfs", tmp);
@@ -299,8 +299,8 @@ static void reports_bad_layer_json_with_its_path(void **state)
 	sh("mkdir -p %s/src-badjson/.labrun && echo '{not json' > "
 	   "%s/src-badjson/.labrun/layer.json",
 	   tmp, tmp);
-	sh("mksquashfs %s/src-badjson %s/badjson.sqfs -noappend -quiet -no-progress >/dev/null", tmp,
-	   tmp);
+	sh("mksquashfs %s/src-badjson %s/badjson.sqfs -noappend -quiet -no-progress >/dev/null",
+	   tmp, tmp);
 	expect_image_error("badjson.sqfs", EINVAL, "layer.json");
 }
 

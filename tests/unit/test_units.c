@@ -97,8 +97,8 @@ static void reports_overflow_as_erange(void **state)
 
 static void rejects_empty_signs_spaces_and_garbage(void **state)
 {
-	const char *bad[] = {"",      "-1",  "+1",    " 1",   "1 ",   "1 G",        "1G ",
-			     "1.G",   ".5G", "1..5G", "0x10", "1e3",  "1Q",         "1KK",
+	const char *bad[] = {"",      "-1",  "+1",    " 1",   "1 ",   "1 G",	    "1G ",
+			     "1.G",   ".5G", "1..5G", "0x10", "1e3",  "1Q",	    "1KK",
 			     "1KiBs", "1B",  "K",     "G1",   "1,5G", "unlimitedx", "1.5.5G"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_size_error(bad[i], -EINVAL);
