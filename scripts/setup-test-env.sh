@@ -1,6 +1,7 @@
 #!/bin/bash
 # Prepare this machine for labrun's tests, as root; idempotent.
-#  - the unprivileged test user labrun-test (tests run labrun as that user);
+#  - the unprivileged test user labrun-test (tests run labrun as that user),
+#    with a supplementary group labrun-test-extra;
 #  - /dev/fuse usable by unprivileged users, mode 0666, as distributions
 #    ship it through udev: on some machines (this project's CI among them)
 #    it is created 0600, and then no user can mount a FUSE filesystem;
@@ -16,6 +17,12 @@ fi
 if ! id labrun-test >/dev/null 2>&1; then
 	useradd --create-home --shell /bin/bash --user-group labrun-test
 	echo "setup-test-env: created user labrun-test"
+fi
+# A supplementary group, so that a test can make a copy of labrun setgid
+# to a group the user is in (labrun must refuse to run it).
+if ! id -Gn labrun-test | tr ' ' '\n' | grep -qx labrun-test-extra; then
+	groupadd -f labrun-test-extra
+	usermod -a -G labrun-test-extra labrun-test
 fi
 
 if [ ! -c /dev/fuse ]; then
