@@ -71,11 +71,13 @@ done
 
 echo "labrun $("$LABRUN" --version | cut -d' ' -f2), $(uname -r), $(nproc) cpus; $RUNS runs each, warm cache"
 cd "$work"
+mkdir -p "$work/out"
+[ ${#as_user[@]} -eq 0 ] || chown labrun-test "$work/out"
 "${as_user[@]}" hyperfine -N --style none --warmup 20 --runs "$RUNS" \
-	--export-csv "$work/results.csv" "${cmds[@]}" >/dev/null
+	--export-csv "$work/out/results.csv" "${cmds[@]}" >/dev/null
 
 # command,mean,stddev,median,user,system,min,max (seconds)
-median() { awk -F, -v c="$1" 'NR > 1 && $1 == c { printf "%.2f", $4 * 1000 }' "$work/results.csv"; }
+median() { awk -F, -v c="$1" 'NR > 1 && $1 == c { printf "%.2f", $4 * 1000 }' "$work/out/results.csv"; }
 label() { sed -e "s#$work/##g" -e 's#labrun -c labrun-[a-z0-9]*.conf#labrun#' <<<"$1"; }
 
 printf '\n| %-38s | %10s | %12s |\n' command "median ms" "vs labrun 1"
