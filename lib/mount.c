@@ -62,6 +62,15 @@ int lr_mount_staging(struct lr_error *err)
 	return 0;
 }
 
+int lr_mount_tmpfs(const char *target, uint64_t size, struct lr_error *err)
+{
+	char opts[64];
+	snprintf(opts, sizeof(opts), "mode=0755,size=%llu", (unsigned long long)size);
+	if (mount("labrun", target, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+		return explain_mount(errno, "mount writable-layer tmpfs", err);
+	return 0;
+}
+
 int lr_mount_fuse(const char *target, int fuse_fd, uid_t uid, gid_t gid, const char *name,
 		  struct lr_error *err)
 {
@@ -81,15 +90,6 @@ int lr_mount_fuse(const char *target, int fuse_fd, uid_t uid, gid_t gid, const c
 				"mount FUSE: the kernel has no FUSE support (modprobe fuse)");
 		return explain_mount(errno, "mount FUSE", err);
 	}
-	return 0;
-}
-
-int lr_mount_tmpfs(const char *target, uint64_t size, struct lr_error *err)
-{
-	char opts[64];
-	snprintf(opts, sizeof(opts), "mode=0755,size=%llu", (unsigned long long)size);
-	if (mount("labrun", target, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-		return explain_mount(errno, "mount writable-layer tmpfs", err);
 	return 0;
 }
 
@@ -264,10 +264,10 @@ int lr_mount_attach_path(int tree_fd, const char *path, struct lr_error *err)
 	return 0;
 }
 
-/* A new filesystem instance at dst inside the root: fsopen, fsconfig,
- * fsmount, move_mount by fd. */
-static int attach_fs(int root_fd, const char *fstype, const char *const *opts, unsigned attrs,
-		     const char *dst, struct lr_error *err)
+/* A new filesystem instance: fsopen, fsconfig, fsmount.  Returns the
+ * detached mount's fd. */
+static int new_fs(const char *fstype, const char *const *opts, unsigned attrs, const char *dst,
+		  struct lr_error *err)
 {
 	_cleanup_close_ int fs = fsopen(fstype, FSOPEN_CLOEXEC);
 	if (fs < 0)
@@ -279,26 +279,26 @@ static int attach_fs(int root_fd, const char *fstype, const char *const *opts, u
 					      opts[i]);
 	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return lr_error_errno(err, errno, "mount %s on %s", fstype, dst);
-	_cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	int mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
 	if (mnt < 0)
 		return lr_error_errno(err, errno, "mount %s on %s", fstype, dst);
+	return mnt;
+}
+
+/* A new filesystem instance at dst inside the root, moved there by fd.
+ * Returns the mount's fd (the caller closes it). */
+static int attach_fs(int root_fd, const char *fstype, const char *const *opts, unsigned attrs,
+		     const char *dst, struct lr_error *err)
+{
+	_cleanup_close_ int mnt = new_fs(fstype, opts, attrs, dst, err);
+	if (mnt < 0)
+		return mnt;
 	_cleanup_close_ int target = lr_mount_ensure(root_fd, dst, true, err);
 	if (target < 0)
 		return lr_error_prefix(err, "mount %s", fstype);
 	if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return explain_mount(errno, dst, err);
-	return 0;
-}
-
-static int attach_symlink(int root_fd, const char *target, const char *dst, struct lr_error *err)
-{
-	_cleanup_close_ int dir = lr_mount_ensure(root_fd, "/dev", true, err);
-	if (dir < 0)
-		return dir;
-	const char *name = strrchr(dst, '/') + 1;
-	if (symlinkat(target, dir, name) < 0 && errno != EEXIST)
-		return lr_error_errno(err, errno, "symlink %s", dst);
-	return 0;
+	return take_fd(&mnt);
 }
 
 enum row_kind {
@@ -430,6 +430,7 @@ static int attach_sys(int root_fd, const struct row *r, bool own_netns, struct l
 	int rc = attach_fs(root_fd, "sysfs", NULL, r->attrs, r->dst, err);
 	if (rc < 0)
 		return rc;
+	close(rc);
 	int tree = lr_mount_clone("/sys/fs/cgroup", true, err);
 	if (tree == -ENOENT)
 		return 0;
@@ -440,15 +441,57 @@ static int attach_sys(int root_fd, const struct row *r, bool own_netns, struct l
 	return rc;
 }
 
+/* The rows below /dev go into labrun's own fresh /dev tmpfs, through its
+ * mount fd: no image content there, so no in-root resolution is needed,
+ * and one recursive mount_setattr() at the end makes everything under /dev
+ * nosuid and noexec (measured: 0.9 ms for /dev done row by row in-root,
+ * the largest part of the container's set-up). */
+static int populate_dev(int dev_fd, const struct row *r, struct lr_error *err)
+{
+	const char *name = r->dst + strlen("/dev/");
+	switch (r->kind) {
+	case ROW_DEV: {
+		_cleanup_close_ int tree = lr_mount_clone(r->what, false, err);
+		if (tree < 0)
+			return tree;
+		int f = openat(dev_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (f < 0)
+			return lr_error_errno(err, errno, "create %s", r->dst);
+		close(f);
+		if (move_mount(tree, "", dev_fd, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return explain_mount(errno, r->dst, err);
+		return 0;
+	}
+	case ROW_FS: {
+		_cleanup_close_ int mnt = new_fs(r->what, r->opts, r->attrs, r->dst, err);
+		if (mnt < 0)
+			return mnt;
+		if (mkdirat(dev_fd, name, 0755) < 0)
+			return lr_error_errno(err, errno, "create %s", r->dst);
+		if (move_mount(mnt, "", dev_fd, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return explain_mount(errno, r->dst, err);
+		return 0;
+	}
+	case ROW_LINK:
+		if (symlinkat(r->what, dev_fd, name) < 0)
+			return lr_error_errno(err, errno, "symlink %s", r->dst);
+		return 0;
+	default: return lr_error_set(err, EINVAL, "%s: no such row kind under /dev", r->dst);
+	}
+}
+
 int lr_mount_populate(int root_fd, const struct lr_populate *p, struct lr_error *err)
 {
 	char tmp_size[32];
 	snprintf(tmp_size, sizeof(tmp_size), "%llu", (unsigned long long)p->tmp_size);
+	_cleanup_close_ int dev_fd = -1;
 	for (size_t i = 0; i < sizeof(container_mounts) / sizeof(container_mounts[0]); i++) {
 		const struct row *r = &container_mounts[i];
 		int rc = 0;
-		switch (r->kind) {
-		case ROW_FS: {
+		if (!in_image(r)) {
+			rc = dev_fd >= 0 ? populate_dev(dev_fd, r, err)
+					 : lr_error_set(err, EINVAL, "%s before /dev", r->dst);
+		} else if (r->kind == ROW_FS) {
 			const char *opts[9];
 			size_t n = 0;
 			for (; r->opts[n]; n += 2) {
@@ -461,27 +504,31 @@ int lr_mount_populate(int root_fd, const struct lr_populate *p, struct lr_error 
 			}
 			opts[n] = NULL;
 			rc = attach_fs(root_fd, r->what, opts, r->attrs, r->dst, err);
-			break;
-		}
-		case ROW_DEV:
-		case ROW_HOST_RO: {
-			int tree = lr_mount_clone(r->what, r->kind == ROW_HOST_RO, err);
-			if (tree < 0) {
+			if (rc >= 0 && !strcmp(r->dst, "/dev"))
+				dev_fd = rc;
+			else if (rc >= 0)
+				close(rc);
+		} else if (r->kind == ROW_HOST_RO) {
+			int tree = lr_mount_clone(r->what, true, err);
+			if (tree >= 0) {
+				rc = lr_mount_attach(tree, root_fd, r->dst, LR_BIND_RO, err);
+				close(tree);
+			} else {
 				rc = tree;
-				break;
 			}
-			unsigned flags = r->kind == ROW_DEV ? LR_BIND_DEV : LR_BIND_RO;
-			rc = lr_mount_attach(tree, root_fd, r->dst, flags, err);
-			close(tree);
-			break;
-		}
-		case ROW_LINK: rc = attach_symlink(root_fd, r->what, r->dst, err); break;
-		case ROW_SYS: rc = attach_sys(root_fd, r, p->own_netns, err); break;
+		} else if (r->kind == ROW_SYS) {
+			rc = attach_sys(root_fd, r, p->own_netns, err);
+		} else {
+			rc = lr_error_set(err, EINVAL, "%s: no such row kind in the image", r->dst);
 		}
 		if (rc < 0)
 			return lr_error_prefix(err, "set up %s", r->dst);
 		lr_debug(2, "mounted %s", r->dst);
 	}
+	struct mount_attr dev_attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC};
+	if (dev_fd >= 0 && mount_setattr(dev_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &dev_attr,
+					 sizeof(dev_attr)) < 0)
+		return lr_error_errno(err, errno, "set up /dev: nosuid,noexec");
 	return 0;
 }
 
