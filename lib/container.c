@@ -266,50 +266,9 @@ static void reclaim_terminal(void)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-/* Step 6: answer FUSE requests and pass signals on until the keeper
- * exits; then read its report. */
-static int supervise(pid_t keeper, int report_fd, struct run_state *st, const sigset_t *fwd,
-		     int *wait_status, struct lr_error *err)
+/* The keeper's report, or what its death without one means. */
+static int read_report(int report_fd, pid_t keeper, int *wait_status, struct lr_error *err)
 {
-	sigset_t set = *fwd;
-	sigaddset(&set, SIGCHLD);
-	_cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
-		kill(keeper, SIGKILL);
-		return lr_error_errno(err, errno, "signalfd");
-	}
-	struct pollfd pfd[1 + LR_MAX_LAYERS];
-	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
-	for (size_t i = 0; i < st->n_fuse; i++)
-		pfd[1 + i] = (struct pollfd){.fd = lr_fuse_fd(st->fuse[i]), .events = POLLIN};
-	int kst = 0;
-	for (bool done = false; !done;) {
-		if (poll(pfd, 1 + st->n_fuse, -1) < 0)
-			continue; /* EINTR */
-		for (size_t i = 0; i < st->n_fuse; i++) {
-			if (!pfd[1 + i].revents)
-				continue;
-			if (lr_fuse_process(st->fuse[i]) == -ENODEV)
-				pfd[1 + i].fd = -1;
-		}
-		if (!pfd[0].revents)
-			continue;
-		struct signalfd_siginfo si;
-		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-			if (si.ssi_signo == SIGCHLD) {
-				if (waitpid(keeper, &kst, WNOHANG) == keeper)
-					done = true;
-				continue;
-			}
-			/* Terminal-generated signals (SI_KERNEL) reach the job
-			 * on their own; passing them on would deliver them
-			 * twice. */
-			if (si.ssi_code != SI_KERNEL)
-				kill(keeper, (int)si.ssi_signo);
-			if (si.ssi_signo == SIGTSTP)
-				raise(SIGSTOP);
-		}
-	}
 	struct lr_report rep;
 	ssize_t n;
 	do
@@ -318,6 +277,9 @@ static int supervise(pid_t keeper, int report_fd, struct run_state *st, const si
 	if (n != (ssize_t)sizeof(rep)) {
 		/* No report: the keeper was killed.  Its death took the job
 		 * with it, by the same signal as far as anyone can tell. */
+		int kst = 0;
+		while (waitpid(keeper, &kst, 0) < 0 && errno == EINTR)
+			;
 		if (WIFSIGNALED(kst)) {
 			*wait_status = kst;
 			return 0;
@@ -333,6 +295,55 @@ static int supervise(pid_t keeper, int report_fd, struct run_state *st, const si
 		lr_error_set(err, rep.code, "%s", rep.msg);
 		return 0;
 	default: return lr_error_set(err, rep.code ? rep.code : EIO, "%s", rep.msg);
+	}
+}
+
+/* Step 6: answer FUSE requests and pass signals on until the keeper
+ * reports (or dies).  The keeper is not waited for: it stays until this
+ * process exits, so that the namespaces' teardown happens in its exit,
+ * after the caller has the job's status (keeper.c, finish()). */
+static int supervise(pid_t keeper, int report_fd, struct run_state *st, const sigset_t *fwd,
+		     int *wait_status, struct lr_error *err)
+{
+	sigset_t set = *fwd;
+	sigaddset(&set, SIGCHLD);
+	_cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		kill(keeper, SIGKILL);
+		return lr_error_errno(err, errno, "signalfd");
+	}
+	enum { SIGNALS, REPORT, LAYERS };
+	struct pollfd pfd[LAYERS + LR_MAX_LAYERS];
+	pfd[SIGNALS] = (struct pollfd){.fd = sfd, .events = POLLIN};
+	pfd[REPORT] = (struct pollfd){.fd = report_fd, .events = POLLIN};
+	for (size_t i = 0; i < st->n_fuse; i++)
+		pfd[LAYERS + i] = (struct pollfd){.fd = lr_fuse_fd(st->fuse[i]), .events = POLLIN};
+	for (;;) {
+		if (poll(pfd, LAYERS + st->n_fuse, -1) < 0)
+			continue; /* EINTR */
+		for (size_t i = 0; i < st->n_fuse; i++) {
+			if (!pfd[LAYERS + i].revents)
+				continue;
+			if (lr_fuse_process(st->fuse[i]) == -ENODEV)
+				pfd[LAYERS + i].fd = -1;
+		}
+		/* A report, or the keeper's end (EOF). */
+		if (pfd[REPORT].revents)
+			return read_report(report_fd, keeper, wait_status, err);
+		if (!pfd[SIGNALS].revents)
+			continue;
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD)
+				continue; /* the keeper's end shows on the report pipe */
+			/* Terminal-generated signals (SI_KERNEL) reach the job
+			 * on their own; passing them on would deliver them
+			 * twice. */
+			if (si.ssi_code != SI_KERNEL)
+				kill(keeper, (int)si.ssi_signo);
+			if (si.ssi_signo == SIGTSTP)
+				raise(SIGSTOP);
+		}
 	}
 }
 
@@ -388,6 +399,9 @@ int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct
 	lr_debug(1, "keeper started");
 	r = supervise(keeper, report[0], &st, &fwd, wait_status, err);
 	reclaim_terminal();
+	/* alive[1] stays open until this process exits: the keeper waits
+	 * for that to exit in its turn (see supervise()). */
+	alive[1] = -1;
 close_pipes:
 	for (int i = 0; i < 2; i++) {
 		if (report[i] >= 0)

@@ -61,10 +61,27 @@ static void report(int fd, int kind, int wait_status, const struct lr_error *err
 	(void)!write(fd, &r, sizeof(r));
 }
 
+/* After the report: stay until the launcher is gone, then exit.  The
+ * launcher returns the job's status as soon as it reads the report, while
+ * the keeper still holds the container's namespaces; the kernel's
+ * teardown of the mounts and of the pid namespace then happens in the
+ * keeper's exit, after the user's shell already has the status, instead
+ * of in the launcher's (ch-run gets the same effect by exec'ing the job).
+ * The launcher's end closes the alive pipe; PR_SET_PDEATHSIG would kill
+ * the keeper anyway. */
+static __attribute__((noreturn)) void finish(const struct lr_keeper_plan *p, int kind,
+					     int wait_status, const struct lr_error *err)
+{
+	report(p->report_fd, kind, wait_status, err);
+	struct pollfd alive = {.fd = p->alive_fd, .events = POLLIN};
+	while (poll(&alive, 1, -1) < 0 && errno == EINTR)
+		;
+	_exit(kind == LR_REPORT_EXITED ? 0 : 125);
+}
+
 static __attribute__((noreturn)) void fail(const struct lr_keeper_plan *p, struct lr_error *err)
 {
-	report(p->report_fd, LR_REPORT_SETUP_FAILED, 0, err);
-	_exit(125);
+	finish(p, LR_REPORT_SETUP_FAILED, 0, err);
 }
 
 /* The image's passwd or group with the user's own entry in place of any
@@ -373,10 +390,8 @@ void lr_keeper_main(const struct lr_keeper_plan *p)
 			;
 		lr_error_set(&err, ef.code, "%s", ef.msg);
 		if (ef.step == 0)
-			report(p->report_fd, LR_REPORT_EXEC_FAILED, st, &err);
-		else
-			report(p->report_fd, LR_REPORT_SETUP_FAILED, 0, &err);
-		_exit(0);
+			finish(p, LR_REPORT_EXEC_FAILED, st, &err);
+		fail(p, &err);
 	}
 	lr_debug(1, "job started");
 
@@ -399,10 +414,8 @@ void lr_keeper_main(const struct lr_keeper_plan *p)
 		int st;
 		pid_t pid;
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-			if (pid == job) {
-				report(p->report_fd, LR_REPORT_EXITED, st, NULL);
-				_exit(0);
-			}
+			if (pid == job)
+				finish(p, LR_REPORT_EXITED, st, NULL);
 		}
 	}
 }
