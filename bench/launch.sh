@@ -9,13 +9,17 @@
 # faster than ch-run for every codec; three layers within 1.3x of one) and
 # the peak memory of labrun (the layers' FUSE server) and of the keeper.
 #
-#   bench/launch.sh [RUNS]          default 100 runs per command
+#   bench/launch.sh [ROUNDS [RUNS]]   default 5 rounds of 20 runs per command
+# The machine drifts over a run (page cache, other load), and hyperfine
+# runs each command's runs in one block: so the whole list runs ROUNDS
+# times, and each command's figure is the median of its rounds' medians.
 # Environment: LABRUN (default build/launcher/labrun).  As root, commands
 # run as the unprivileged user labrun-test (scripts/setup-test-env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
-RUNS=${1:-100}
+ROUNDS=${1:-5}
+RUNS=${2:-20}
 LABRUN=${LABRUN:-$top/build/launcher/labrun}
 [ -x "$LABRUN" ] || { echo "launch.sh: $LABRUN not built (scripts/test.sh builds it)" >&2; exit 1; }
 for t in hyperfine ch-run bwrap mksquashfs; do
@@ -69,15 +73,22 @@ for c in gzip lz4 none; do
 		"ch-run $work/flat-$c.sqfs -- /bin/true")
 done
 
-echo "labrun $("$LABRUN" --version | cut -d' ' -f2), $(uname -r), $(nproc) cpus; $RUNS runs each, warm cache"
+echo "labrun $("$LABRUN" --version | cut -d' ' -f2), $(uname -r), $(nproc) cpus;" \
+	"$ROUNDS rounds of $RUNS runs per command, warm cache"
 cd "$work"
 mkdir -p "$work/out"
 [ ${#as_user[@]} -eq 0 ] || chown labrun-test "$work/out"
-"${as_user[@]}" hyperfine -N --style none --warmup 20 --runs "$RUNS" \
-	--export-csv "$work/out/results.csv" "${cmds[@]}" >/dev/null
+for ((round = 1; round <= ROUNDS; round++)); do
+	"${as_user[@]}" hyperfine -N --style none --warmup 5 --runs "$RUNS" \
+		--export-csv "$work/out/round-$round.csv" "${cmds[@]}" >/dev/null
+done
 
-# command,mean,stddev,median,user,system,min,max (seconds)
-median() { awk -F, -v c="$1" 'NR > 1 && $1 == c { printf "%.2f", $4 * 1000 }' "$work/out/results.csv"; }
+# command,mean,stddev,median,user,system,min,max (seconds): the median of
+# the rounds' medians, in ms.
+median() {
+	awk -F, -v c="$1" 'FNR > 1 && $1 == c { print $4 * 1000 }' "$work"/out/round-*.csv |
+		sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }'
+}
 label() { sed -e "s#$work/##g" -e 's#labrun -c labrun-[a-z0-9]*.conf#labrun#' <<<"$1"; }
 
 printf '\n| %-38s | %10s | %12s |\n' command "median ms" "vs labrun 1"

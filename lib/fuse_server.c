@@ -51,6 +51,13 @@ struct lr_fuse {
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	static const char user_prefix[] = "user.overlay.";
+	/* A layer without any xattr: ENOSYS makes the kernel answer every
+	 * later query itself (fc->no_getxattr), instead of a round trip for
+	 * each directory overlayfs merges. */
+	if (!lr_squash_has_xattrs(fuse_req_userdata(req))) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	if (strncmp(name, user_prefix, sizeof(user_prefix) - 1) != 0) {
 		sqfs_ll_op_getxattr(req, ino, name, size);
 		return;
@@ -104,9 +111,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	const char *direct;
 	size_t got;
-	if (lr_squash_read(fuse_req_userdata(req), (void *)(intptr_t)fi->fh, (uint64_t)off, size,
-			   buf, &direct, &got) < 0)
-		fuse_reply_err(req, EIO);
+	int r = lr_squash_read(fuse_req_userdata(req), ino, (uint64_t)off, size, buf, &direct,
+			       &got);
+	if (r < 0)
+		fuse_reply_err(req, r == -EIO ? EIO : -r);
 	else
 		fuse_reply_buf(req, direct ? direct : buf, got);
 }
@@ -117,6 +125,40 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  * 16K 19.9 ms, 32K 18.8, 64K 18.2, 128K 21.3. */
 #define LAYER_READAHEAD (64 * 1024)
 
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	if (!lr_squash_has_xattrs(fuse_req_userdata(req)))
+		fuse_reply_err(req, ENOSYS); /* as in op_getxattr */
+	else
+		sqfs_ll_op_listxattr(req, ino, size);
+}
+
+/* Opening a file costs nothing here (reads find the inode by number), so
+ * where the kernel can do without OPEN and RELEASE (FUSE_CAP_NO_OPEN_SUPPORT,
+ * Linux 4.19) the first open answers ENOSYS and the kernel stops asking:
+ * two round trips fewer per file, exec included.  Writes never get here:
+ * the mount is read-only. */
+static bool kernel_can_skip_open;
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (kernel_can_skip_open) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
 /* Let the kernel cache symlink targets and keep pages across opens: the
  * image never changes while mounted. */
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -125,6 +167,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
+	kernel_can_skip_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -134,12 +177,12 @@ static const struct fuse_lowlevel_ops ops = {
 	.releasedir = sqfs_ll_op_releasedir,
 	.readdir = sqfs_ll_op_readdir,
 	.lookup = sqfs_ll_op_lookup,
-	.open = sqfs_ll_op_open,
+	.open = op_open,
 	.create = sqfs_ll_op_create,
-	.release = sqfs_ll_op_release,
+	.release = op_release,
 	.read = op_read,
 	.readlink = sqfs_ll_op_readlink,
-	.listxattr = sqfs_ll_op_listxattr,
+	.listxattr = op_listxattr,
 	.getxattr = op_getxattr,
 	.forget = sqfs_ll_op_forget,
 	.statfs = stfs_ll_op_statfs,

@@ -278,10 +278,19 @@ static struct cached_block *block_at(struct lr_squash *sq, sqfs_inode *inode, ui
 	return victim;
 }
 
-int lr_squash_read(struct lr_squash *sq, void *inode_handle, uint64_t off, size_t size, char *buf,
+bool lr_squash_has_xattrs(const struct lr_squash *sq)
+{
+	return sq->ll.fs.sb.xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK;
+}
+
+int lr_squash_read(struct lr_squash *sq, uint64_t ino, uint64_t off, size_t size, char *buf,
 		   const char **direct, size_t *got)
 {
-	sqfs_inode *inode = inode_handle;
+	sqfs_inode ibuf, *inode = &ibuf;
+	if (sqfs_ll_inode(&sq->ll, inode, (fuse_ino_t)ino) != SQFS_OK)
+		return -ENOENT;
+	if (!S_ISREG(inode->base.mode))
+		return -EISDIR;
 	uint64_t fsize = inode->xtra.reg.file_size;
 	size_t bs = sq->ll.fs.sb.block_size;
 	*direct = NULL;

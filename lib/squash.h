@@ -5,6 +5,7 @@
 #ifndef LABRUN_SQUASH_H
 #define LABRUN_SQUASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,13 +40,16 @@ enum lr_squash_kind {
 };
 int lr_squash_kind(struct lr_squash *sq, const char *path, struct lr_error *err);
 
-/* Read size bytes at off of the regular file whose libsquashfuse inode is
- * inode_handle (a sqfs_inode *, as libsquashfuse_ll's open stores it),
- * through the layer's block cache.  Either *direct points at the answer
- * inside the cache (valid until the next call), or the bytes are copied
- * into buf (size bytes).  *got is the length; 0 at end of file. */
-int lr_squash_read(struct lr_squash *sq, void *inode_handle, uint64_t off, size_t size, char *buf,
+/* Read size bytes at off of the regular file with FUSE inode number ino
+ * (as libsquashfuse_ll numbers them), through the layer's block cache.
+ * Either *direct points at the answer inside the cache (valid until the
+ * next call), or the bytes are copied into buf (size bytes).  *got is the
+ * length; 0 at end of file. */
+int lr_squash_read(struct lr_squash *sq, uint64_t ino, uint64_t off, size_t size, char *buf,
 		   const char **direct, size_t *got);
+
+/* Does the layer hold any extended attribute at all? */
+bool lr_squash_has_xattrs(const struct lr_squash *sq);
 
 /* The libsquashfuse_ll handle, for the FUSE server. */
 void *lr_squash_ll(struct lr_squash *sq);
