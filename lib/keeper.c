@@ -204,6 +204,14 @@ static int setup_root(const struct lr_keeper_plan *p, struct lr_error *err)
 	r = setup_skeleton(p, err);
 	if (r < 0)
 		return r;
+	/* The launcher mounts the layers meanwhile; wait for them.  Nothing
+	 * to read: the launcher failed, and it reports why. */
+	char byte;
+	ssize_t got;
+	while ((got = read(p->ready_fd, &byte, 1)) < 0 && errno == EINTR)
+		;
+	if (got != 1)
+		_exit(125);
 
 	size_t n = s->chain->n;
 	char *lower = malloc(n * 24 + 32);

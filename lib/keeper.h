@@ -31,6 +31,7 @@ struct lr_keeper_plan {
 	int console_tree;	 /* the user's terminal, for /dev/console, or -1 */
 	int report_fd;		 /* write end, to the launcher */
 	int alive_fd;		 /* read end; hangs up when the launcher dies */
+	int ready_fd;		 /* read end; a byte when the layers are mounted */
 	sigset_t job_mask;	 /* the signal mask labrun was started with */
 	const sigset_t *forward; /* the signals the keeper passes on to the job */
 	/* The image's passwd and group and the host's hosts and resolv.conf,
