@@ -187,19 +187,24 @@ static bool is_opaque(sqfs *fs, sqfs_inode *inode)
 	return false;
 }
 
+/* The inode at path (absolute): 1 found, 0 absent, or a negative errno. */
+static int lookup(sqfs *fs, const char *path, sqfs_inode *inode, struct lr_error *err)
+{
+	bool found = false;
+	int r = translate(sqfs_inode_get(fs, inode, sqfs_inode_root(fs)), err, "root directory");
+	if (r < 0)
+		return r;
+	r = translate(sqfs_lookup_path(fs, inode, path, &found), err, path);
+	return r < 0 ? r : found;
+}
+
 int lr_squash_kind(struct lr_squash *sq, const char *path, struct lr_error *err)
 {
 	sqfs *fs = &sq->ll.fs;
 	sqfs_inode inode;
-	bool found = false;
-	int r = translate(sqfs_inode_get(fs, &inode, sqfs_inode_root(fs)), err, "root directory");
-	if (r < 0)
-		return r;
-	r = translate(sqfs_lookup_path(fs, &inode, path, &found), err, path);
-	if (r < 0)
-		return r;
-	if (!found)
-		return LR_SQUASH_ABSENT;
+	int r = lookup(fs, path, &inode, err);
+	if (r <= 0)
+		return r < 0 ? r : LR_SQUASH_ABSENT;
 	mode_t m = inode.base.mode;
 	if (S_ISREG(m))
 		return LR_SQUASH_FILE;
@@ -215,15 +220,9 @@ int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char
 {
 	sqfs *fs = &sq->ll.fs;
 	sqfs_inode inode;
-	bool found = false;
-	int r = translate(sqfs_inode_get(fs, &inode, sqfs_inode_root(fs)), err, "root directory");
-	if (r < 0)
-		return r;
-	r = translate(sqfs_lookup_path(fs, &inode, path, &found), err, path);
-	if (r < 0)
-		return r;
-	if (!found)
-		return -ENOENT;
+	int r = lookup(fs, path, &inode, err);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
 	if (!S_ISREG(inode.base.mode))
 		return lr_error_set(err, EINVAL, "%s: not a regular file", path);
 	uint64_t size = inode.xtra.reg.file_size;
