@@ -146,3 +146,21 @@ LR='"$LABRUN" -c "$LR_CONF"'
 	assert_status 1
 	assert_output "not a tty"
 }
+
+@test "Ctrl-Z stops a job run directly, and fg resumes it" {
+	# An interactive bash around labrun, so that there is job control.
+	start_tty "bash --norc --noprofile -i"
+	type_line "PS1='ps1> '"
+	expect_screen '^ps1> '
+	type_line "'$LABRUN' -c '$LR_CONF' '$BB' sh -c 'echo started; sleep 2; echo finished'"
+	expect_screen '^started'
+	tmx send-keys C-z
+	expect_screen 'Stopped'
+	# Stopped, the job does not finish on its own.
+	sleep 2.5
+	! screen_text | grep -q '^finished'
+	type_line 'fg'
+	expect_screen '^finished' 5
+	type_line 'exit 0'
+	expect_status 0
+}
