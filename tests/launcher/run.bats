@@ -152,3 +152,14 @@ load helpers
 	run_lr "$BB" echo two
 	assert_output two
 }
+
+# A kernel that refuses unprivileged user namespaces, simulated without
+# root: user.max_user_namespaces is per user namespace, and root of one
+# made with unshare -r may set its own to 0.
+@test "no user namespaces allowed: one line naming the sysctl, 125" {
+	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
+	run --separate-stderr unshare -r sh -c \
+		'echo 0 >/proc/sys/user/max_user_namespaces && exec "$0" "$1" /bin/true' \
+		"$LABRUN" "$BB"
+	assert_labrun_error 'cannot create a user namespace' 'user\.max_user_namespaces'
+}
