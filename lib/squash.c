@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -175,7 +176,8 @@ void lr_squash_free(struct lr_squash *sq)
 	if (!sq)
 		return;
 	for (size_t i = 0; i < CACHE_BLOCKS; i++)
-		free(sq->cache[i].data);
+		if (sq->cache[i].data)
+			munmap(sq->cache[i].data, sq->ll.fs.sb.block_size);
 	sqfs_ll_destroy(&sq->ll); /* destroys the fs too; the fd stays the caller's */
 	free(sq);
 }
@@ -267,8 +269,16 @@ static struct cached_block *block_at(struct lr_squash *sq, sqfs_inode *inode, ui
 			victim = b;
 	}
 	size_t bs = sq->ll.fs.sb.block_size;
-	if (!victim->data && !(victim->data = malloc(bs)))
-		return NULL;
+	if (!victim->data) {
+		/* Populated at once: one system call instead of a page fault
+		 * per 4 KiB on first touch (measured: lz4 busybox /bin/true
+		 * 11.5 ms -> 10.7 ms; page faults are dear in a VM). */
+		void *m = mmap(NULL, bs, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		victim->data = m;
+	}
 	uint64_t start = index * bs, size = inode->xtra.reg.file_size;
 	sqfs_off_t len = (sqfs_off_t)(size - start < bs ? size - start : bs);
 	victim->valid = false;
