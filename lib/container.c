@@ -15,7 +15,8 @@
  *     them, pivots and runs the job;
  *  5. one poll loop answers the layers' FUSE requests and passes signals
  *     sent to labrun on to the keeper, which passes them to the job; the
- *     job's wait status comes back on a pipe.
+ *     job's wait status comes back on a pipe and is returned at once: the
+ *     keeper, still alive, tears the namespaces down when labrun exits.
  */
 #include "build-config.h"
 

@@ -2,17 +2,18 @@
  *
  * Runs as the user, in labrun's user namespace (where it holds capabilities
  * over its own mounts only), as PID 1 of the container's new pid
- * namespace.  It finishes the container (the overlay root, /proc, /dev,
- * binds), pivots into it, starts the job, then stays as init: it reaps
- * orphans, passes signals on to the job, and reports the job's exact wait
- * status to the launcher.  When it exits, the kernel kills every process
- * left in the namespace, and with the last one the mounts go too: nothing
- * can outlive the job (DESIGN.md §3.5).
+ * namespace.  It builds the writable layer and the skeleton while the
+ * launcher mounts the layers, stacks them, finishes the container (/proc,
+ * /dev, /sys, binds), pivots into it, starts the job, then stays as init:
+ * it reaps orphans, passes signals on to the job, and reports the job's
+ * exact wait status to the launcher.  It exits after the launcher; then the
+ * kernel kills every process left in the namespace, and with the last one
+ * the mounts go too: nothing can outlive the job (DESIGN.md §3.5).
  *
- * The job itself is forked from here and, before exec, enters a nested user
- * namespace (mounts locked), sets no_new_privs, drops capabilities unless
- * --remap-root asked for root, marks every fd close-on-exec and checks that
- * its cwd is inside the root (runc CVE-2024-21626).
+ * The job itself is started from here and, before exec, enters a nested
+ * user namespace with --remap-root (mounts locked) or else drops every
+ * capability, sets no_new_privs, marks every fd close-on-exec and checks
+ * that its cwd is inside the root (runc CVE-2024-21626).
  */
 #include "build-config.h"
 
