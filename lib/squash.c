@@ -293,6 +293,50 @@ static struct cached_block *block_at(struct lr_squash *sq, sqfs_inode *inode, ui
 	return victim;
 }
 
+int lr_squash_verify(struct lr_squash *sq, uint64_t *entries, uint64_t *bytes, struct lr_error *err)
+{
+	sqfs *fs = &sq->ll.fs;
+	sqfs_traverse trv;
+	int r = translate(sqfs_traverse_open(&trv, fs, sqfs_inode_root(fs)), err, "walk /");
+	if (r < 0)
+		return r;
+	size_t bs = fs->sb.block_size;
+	char *buf = malloc(bs);
+	if (!buf) {
+		sqfs_traverse_close(&trv);
+		return lr_error_errno(err, ENOMEM, "walk");
+	}
+	sqfs_err e = SQFS_OK;
+	while (r == 0 && sqfs_traverse_next(&trv, &e)) {
+		if (trv.dir_end)
+			continue;
+		sqfs_inode inode;
+		if (sqfs_inode_get(fs, &inode, sqfs_dentry_inode(&trv.entry)) != SQFS_OK) {
+			r = lr_error_set(err, EIO, "/%s: corrupt inode", trv.path);
+			break;
+		}
+		(*entries)++;
+		if (!S_ISREG(inode.base.mode))
+			continue;
+		uint64_t size = inode.xtra.reg.file_size;
+		for (uint64_t off = 0; off < size; off += bs) {
+			sqfs_off_t len = (sqfs_off_t)(size - off < bs ? size - off : bs);
+			if (sqfs_read_range(fs, &inode, (sqfs_off_t)off, &len, buf) != SQFS_OK ||
+			    len <= 0) {
+				r = lr_error_set(err, EIO, "/%s: corrupt data at byte %llu",
+						 trv.path, (unsigned long long)off);
+				break;
+			}
+			*bytes += (uint64_t)len;
+		}
+	}
+	if (r == 0 && e != SQFS_OK)
+		r = translate(e, err, "walk");
+	sqfs_traverse_close(&trv);
+	free(buf);
+	return r;
+}
+
 bool lr_squash_has_xattrs(const struct lr_squash *sq)
 {
 	return sq->ll.fs.sb.xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK;

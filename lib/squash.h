@@ -48,6 +48,13 @@ int lr_squash_kind(struct lr_squash *sq, const char *path, struct lr_error *err)
 int lr_squash_read(struct lr_squash *sq, uint64_t ino, uint64_t off, size_t size, char *buf,
 		   const char **direct, size_t *got);
 
+/* Walk every entry of the squashfs and read every regular file's data to
+ * the end: what a corrupt table or data block would break is found here,
+ * not by a job.  Counts entries and bytes of file data.  The message names
+ * the path inside the squashfs. */
+int lr_squash_verify(struct lr_squash *sq, uint64_t *entries, uint64_t *bytes,
+		     struct lr_error *err);
+
 /* Does the layer hold any extended attribute at all? */
 bool lr_squash_has_xattrs(const struct lr_squash *sq);
 

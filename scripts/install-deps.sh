@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	build-essential autoconf automake libtool pkg-config
-	libfuse3-dev libsquashfuse-dev libjansson-dev
+	libfuse3-dev libsquashfuse-dev libjansson-dev libssl-dev
 	# run: FUSE kernel interface tools, squashfs tools for images
 	fuse3 squashfs-tools
 	# tests
