@@ -1,0 +1,110 @@
+/* labrun-image - inspect and verify layered squashfs images (DESIGN.md §2).
+ *
+ * Runs as the invoking user and needs no privilege.  This file parses the
+ * global options and dispatches to one function per command
+ * (image_commands.h).  Exit status: 0 success, 1 the command failed or
+ * found a problem, 2 a bad command line.
+ */
+#include "build-config.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "image_commands.h"
+#include "log.h"
+
+static const char usage[] =
+	"Usage: labrun-image [OPTIONS] COMMAND [ARGS...]\n"
+	"\n"
+	"Look at and check layered squashfs images, as labrun(1) runs them.\n"
+	"\n"
+	"Commands:\n"
+	"  inspect [--json] IMAGE   the layer chain (files, digests, sizes, parents)\n"
+	"                           and the merged config (entrypoint, cmd, env,\n"
+	"                           workdir, labels), provenance\n"
+	"  verify IMAGE             check that every parent is present, is a sane\n"
+	"                           squashfs and has the digest its child names\n"
+	"\n"
+	"Options (before COMMAND):\n"
+	"  -c, --config FILE  read FILE for the layer stores instead of the admin's\n"
+	"                     labrun.conf,\n"
+	"                     " LR_DEFAULT_CONFIG_PATH "\n"
+	"  -v, --verbose      say what labrun-image does; repeat for more detail\n"
+	"  -h, --help         print this help and exit\n"
+	"  -V, --version      print the version and exit\n"
+	"\n"
+	"Exit status: 0 success; 1 the command failed or found a problem (one line\n"
+	"per problem on stderr); 2 a bad command line.\n";
+
+struct command {
+	const char *name;
+	int (*run)(const struct lr_image_ctx *ctx, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{"inspect", lr_image_inspect},
+	{"verify", lr_image_verify},
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},	  {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = LR_DEFAULT_CONFIG_PATH;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+:c:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'v': lr_log_level++; break;
+		case 'h': fputs(usage, stdout); return LR_IMAGE_OK;
+		case 'V': printf("labrun-image %s\n", PACKAGE_VERSION); return LR_IMAGE_OK;
+		case ':':
+			fprintf(stderr, "labrun-image: option '%s' needs a value\n", argv[optind - 1]);
+			return LR_IMAGE_USAGE;
+		default:
+			fprintf(stderr, "labrun-image: unknown option '%s' (see labrun-image --help)\n",
+				argv[optind - 1]);
+			return LR_IMAGE_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "labrun-image: missing COMMAND (see labrun-image --help)\n");
+		return LR_IMAGE_USAGE;
+	}
+	const struct command *cmd = NULL;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[optind], commands[i].name))
+			cmd = &commands[i];
+	if (!cmd) {
+		fprintf(stderr, "labrun-image: unknown command '%s' (see labrun-image --help)\n",
+			argv[optind]);
+		return LR_IMAGE_USAGE;
+	}
+
+	struct passwd *pw = getpwuid(getuid());
+	struct lr_expand ex = {.home = pw ? pw->pw_dir : NULL, .user = pw ? pw->pw_name : NULL};
+	struct lr_config cfg;
+	struct lr_error err = {0};
+	lr_config_init(&cfg);
+	bool default_config = !strcmp(config_path, LR_DEFAULT_CONFIG_PATH);
+	if (lr_config_load(&cfg, config_path, default_config, &ex, &err) < 0) {
+		fprintf(stderr, "labrun-image: %s\n", err.msg);
+		return LR_IMAGE_FAILED;
+	}
+	struct lr_image_ctx ctx = {.stores = cfg.stores, .n_stores = cfg.n_stores};
+	/* The command gets its own argv, starting at its name, and parses it
+	 * with a fresh getopt. */
+	int first = optind;
+	optind = 0;
+	int r = cmd->run(&ctx, argc - first, argv + first);
+	lr_config_free(&cfg);
+	return r;
+}

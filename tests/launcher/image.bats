@@ -1,0 +1,115 @@
+#!/usr/bin/env bats
+# image.bats - labrun-image inspect and verify on the test images
+# (tests/images/build.sh): the chain with its digests and merged config,
+# digests checked against the names parents are found by, corrupt layers
+# found, command-line errors.
+
+load helpers
+
+setup() {
+	lr_setup
+	: "${LABRUN_IMAGE:?LABRUN_IMAGE must name labrun-image (run-bats sets it)}"
+	. "$IMAGES/digests"
+}
+
+teardown() {
+	lr_teardown
+}
+
+li() {
+	timeout 60 "$LABRUN_IMAGE" -c "$LR_CONF" "$@"
+}
+
+@test "inspect lists the chain top first, with each file's real digest" {
+	run --separate-stderr li inspect "$TOP"
+	assert_status 0
+	assert_stderr_empty
+	[[ ${lines[0]} == "image $TOP: 3 layers, top first" ]] || { lr_show; false; }
+	for d in "$TOP_DIGEST" "$MID_DIGEST" "$BASE_DIGEST"; do
+		[[ $output == *"sha256:$d"* ]] || { echo "missing $d"; lr_show; false; }
+	done
+	# Top first: top's digest before mid's before base's.
+	[[ $output == *"$TOP_DIGEST"*"$MID_DIGEST"*"$BASE_DIGEST"* ]] || { lr_show; false; }
+	[ "$(sha256sum "$TOP" | cut -c1-64)" = "$TOP_DIGEST" ]
+}
+
+@test "inspect shows the config merged from the base up" {
+	run --separate-stderr li inspect "$TOP"
+	assert_status 0
+	[[ $output == *'"SHARED=top"'* ]] || { lr_show; false; }
+	[[ $output == *'"MIDVAR=mid"'* ]] || { lr_show; false; }
+	[[ $output == *'"/bin/cat" "/layers/top"'* ]] || { lr_show; false; }
+	grep -qE '^  workdir +/layers$' <<<"$output" || { lr_show; false; }
+}
+
+@test "inspect --json: one object with the layers, their parents and the config" {
+	run --separate-stderr li inspect --json "$TOP"
+	assert_status 0
+	[[ $output == *"\"image\": \"$TOP\""* ]] || { lr_show; false; }
+	[ "$(grep -c '"digest": "sha256:' <<<"$output")" -eq 3 ]
+	[[ $output == *"\"parent\": \"sha256:$MID_DIGEST\""* ]] || { lr_show; false; }
+	[[ $output == *"\"parent\": \"sha256:$BASE_DIGEST\""* ]] || { lr_show; false; }
+	[[ $output == *'"parent": null'* ]] || { lr_show; false; }
+	[[ $output == *'"workdir": "/layers"'* ]] || { lr_show; false; }
+	# Well-formed: the braces and brackets balance, the object closes last.
+	[ "$(tr -cd '{' <<<"$output" | wc -c)" -eq "$(tr -cd '}' <<<"$output" | wc -c)" ]
+	[ "${lines[-1]}" = "}" ]
+}
+
+@test "verify: a sound chain passes" {
+	run --separate-stderr li verify "$TOP"
+	assert_status 0
+	assert_stderr_empty
+	assert_output "$TOP: 3 layers, every file readable, every parent digest matches"
+}
+
+@test "verify: a parent whose content does not have the digest it is named by fails" {
+	store=$BATS_TEST_TMPDIR/store
+	mkdir "$store"
+	cp "$IMAGES/store/sha256-$BASE_DIGEST.sqfs" "$store/"
+	# Another layer put under mid's name.
+	cp "$BB" "$store/sha256-$MID_DIGEST.sqfs"
+	write_conf "$LR_CONF" "layer-store = $store"
+	run --separate-stderr li verify "$TOP"
+	assert_status 1
+	assert_stderr_matches "sha256-$MID_DIGEST\\.sqfs has digest" "top\\.sqfs names its parent"
+}
+
+@test "verify: a layer with a corrupt data block fails, naming the file inside" {
+	run --separate-stderr li verify "$IMAGES/corrupt-data.sqfs"
+	assert_status 1
+	assert_stderr_matches 'corrupt-data\.sqfs' '/blob: corrupt data'
+}
+
+@test "inspect and verify of a missing image: one line, status 1" {
+	for cmd in inspect verify; do
+		run --separate-stderr li "$cmd" "$IMAGES/absent.sqfs"
+		assert_status 1
+		[ "${#stderr_lines[@]}" -eq 1 ] || { lr_show; false; }
+		[[ ${stderr_lines[0]} == "labrun-image: "* ]] || { lr_show; false; }
+		assert_stderr_matches 'absent\.sqfs' 'No such file'
+	done
+}
+
+@test "command-line errors: status 2 and a hint" {
+	run --separate-stderr li frobnicate "$TOP"
+	assert_status 2
+	assert_stderr_matches "unknown command 'frobnicate'" 'labrun-image --help'
+	run --separate-stderr li inspect
+	assert_status 2
+	assert_stderr_matches 'exactly one IMAGE'
+	run --separate-stderr li inspect --bogus "$TOP"
+	assert_status 2
+	assert_stderr_matches "unknown option '--bogus'"
+	run --separate-stderr li
+	assert_status 2
+	assert_stderr_matches 'missing COMMAND'
+}
+
+@test "--help names every command and option" {
+	run --separate-stderr "$LABRUN_IMAGE" --help
+	assert_status 0
+	for w in inspect verify --json --config --verbose --help --version 'Exit status'; do
+		[[ $output == *"$w"* ]] || { echo "--help lacks $w"; false; }
+	done
+}
