@@ -36,7 +36,8 @@ static int parse(int argc, char **argv, bool allow_json, bool *json, const char 
 		return LR_IMAGE_USAGE;
 	}
 	if (argc - optind != 1) {
-		fprintf(stderr, "labrun-image %s: needs exactly one IMAGE (see labrun-image --help)\n",
+		fprintf(stderr,
+			"labrun-image %s: needs exactly one IMAGE (see labrun-image --help)\n",
 			argv[0]);
 		return LR_IMAGE_USAGE;
 	}
@@ -96,7 +97,8 @@ int lr_image_inspect(const struct lr_image_ctx *ctx, int argc, char **argv)
 	}
 	json_t *layers = json_array();
 	if (!json)
-		printf("image %s: %zu layer%s, top first\n", image, chain->n, chain->n == 1 ? "" : "s");
+		printf("image %s: %zu layer%s, top first\n", image, chain->n,
+		       chain->n == 1 ? "" : "s");
 	for (size_t i = 0; i < chain->n; i++) {
 		const struct lr_layer *l = &chain->layers[i];
 		char hex[LR_DIGEST_HEX_LEN + 1];
@@ -114,7 +116,8 @@ int lr_image_inspect(const struct lr_image_ctx *ctx, int argc, char **argv)
 			json_object_set_new(o, "digest", json_sprintf("sha256:%s", hex));
 			json_object_set_new(o, "size", json_integer((json_int_t)st.st_size));
 			json_object_set_new(o, "parent",
-					    parent ? json_sprintf("sha256:%s", parent) : json_null());
+					    parent ? json_sprintf("sha256:%s", parent)
+						   : json_null());
 			json_t *prov = l->meta.provenance_json
 					       ? json_loads(l->meta.provenance_json, 0, NULL)
 					       : NULL;
@@ -130,10 +133,12 @@ int lr_image_inspect(const struct lr_image_ctx *ctx, int argc, char **argv)
 	const struct lr_image_config *c = &chain->config;
 	if (json) {
 		json_t *cfg = json_object();
-		json_object_set_new(cfg, "entrypoint", strv_json(c->has_entrypoint, &c->entrypoint));
+		json_object_set_new(cfg, "entrypoint",
+				    strv_json(c->has_entrypoint, &c->entrypoint));
 		json_object_set_new(cfg, "cmd", strv_json(c->has_cmd, &c->cmd));
 		json_object_set_new(cfg, "env", strv_json(true, &c->env));
-		json_object_set_new(cfg, "workdir", c->workdir ? json_string(c->workdir) : json_null());
+		json_object_set_new(cfg, "workdir",
+				    c->workdir ? json_string(c->workdir) : json_null());
 		json_object_set_new(cfg, "labels", kv_json(&c->labels));
 		json_t *top = json_object();
 		json_object_set_new(top, "image", json_string(image));
@@ -193,7 +198,8 @@ int lr_image_verify(const struct lr_image_ctx *ctx, int argc, char **argv)
 			problems++;
 		} else if (strcmp(hex, child->meta.parent_hex) != 0) {
 			fprintf(stderr,
-				"labrun-image: layer %s has digest sha256:%.12s..., but %s names its "
+				"labrun-image: layer %s has digest sha256:%.12s..., but %s names "
+				"its "
 				"parent sha256:%.12s...\n",
 				l->path, hex, child->name, child->meta.parent_hex);
 			problems++;

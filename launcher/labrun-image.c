@@ -53,8 +53,10 @@ static const struct command commands[] = {
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},	  {"version", no_argument, NULL, 'V'},
+		{"config", required_argument, NULL, 'c'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config_path = LR_DEFAULT_CONFIG_PATH;
@@ -67,10 +69,12 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return LR_IMAGE_OK;
 		case 'V': printf("labrun-image %s\n", PACKAGE_VERSION); return LR_IMAGE_OK;
 		case ':':
-			fprintf(stderr, "labrun-image: option '%s' needs a value\n", argv[optind - 1]);
+			fprintf(stderr, "labrun-image: option '%s' needs a value\n",
+				argv[optind - 1]);
 			return LR_IMAGE_USAGE;
 		default:
-			fprintf(stderr, "labrun-image: unknown option '%s' (see labrun-image --help)\n",
+			fprintf(stderr,
+				"labrun-image: unknown option '%s' (see labrun-image --help)\n",
 				argv[optind - 1]);
 			return LR_IMAGE_USAGE;
 		}
