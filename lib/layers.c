@@ -37,8 +37,7 @@ static void set_name(struct lr_layer *l)
 	snprintf(l->name, sizeof(l->name), "%s", slash ? slash + 1 : l->path);
 }
 
-/* Open, check and index one layer file; read its layer.json if any. */
-static int load_layer(struct lr_layer *l, struct lr_error *err)
+int lr_layer_load(struct lr_layer *l, struct lr_error *err)
 {
 	int r = lr_squash_check(l->fd, err);
 	if (r < 0)
@@ -117,7 +116,7 @@ int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *sto
 
 	for (;;) {
 		l = &chain->layers[chain->n - 1];
-		r = load_layer(l, err);
+		r = lr_layer_load(l, err);
 		if (r < 0) {
 			if (chain->n == 1)
 				lr_error_prefix(err, "image %s", image);
@@ -206,19 +205,22 @@ int lr_chain_read_file(const struct lr_chain *chain, const char *path, size_t ma
 	return -ENOENT;
 }
 
+void lr_layer_free(struct lr_layer *l)
+{
+	lr_squash_free(l->sq);
+	l->sq = NULL;
+	lr_layer_meta_free(&l->meta);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	free(l->path);
+	l->path = NULL;
+}
+
 void lr_chain_free(struct lr_chain *chain)
 {
-	for (size_t i = 0; i < LR_MAX_LAYERS; i++) {
-		struct lr_layer *l = &chain->layers[i];
-		lr_squash_free(l->sq);
-		l->sq = NULL;
-		lr_layer_meta_free(&l->meta);
-		if (l->fd >= 0)
-			close(l->fd);
-		l->fd = -1;
-		free(l->path);
-		l->path = NULL;
-	}
+	for (size_t i = 0; i < LR_MAX_LAYERS; i++)
+		lr_layer_free(&chain->layers[i]);
 	lr_image_config_free(&chain->config);
 	chain->n = 0;
 }

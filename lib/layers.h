@@ -29,6 +29,13 @@ struct lr_chain {
 	struct lr_image_config config; /* merged base to top */
 };
 
+/* Check and index the layer whose file is open at l->fd (l->path names it
+ * in messages), and read its /.labrun/layer.json if it has one. */
+int lr_layer_load(struct lr_layer *l, struct lr_error *err);
+
+/* Close and free what lr_layer_load() and the chain set in l. */
+void lr_layer_free(struct lr_layer *l);
+
 /* Open image and its ancestors.  stores: directories searched, in order,
  * for "sha256-<hex>.sqfs"; the image's own directory is searched last.
  * Errors: missing image, not a squashfs, truncated, bad layer.json,
