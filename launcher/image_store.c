@@ -24,7 +24,7 @@ struct entry {
 	char hex[LR_DIGEST_HEX_LEN + 1];
 	long long size;
 	char parent[LR_DIGEST_HEX_LEN + 1]; /* "" for a base layer */
-	char problem[256];                  /* "" when the layer loads */
+	char problem[256];		    /* "" when the layer loads */
 	size_t children;
 };
 
@@ -94,7 +94,7 @@ static int scan(const char *store, struct entry **es, size_t *n, size_t *cap)
 		} else {
 			e->size = (long long)st.st_size;
 			if (lr_layer_load(&l, &err) < 0)
-				snprintf(e->problem, sizeof(e->problem), "%s", err.msg);
+				snprintf(e->problem, sizeof(e->problem), "%.255s", err.msg);
 			else if (l.meta.has_parent)
 				memcpy(e->parent, l.meta.parent_hex, sizeof(e->parent));
 		}
@@ -115,15 +115,17 @@ int lr_image_list(const struct lr_image_ctx *ctx, int argc, char **argv)
 			json = true;
 			continue;
 		}
-		fprintf(stderr, "labrun-image list: unknown option '%s' (see labrun-image --help)\n",
+		fprintf(stderr,
+			"labrun-image list: unknown option '%s' (see labrun-image --help)\n",
 			argv[optind - 1]);
 		return LR_IMAGE_USAGE;
 	}
 	char *const *stores = argc > optind ? argv + optind : ctx->stores;
 	size_t n_stores = argc > optind ? (size_t)(argc - optind) : ctx->n_stores;
 	if (n_stores == 0) {
-		fprintf(stderr, "labrun-image list: no layer store: set layer-store in labrun.conf, "
-				"or name the directories\n");
+		fprintf(stderr,
+			"labrun-image list: no layer store: set layer-store in labrun.conf, "
+			"or name the directories\n");
 		return LR_IMAGE_FAILED;
 	}
 	struct entry *es = NULL;
@@ -154,16 +156,16 @@ int lr_image_list(const struct lr_image_ctx *ctx, int argc, char **argv)
 			json_object_set_new(o, "store", json_string(e->store));
 			json_object_set_new(o, "digest", json_sprintf("sha256:%s", e->hex));
 			json_object_set_new(o, "size", json_integer(e->size));
-			json_object_set_new(o, "parent", e->parent[0]
-								 ? json_sprintf("sha256:%s", e->parent)
-								 : json_null());
+			json_object_set_new(o, "parent",
+					    e->parent[0] ? json_sprintf("sha256:%s", e->parent)
+							 : json_null());
 			json_object_set_new(o, "children", json_integer((json_int_t)e->children));
 			json_array_append_new(arr, o);
 			continue;
 		}
-		printf("sha256:%.16s  %12lld  %-8s  %s%.16s  used by %zu\n", e->hex, e->size,
-		       e->problem[0] ? "BROKEN" : "", e->parent[0] ? "parent sha256:" : "base layer",
-		       e->parent, e->children);
+		printf("sha256:%.16s  %12lld  %s%.16s  used by %zu%s\n", e->hex, e->size,
+		       e->parent[0] ? "parent sha256:" : "base layer", e->parent, e->children,
+		       e->problem[0] ? "  BROKEN" : "");
 	}
 	if (json) {
 		json_t *top = json_object();

@@ -28,6 +28,9 @@ static const char usage[] =
 	"                           workdir, labels), provenance\n"
 	"  verify IMAGE             check that every parent is present, is a sane\n"
 	"                           squashfs and has the digest its child names\n"
+	"  list [--json] [DIR...]   the layers in the layer stores of labrun.conf\n"
+	"                           (or in DIRs): digest, size, parent, and how many\n"
+	"                           layers in the stores build on each\n"
 	"\n"
 	"Options (before COMMAND):\n"
 	"  -c, --config FILE  read FILE for the layer stores instead of the admin's\n"
@@ -48,6 +51,7 @@ struct command {
 static const struct command commands[] = {
 	{"inspect", lr_image_inspect},
 	{"verify", lr_image_verify},
+	{"list", lr_image_list},
 };
 
 int main(int argc, char **argv)

@@ -113,3 +113,42 @@ li() {
 		[[ $output == *"$w"* ]] || { echo "--help lacks $w"; false; }
 	done
 }
+
+@test "list: the store's layers, their parents, and how many build on each" {
+	run --separate-stderr li list
+	assert_status 0
+	assert_stderr_empty
+	grep -qE "^sha256:${BASE_DIGEST:0:16} +[0-9]+  base layer  used by 1$" <<<"$output" ||
+		{ lr_show; false; }
+	grep -qE "^sha256:${MID_DIGEST:0:16} +[0-9]+  parent sha256:${BASE_DIGEST:0:16}  used by 0$" \
+		<<<"$output" || { lr_show; false; }
+	[[ ${lines[-1]} =~ ^3\ layers,\ [0-9]+\ bytes$ ]] || { lr_show; false; }
+}
+
+@test "list --json: children counted, parents named" {
+	run --separate-stderr li list --json "$IMAGES/store"
+	assert_status 0
+	[ "$(grep -c '"digest": "sha256:' <<<"$output")" -eq 3 ]
+	[[ $output == *"\"parent\": \"sha256:$BASE_DIGEST\""* ]] || { lr_show; false; }
+	[ "$(grep -c '"children": 1' <<<"$output")" -eq 1 ]
+	[[ $output == *'"total_size": '* ]] || { lr_show; false; }
+}
+
+@test "list: a broken file in a store is shown and fails the listing" {
+	store=$BATS_TEST_TMPDIR/store
+	mkdir "$store"
+	cp "$IMAGES/store/sha256-$BASE_DIGEST.sqfs" "$store/"
+	cp "$IMAGES/notsquash.sqfs" "$store/sha256-$(printf 'c%.0s' {1..64}).sqfs"
+	run --separate-stderr li list "$store"
+	assert_status 1
+	[ "${#stderr_lines[@]}" -eq 1 ] || { lr_show; false; }
+	assert_stderr_matches "sha256-c{64}\\.sqfs: not a squashfs"
+	[[ $output == *"BROKEN"* ]] || { lr_show; false; }
+}
+
+@test "list without any layer store: says where to set one" {
+	write_conf "$LR_CONF" "# no layer-store"
+	run --separate-stderr li list
+	assert_status 1
+	assert_stderr_matches 'no layer store' 'layer-store'
+}
