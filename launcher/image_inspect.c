@@ -45,6 +45,26 @@ static int parse(int argc, char **argv, bool allow_json, bool *json, const char 
 	return 0;
 }
 
+/* The command's arguments, then IMAGE's chain; an exit status on failure
+ * (reported), 0 with *chain set (the caller frees it). */
+static int open_chain(const struct lr_image_ctx *ctx, int argc, char **argv, bool allow_json,
+		      bool *json, const char **image, struct lr_chain **chain)
+{
+	int r = parse(argc, argv, allow_json, json, image);
+	if (r)
+		return r;
+	struct lr_chain *c = calloc(1, sizeof(*c));
+	struct lr_error err = {0};
+	if (!c)
+		return fail("out of memory");
+	if (lr_chain_resolve(c, *image, ctx->stores, ctx->n_stores, &err) < 0) {
+		free(c);
+		return fail(err.msg);
+	}
+	*chain = c;
+	return 0;
+}
+
 static json_t *strv_json(bool set, const struct lr_strv *v)
 {
 	if (!set)
@@ -84,17 +104,11 @@ int lr_image_inspect(const struct lr_image_ctx *ctx, int argc, char **argv)
 {
 	bool json = false;
 	const char *image = NULL;
-	int r = parse(argc, argv, true, &json, &image);
+	struct lr_chain *chain = NULL;
+	int r = open_chain(ctx, argc, argv, true, &json, &image, &chain);
 	if (r)
 		return r;
-	struct lr_chain *chain = calloc(1, sizeof(*chain));
 	struct lr_error err = {0};
-	if (!chain)
-		return fail("out of memory");
-	if (lr_chain_resolve(chain, image, ctx->stores, ctx->n_stores, &err) < 0) {
-		free(chain);
-		return fail(err.msg);
-	}
 	json_t *layers = json_array();
 	if (!json)
 		printf("image %s: %zu layer%s, top first\n", image, chain->n,
@@ -165,18 +179,12 @@ int lr_image_verify(const struct lr_image_ctx *ctx, int argc, char **argv)
 {
 	bool json = false;
 	const char *image = NULL;
-	int r = parse(argc, argv, false, &json, &image);
+	struct lr_chain *chain = NULL;
+	/* Resolving checks every superblock and finds every parent. */
+	int r = open_chain(ctx, argc, argv, false, &json, &image, &chain);
 	if (r)
 		return r;
-	struct lr_chain *chain = calloc(1, sizeof(*chain));
 	struct lr_error err = {0};
-	if (!chain)
-		return fail("out of memory");
-	/* Resolving checks every superblock and finds every parent. */
-	if (lr_chain_resolve(chain, image, ctx->stores, ctx->n_stores, &err) < 0) {
-		free(chain);
-		return fail(err.msg);
-	}
 	int problems = 0;
 	for (size_t i = 0; i < chain->n; i++) {
 		const struct lr_layer *l = &chain->layers[i];
