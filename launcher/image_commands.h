@@ -19,5 +19,6 @@ struct lr_image_ctx {
 int lr_image_inspect(const struct lr_image_ctx *ctx, int argc, char **argv);
 int lr_image_verify(const struct lr_image_ctx *ctx, int argc, char **argv);
 int lr_image_list(const struct lr_image_ctx *ctx, int argc, char **argv);
+int lr_image_rm(const struct lr_image_ctx *ctx, int argc, char **argv);
 
 #endif

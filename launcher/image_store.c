@@ -104,6 +104,24 @@ static int scan(const char *store, struct entry **es, size_t *n, size_t *cap)
 	return 0;
 }
 
+/* Every layer of the stores, sorted, with how many layers build on each.
+ * Returns LR_IMAGE_FAILED when a store cannot be read (reported). */
+static int load_stores(char *const *stores, size_t n_stores, struct entry **es, size_t *n)
+{
+	size_t cap = 0;
+	int status = LR_IMAGE_OK;
+	for (size_t i = 0; i < n_stores; i++)
+		if (scan(stores[i], es, n, &cap) < 0)
+			status = LR_IMAGE_FAILED;
+	if (*n)
+		qsort(*es, *n, sizeof(**es), by_name);
+	for (size_t i = 0; i < *n; i++)
+		for (size_t j = 0; j < *n; j++)
+			if ((*es)[j].parent[0] && !strcmp((*es)[j].parent, (*es)[i].hex))
+				(*es)[i].children++;
+	return status;
+}
+
 int lr_image_list(const struct lr_image_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
@@ -129,18 +147,8 @@ int lr_image_list(const struct lr_image_ctx *ctx, int argc, char **argv)
 		return LR_IMAGE_FAILED;
 	}
 	struct entry *es = NULL;
-	size_t n = 0, cap = 0;
-	int status = LR_IMAGE_OK;
-	for (size_t i = 0; i < n_stores; i++)
-		if (scan(stores[i], &es, &n, &cap) < 0)
-			status = LR_IMAGE_FAILED;
-	if (n)
-		qsort(es, n, sizeof(*es), by_name);
-	/* How many layers in the stores build on each: the sharing. */
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < n; j++)
-			if (es[j].parent[0] && !strcmp(es[j].parent, es[i].hex))
-				es[i].children++;
+	size_t n = 0;
+	int status = load_stores(stores, n_stores, &es, &n);
 	long long total = 0;
 	json_t *arr = json ? json_array() : NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -177,6 +185,114 @@ int lr_image_list(const struct lr_image_ctx *ctx, int argc, char **argv)
 	} else {
 		printf("%zu layer%s, %lld bytes\n", n, n == 1 ? "" : "s", total);
 	}
+	free(es);
+	return status;
+}
+
+/* A layer named on the command line: "sha256:<hex>", "sha256-<hex>.sqfs"
+ * (a path too) or bare hex; at least 12 hex digits, a unique prefix. */
+#define MIN_DIGEST_PREFIX 12
+
+static const char *digest_arg(const char *arg, char hex[LR_DIGEST_HEX_LEN + 1])
+{
+	const char *slash = strrchr(arg, '/');
+	const char *p = slash ? slash + 1 : arg;
+	if (!strncmp(p, "sha256:", 7) || !strncmp(p, "sha256-", 7))
+		p += 7;
+	size_t len = strspn(p, "0123456789abcdef");
+	if (len < MIN_DIGEST_PREFIX || len > LR_DIGEST_HEX_LEN ||
+	    (p[len] && strcmp(p + len, ".sqfs") != 0))
+		return NULL;
+	memcpy(hex, p, len);
+	hex[len] = '\0';
+	return hex;
+}
+
+int lr_image_rm(const struct lr_image_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
+	bool force = false;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+		if (c == 'f') {
+			force = true;
+			continue;
+		}
+		fprintf(stderr, "labrun-image rm: unknown option '%s' (see labrun-image --help)\n",
+			argv[optind - 1]);
+		return LR_IMAGE_USAGE;
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "labrun-image rm: name at least one layer (sha256:<hex>)\n");
+		return LR_IMAGE_USAGE;
+	}
+	if (ctx->n_stores == 0) {
+		fprintf(stderr,
+			"labrun-image rm: no layer store: set layer-store in labrun.conf\n");
+		return LR_IMAGE_FAILED;
+	}
+	struct entry *es = NULL;
+	size_t n = 0;
+	int status = load_stores(ctx->stores, ctx->n_stores, &es, &n);
+	bool *doomed = calloc(n ? n : 1, sizeof(*doomed));
+	if (!doomed) {
+		free(es);
+		return LR_IMAGE_FAILED;
+	}
+	/* Which layers: each argument must name exactly one. */
+	for (int a = optind; a < argc; a++) {
+		char hex[LR_DIGEST_HEX_LEN + 1];
+		if (!digest_arg(argv[a], hex)) {
+			fprintf(stderr,
+				"labrun-image rm: '%s' is not a layer digest (sha256:<at least %d "
+				"hex digits>)\n",
+				argv[a], MIN_DIGEST_PREFIX);
+			status = LR_IMAGE_FAILED;
+			continue;
+		}
+		size_t found = 0, which = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!strncmp(es[i].hex, hex, strlen(hex))) {
+				found++;
+				which = i;
+			}
+		if (found != 1) {
+			fprintf(stderr, "labrun-image rm: sha256:%s %s\n", hex,
+				found ? "names more than one layer: give more digits"
+				      : "is in no layer store");
+			status = LR_IMAGE_FAILED;
+			continue;
+		}
+		doomed[which] = true;
+	}
+	/* A layer others build on stays, unless they go too or --force. */
+	for (size_t i = 0; i < n; i++) {
+		if (!doomed[i])
+			continue;
+		size_t staying = 0;
+		for (size_t j = 0; j < n; j++)
+			if (!doomed[j] && es[j].parent[0] && !strcmp(es[j].parent, es[i].hex))
+				staying++;
+		if (staying && !force) {
+			fprintf(stderr,
+				"labrun-image rm: sha256:%.16s is the parent of %zu layer%s in the "
+				"stores: remove %s first, or use --force\n",
+				es[i].hex, staying, staying == 1 ? "" : "s",
+				staying == 1 ? "it" : "them");
+			status = LR_IMAGE_FAILED;
+			continue;
+		}
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/sha256-%s.sqfs", es[i].store, es[i].hex);
+		if (unlink(path) < 0) {
+			fprintf(stderr, "labrun-image rm: %s: %s\n", path, strerror(errno));
+			status = LR_IMAGE_FAILED;
+			continue;
+		}
+		printf("removed %s\n", path);
+	}
+	free(doomed);
 	free(es);
 	return status;
 }

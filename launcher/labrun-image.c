@@ -31,6 +31,10 @@ static const char usage[] =
 	"  list [--json] [DIR...]   the layers in the layer stores of labrun.conf\n"
 	"                           (or in DIRs): digest, size, parent, and how many\n"
 	"                           layers in the stores build on each\n"
+	"  rm [--force] DIGEST...   remove layers from the layer stores; one that\n"
+	"                           others build on stays unless they go too or\n"
+	"                           --force (DIGEST: sha256:<hex>, a unique prefix\n"
+	"                           of at least 12 digits, or the file's name)\n"
 	"\n"
 	"Options (before COMMAND):\n"
 	"  -c, --config FILE  read FILE for the layer stores instead of the admin's\n"
@@ -52,6 +56,7 @@ static const struct command commands[] = {
 	{"inspect", lr_image_inspect},
 	{"verify", lr_image_verify},
 	{"list", lr_image_list},
+	{"rm", lr_image_rm},
 };
 
 int main(int argc, char **argv)

@@ -152,3 +152,83 @@ li() {
 	assert_status 1
 	assert_stderr_matches 'no layer store' 'layer-store'
 }
+
+# rm works on a copy of the store: base <- mid, and busybox alone.
+copy_store() {
+	store=$BATS_TEST_TMPDIR/store
+	cp -r "$IMAGES/store" "$store"
+	write_conf "$LR_CONF" "layer-store = $store"
+}
+
+@test "rm: a layer nothing builds on goes; by digest, prefix or file name" {
+	copy_store
+	run --separate-stderr li rm "sha256:$MID_DIGEST"
+	assert_status 0
+	assert_output "removed $store/sha256-$MID_DIGEST.sqfs"
+	[ ! -e "$store/sha256-$MID_DIGEST.sqfs" ]
+	run --separate-stderr li rm "${BUSYBOX_DIGEST:0:12}"
+	assert_status 0
+	[ ! -e "$store/sha256-$BUSYBOX_DIGEST.sqfs" ]
+	run --separate-stderr li rm "$store/sha256-$BASE_DIGEST.sqfs"
+	assert_status 0
+	[ -z "$(ls "$store")" ]
+}
+
+@test "rm: a layer another builds on stays, unless both go or --force" {
+	copy_store
+	run --separate-stderr li rm "sha256:$BASE_DIGEST"
+	assert_status 1
+	assert_stderr_matches "sha256:${BASE_DIGEST:0:16} is the parent of 1 layer" '--force'
+	[ -e "$store/sha256-$BASE_DIGEST.sqfs" ]
+	# Parent and child in one command: both go, in any order.
+	run --separate-stderr li rm "sha256:$BASE_DIGEST" "sha256:$MID_DIGEST"
+	assert_status 0
+	[ ! -e "$store/sha256-$BASE_DIGEST.sqfs" ] && [ ! -e "$store/sha256-$MID_DIGEST.sqfs" ]
+	copy_store_again=$BATS_TEST_TMPDIR/store2
+	cp -r "$IMAGES/store" "$copy_store_again"
+	write_conf "$LR_CONF" "layer-store = $copy_store_again"
+	run --separate-stderr li rm --force "sha256:$BASE_DIGEST"
+	assert_status 0
+	[ ! -e "$copy_store_again/sha256-$BASE_DIGEST.sqfs" ]
+	[ -e "$copy_store_again/sha256-$MID_DIGEST.sqfs" ]
+}
+
+@test "rm: unknown, too short or ambiguous digests are refused, nothing removed" {
+	copy_store
+	before=$(ls "$store")
+	run --separate-stderr li rm "sha256:$(printf 'd%.0s' {1..64})"
+	assert_status 1
+	assert_stderr_matches 'is in no layer store'
+	run --separate-stderr li rm "sha256:${MID_DIGEST:0:8}"
+	assert_status 1
+	assert_stderr_matches 'not a layer digest' 'at least 12'
+	run --separate-stderr li rm
+	assert_status 2
+	[ "$(ls "$store")" = "$before" ]
+}
+
+@test "rm: a store the user cannot write to: the reason, status 1" {
+	copy_store
+	chmod a-w "$store"
+	run --separate-stderr li rm "sha256:$MID_DIGEST"
+	chmod u+w "$store"
+	assert_status 1
+	assert_stderr_matches "sha256-$MID_DIGEST\\.sqfs: Permission denied"
+	[ -e "$store/sha256-$MID_DIGEST.sqfs" ]
+}
+
+@test "rm: a prefix two layers share is refused; a broken file can be removed" {
+	store=$BATS_TEST_TMPDIR/store
+	mkdir "$store"
+	a=$(printf 'e%.0s' {1..63})1
+	b=$(printf 'e%.0s' {1..63})2
+	cp "$IMAGES/notsquash.sqfs" "$store/sha256-$a.sqfs"
+	cp "$IMAGES/notsquash.sqfs" "$store/sha256-$b.sqfs"
+	write_conf "$LR_CONF" "layer-store = $store"
+	run --separate-stderr li rm "sha256:${a:0:20}"
+	assert_status 1
+	assert_stderr_matches 'names more than one layer'
+	run --separate-stderr li rm "sha256:$a"
+	assert_status 0
+	[ ! -e "$store/sha256-$a.sqfs" ] && [ -e "$store/sha256-$b.sqfs" ]
+}
