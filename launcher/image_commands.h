@@ -3,6 +3,7 @@
 #ifndef LABRUN_IMAGE_COMMANDS_H
 #define LABRUN_IMAGE_COMMANDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Exit statuses of labrun-image. */
@@ -15,6 +16,12 @@ struct lr_image_ctx {
 	char *const *stores;
 	size_t n_stores;
 };
+
+/* A command's own options: at most one flag, --NAME (and -SHORT when
+ * short_opt is not 0), set in *flag; name NULL for none.  argv[0] is the
+ * command's name; on return optind is its first operand.  Returns 0, or
+ * LR_IMAGE_USAGE after one line on stderr. */
+int lr_image_flag(int argc, char **argv, const char *name, int short_opt, bool *flag);
 
 int lr_image_inspect(const struct lr_image_ctx *ctx, int argc, char **argv);
 int lr_image_verify(const struct lr_image_ctx *ctx, int argc, char **argv);

@@ -3,11 +3,11 @@
  * layers only with the user's own rights (libsquashfuse in this process). */
 #include "build-config.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h> /* optind */
 
 #include "digest.h"
 #include "image_commands.h"
@@ -23,18 +23,9 @@ static int fail(const char *msg)
 /* One IMAGE operand after the command's own options; --json for inspect. */
 static int parse(int argc, char **argv, bool allow_json, bool *json, const char **image)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		if (c == 'j' && allow_json) {
-			*json = true;
-			continue;
-		}
-		fprintf(stderr, "labrun-image %s: unknown option '%s' (see labrun-image --help)\n",
-			argv[0], argv[optind - 1]);
-		return LR_IMAGE_USAGE;
-	}
+	int r = lr_image_flag(argc, argv, allow_json ? "json" : NULL, 0, json);
+	if (r)
+		return r;
 	if (argc - optind != 1) {
 		fprintf(stderr,
 			"labrun-image %s: needs exactly one IMAGE (see labrun-image --help)\n",

@@ -5,7 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <getopt.h> /* optind */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,20 +124,10 @@ static int load_stores(char *const *stores, size_t n_stores, struct entry **es, 
 
 int lr_image_list(const struct lr_image_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	bool json = false;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		if (c == 'j') {
-			json = true;
-			continue;
-		}
-		fprintf(stderr,
-			"labrun-image list: unknown option '%s' (see labrun-image --help)\n",
-			argv[optind - 1]);
-		return LR_IMAGE_USAGE;
-	}
+	int r = lr_image_flag(argc, argv, "json", 0, &json);
+	if (r)
+		return r;
 	char *const *stores = argc > optind ? argv + optind : ctx->stores;
 	size_t n_stores = argc > optind ? (size_t)(argc - optind) : ctx->n_stores;
 	if (n_stores == 0) {
@@ -210,19 +200,10 @@ static const char *digest_arg(const char *arg, char hex[LR_DIGEST_HEX_LEN + 1])
 
 int lr_image_rm(const struct lr_image_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
 	bool force = false;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
-		if (c == 'f') {
-			force = true;
-			continue;
-		}
-		fprintf(stderr, "labrun-image rm: unknown option '%s' (see labrun-image --help)\n",
-			argv[optind - 1]);
-		return LR_IMAGE_USAGE;
-	}
+	int r = lr_image_flag(argc, argv, "force", 'f', &force);
+	if (r)
+		return r;
 	if (optind >= argc) {
 		fprintf(stderr, "labrun-image rm: name at least one layer (sha256:<hex>)\n");
 		return LR_IMAGE_USAGE;

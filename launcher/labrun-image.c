@@ -59,6 +59,26 @@ static const struct command commands[] = {
 	{"rm", lr_image_rm},
 };
 
+int lr_image_flag(int argc, char **argv, const char *name, int short_opt, bool *flag)
+{
+	struct option opts[] = {{name, no_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
+	char shorts[4] = "+";
+	if (name && short_opt)
+		shorts[1] = (char)short_opt;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, shorts, name ? opts : opts + 1, NULL)) != -1) {
+		if (c == 'F' || (short_opt && c == short_opt)) {
+			*flag = true;
+			continue;
+		}
+		fprintf(stderr, "labrun-image %s: unknown option '%s' (see labrun-image --help)\n",
+			argv[0], argv[optind - 1]);
+		return LR_IMAGE_USAGE;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {

@@ -367,9 +367,7 @@ int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct
 	 * the main loop; block them from here on. */
 	sigset_t mask;
 	sigprocmask(SIG_BLOCK, NULL, &orig);
-	mask = orig;
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(&mask, forwarded[i]);
+	sigorset(&mask, &orig, &fwd);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 

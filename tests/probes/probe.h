@@ -23,6 +23,20 @@
 static int probe_escaped __attribute__((unused));
 static int probe_broken __attribute__((unused));
 
+/* The command name of pid, "?" when it cannot be read. */
+__attribute__((unused)) static void probe_comm(long pid, char *comm, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	snprintf(comm, len, "?");
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fgets(comm, (int)len, f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
 __attribute__((unused)) static void probe_line(const char *tag, const char *fmt, va_list ap)
 {
 	printf("%s ", tag);

@@ -64,14 +64,8 @@ int main(void)
 		seen++;
 		if (pid == 1)
 			saw_init = 1;
-		char path[64], comm[64] = "?";
-		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-		FILE *f = fopen(path, "r");
-		if (f) {
-			if (fgets(comm, sizeof(comm), f))
-				comm[strcspn(comm, "\n")] = '\0';
-			fclose(f);
-		}
+		char comm[64];
+		probe_comm(pid, comm, sizeof(comm));
 		if (kill((pid_t)pid, 0) == 0)
 			info("pid %ld (%s) can be sent signals (same user)", pid, comm);
 		if (ptrace(PTRACE_ATTACH, (pid_t)pid, NULL, NULL) == 0) {

@@ -33,14 +33,8 @@ int main(int argc, char **argv)
 		if (*end || pid <= 0)
 			continue;
 		n++;
-		char path[64], comm[64] = "?";
-		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-		FILE *f = fopen(path, "r");
-		if (f) {
-			if (fgets(comm, sizeof(comm), f))
-				comm[strcspn(comm, "\n")] = '\0';
-			fclose(f);
-		}
+		char comm[64];
+		probe_comm(pid, comm, sizeof(comm));
 		size_t l = strlen(list);
 		snprintf(list + l, sizeof(list) - l, " %ld:%s", pid, comm);
 	}
