@@ -1,4 +1,4 @@
-/* labrun-image - inspect and verify layered squashfs images (DESIGN.md §2).
+/* labrun-image - build, inspect and verify layered squashfs images (DESIGN.md §2).
  *
  * Runs as the invoking user and needs no privilege.  This file parses the
  * global options and dispatches to one function per command
@@ -20,7 +20,7 @@
 static const char usage[] =
 	"Usage: labrun-image [OPTIONS] COMMAND [ARGS...]\n"
 	"\n"
-	"Look at and check layered squashfs images, as labrun(1) runs them.\n"
+	"Build, look at and check layered squashfs images, as labrun(1) runs them.\n"
 	"\n"
 	"Commands:\n"
 	"  inspect [--json] IMAGE   the layer chain (files, digests, sizes, parents)\n"
@@ -35,6 +35,16 @@ static const char usage[] =
 	"                           others build on stays unless they go too or\n"
 	"                           --force (DIGEST: sha256:<hex>, a unique prefix\n"
 	"                           of at least 12 digits, or the file's name)\n"
+	"  build (--from DIR | --from-tar FILE|-) [-o OUT] [--parent IMAGE [--diff]]\n"
+	"        [--entrypoint CMD] [--cmd CMD] [--env K=V]... [--workdir DIR]\n"
+	"        [--label K=V]... [--compression gzip|lz4|zstd|xz|none]\n"
+	"        [--block-size SIZE] [--owner-map keep|root|FROM:TO[:N],...]\n"
+	"        [--store DIR]\n"
+	"                           write one layer (to OUT, else into the layer\n"
+	"                           store) from a directory or a tar stream; with\n"
+	"                           --parent only what differs from IMAGE (--diff:\n"
+	"                           the input already is the difference); prints\n"
+	"                           its digest.  CMD: a JSON array or words\n"
 	"\n"
 	"Options (before COMMAND):\n"
 	"  -c, --config FILE  read FILE for the layer stores instead of the admin's\n"
@@ -53,10 +63,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"inspect", lr_image_inspect},
-	{"verify", lr_image_verify},
-	{"list", lr_image_list},
-	{"rm", lr_image_rm},
+	{"inspect", lr_image_inspect}, {"verify", lr_image_verify}, {"list", lr_image_list},
+	{"rm", lr_image_rm},	       {"build", lr_image_build},
 };
 
 int lr_image_flag(int argc, char **argv, const char *name, int short_opt, bool *flag)

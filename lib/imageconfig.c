@@ -410,3 +410,81 @@ fail:
 	lr_image_config_free(&m);
 	return r;
 }
+
+/* ------------------------------------------------------------ writing */
+
+static json_t *strv_array(const struct lr_strv *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < v->n; i++)
+		if (json_array_append_new(a, json_string(v->v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+char *lr_layer_meta_json(const struct lr_layer_meta *m, struct lr_error *err)
+{
+	json_auto_t *root = json_object();
+	json_t *config = json_object();
+	if (!root || !config || json_object_set_new(root, "config", config) < 0)
+		goto nomem;
+	if (m->has_parent) {
+		char digest[8 + LR_DIGEST_HEX_LEN];
+		snprintf(digest, sizeof(digest), "sha256:%s", m->parent_hex);
+		if (json_object_set_new(root, "parent", json_string(digest)) < 0)
+			goto nomem;
+	}
+	const struct lr_image_config *c = &m->config;
+	if ((c->has_entrypoint &&
+	     json_object_set_new(config, "entrypoint", strv_array(&c->entrypoint)) < 0) ||
+	    (c->has_cmd && json_object_set_new(config, "cmd", strv_array(&c->cmd)) < 0) ||
+	    (c->env.n && json_object_set_new(config, "env", strv_array(&c->env)) < 0) ||
+	    (c->workdir && json_object_set_new(config, "workdir", json_string(c->workdir)) < 0))
+		goto nomem;
+	if (c->labels.n) {
+		json_t *labels = json_object();
+		if (!labels || json_object_set_new(config, "labels", labels) < 0)
+			goto nomem;
+		for (size_t i = 0; i < c->labels.n; i++) {
+			const char *kv = c->labels.v[i], *eq = strchr(kv, '=');
+			char *key = strndup(kv, eq ? (size_t)(eq - kv) : strlen(kv));
+			int r = key ? json_object_set_new(labels, key,
+							  json_string(eq ? eq + 1 : ""))
+				    : -1;
+			free(key);
+			if (r < 0)
+				goto nomem;
+		}
+	}
+	if (json_object_size(config) == 0)
+		json_object_del(root, "config");
+	if (m->provenance_json) {
+		json_error_t jerr;
+		json_t *p = json_loads(m->provenance_json, 0, &jerr);
+		if (!p || !json_is_object(p)) {
+			json_decref(p);
+			lr_error_set(err, EINVAL, "provenance: expected a JSON object");
+			return NULL;
+		}
+		if (json_object_set_new(root, "provenance", p) < 0)
+			goto nomem;
+	}
+	/* Sorted keys, no clock, no host: the same config gives the same
+	 * bytes, so the same layer digest. */
+	char *s = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(2));
+	if (!s)
+		goto nomem;
+	size_t len = strlen(s);
+	char *out = realloc(s, len + 2);
+	if (!out) {
+		free(s);
+		goto nomem;
+	}
+	memcpy(out + len, "\n", 2);
+	return out;
+nomem:
+	lr_error_errno(err, ENOMEM, "layer.json");
+	return NULL;
+}

@@ -62,6 +62,11 @@ int lr_layer_meta_parse(struct lr_layer_meta *out, const char *buf, size_t len,
 			struct lr_error *err);
 void lr_layer_meta_free(struct lr_layer_meta *m);
 
+/* m as a layer.json document (malloc'd, ends in a newline): keys sorted,
+ * unset config keys left out, so that lr_layer_meta_parse() gives m back
+ * and the same m always gives the same bytes.  NULL on failure. */
+char *lr_layer_meta_json(const struct lr_layer_meta *m, struct lr_error *err);
+
 /* Merge top over base in place (base := base overlaid by top): entrypoint,
  * cmd and workdir from top when top sets them; env and labels merged by key,
  * top winning.  Fails only on allocation failure or exceeding the limits. */

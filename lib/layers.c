@@ -61,13 +61,15 @@ int lr_layer_load(struct lr_layer *l, struct lr_error *err)
 /* Find sha256-<hex>.sqfs in the stores, then in the image's directory.
  * Returns an fd and the path it was found at, or -ENOENT with the list of
  * places searched in the message. */
-static int find_parent(const char *hex, char *const *stores, size_t n_stores, const char *image_dir,
-		       char **path_out, struct lr_error *err)
+int lr_layer_find(const char *hex, char *const *stores, size_t n_stores, const char *image_dir,
+		  char **path_out, struct lr_error *err)
 {
 	char looked[LR_ERROR_MSG_MAX / 2] = "";
 	size_t used = 0;
 	for (size_t i = 0; i <= n_stores; i++) {
 		const char *dir = i < n_stores ? stores[i] : image_dir;
+		if (!dir)
+			break;
 		_cleanup_free_ char *path = NULL;
 		if (asprintf(&path, "%s/sha256-%s.sqfs", dir, hex) < 0)
 			return lr_error_errno(err, ENOMEM, "find parent");
@@ -138,7 +140,7 @@ int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *sto
 			goto fail;
 		}
 		struct lr_layer *p = &chain->layers[chain->n];
-		r = find_parent(l->meta.parent_hex, stores, n_stores, image_dir, &p->path, err);
+		r = lr_layer_find(l->meta.parent_hex, stores, n_stores, image_dir, &p->path, err);
 		if (r < 0) {
 			lr_error_prefix(err, "layer %s", l->name);
 			goto fail;

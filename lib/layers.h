@@ -36,6 +36,12 @@ int lr_layer_load(struct lr_layer *l, struct lr_error *err);
 /* Close and free what lr_layer_load() and the chain set in l. */
 void lr_layer_free(struct lr_layer *l);
 
+/* Open the layer sha256-<hex>.sqfs from the first of stores (then dir,
+ * when not NULL) that has it; returns the fd and sets *path (malloc'd).
+ * -ENOENT with a message naming the places looked in. */
+int lr_layer_find(const char *hex, char *const *stores, size_t n_stores, const char *dir,
+		  char **path, struct lr_error *err);
+
 /* Open image and its ancestors.  stores: directories searched, in order,
  * for "sha256-<hex>.sqfs"; the image's own directory is searched last.
  * Errors: missing image, not a squashfs, truncated, bad layer.json,

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "squash.h"
+#include "squashwrite.h"
 
 /* Decompressed data blocks kept per layer.  libsquashfuse caches
  * metadata and fragments but decompresses a data block again on every
@@ -390,4 +391,154 @@ int lr_squash_read(struct lr_squash *sq, uint64_t ino, uint64_t off, size_t size
 void *lr_squash_ll(struct lr_squash *sq)
 {
 	return &sq->ll;
+}
+
+/* ------------------------------------------------------------ walking */
+
+static void walk_xattrs_free(struct lr_xattr *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(x[i].name);
+		free(x[i].value);
+	}
+	free(x);
+}
+
+/* All of inode's xattrs, names with their prefix. */
+static int walk_xattrs(sqfs *fs, sqfs_inode *inode, struct lr_xattr **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (fs->sb.xattr_id_table_start == (uint64_t)SQUASHFS_INVALID_BLK ||
+	    inode->xattr == SQUASHFS_INVALID_XATTR)
+		return 0;
+	sqfs_xattr x;
+	if (sqfs_xattr_open(fs, inode, &x) != SQFS_OK)
+		return -EIO;
+	if (x.remain > 4096)
+		return -EIO;
+	struct lr_xattr *v = x.remain ? calloc(x.remain, sizeof(*v)) : NULL;
+	if (x.remain && !v)
+		return -ENOMEM;
+	size_t count = 0;
+	int r = 0;
+	while (x.remain > 0) {
+		if (sqfs_xattr_read(&x) != SQFS_OK) {
+			r = -EIO;
+			break;
+		}
+		struct lr_xattr *e = &v[count++];
+		size_t nlen = sqfs_xattr_name_size(&x), vlen;
+		if (sqfs_xattr_value_size(&x, &vlen) != SQFS_OK || nlen > 256 || vlen > 65536) {
+			r = -EIO;
+			break;
+		}
+		e->name = calloc(1, nlen + 1);
+		e->value = malloc(vlen ? vlen : 1);
+		e->len = vlen;
+		if (!e->name || !e->value) {
+			r = -ENOMEM;
+			break;
+		}
+		if (sqfs_xattr_name(&x, e->name, true) != SQFS_OK ||
+		    sqfs_xattr_value(&x, e->value) != SQFS_OK) {
+			r = -EIO;
+			break;
+		}
+	}
+	if (r < 0) {
+		walk_xattrs_free(v, count);
+		return r;
+	}
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+static int walk_one(sqfs *fs, sqfs_inode_id id, const char *path,
+		    int (*fn)(void *, const struct lr_squash_entry *, struct lr_error *), void *ctx,
+		    struct lr_error *err)
+{
+	sqfs_inode inode;
+	if (sqfs_inode_get(fs, &inode, id) != SQFS_OK)
+		return lr_error_set(err, EIO, "/%s: corrupt inode", path);
+	struct lr_squash_entry e = {.path = path, .mode = inode.base.mode, .id = (uint64_t)id};
+	sqfs_id_t uid, gid;
+	if (sqfs_id_get(fs, inode.base.uid, &uid) != SQFS_OK ||
+	    sqfs_id_get(fs, inode.base.guid, &gid) != SQFS_OK)
+		return lr_error_set(err, EIO, "/%s: corrupt owner", path);
+	e.uid = uid;
+	e.gid = gid;
+	e.mtime = inode.base.mtime;
+	char *target = NULL;
+	if (S_ISREG(e.mode))
+		e.size = inode.xtra.reg.file_size;
+	else if (S_ISCHR(e.mode) || S_ISBLK(e.mode)) {
+		e.rdev_major = (uint32_t)inode.xtra.dev.major;
+		e.rdev_minor = (uint32_t)inode.xtra.dev.minor;
+	} else if (S_ISLNK(e.mode)) {
+		size_t len = 0;
+		if (sqfs_readlink(fs, &inode, NULL, &len) != SQFS_OK || len > 65536)
+			return lr_error_set(err, EIO, "/%s: corrupt symbolic link", path);
+		target = malloc(len + 1);
+		len++;
+		if (!target)
+			return lr_error_errno(err, ENOMEM, "/%s", path);
+		if (sqfs_readlink(fs, &inode, target, &len) != SQFS_OK) {
+			free(target);
+			return lr_error_set(err, EIO, "/%s: corrupt symbolic link", path);
+		}
+		e.target = target;
+	}
+	struct lr_xattr *xattrs;
+	int r = walk_xattrs(fs, &inode, &xattrs, &e.n_xattrs);
+	if (r < 0) {
+		free(target);
+		return lr_error_errno(err, -r, "/%s: extended attributes", path);
+	}
+	e.xattrs = xattrs;
+	r = fn(ctx, &e, err);
+	walk_xattrs_free(xattrs, e.n_xattrs);
+	free(target);
+	return r;
+}
+
+int lr_squash_walk(struct lr_squash *sq,
+		   int (*fn)(void *ctx, const struct lr_squash_entry *e, struct lr_error *err),
+		   void *ctx, struct lr_error *err)
+{
+	sqfs *fs = &sq->ll.fs;
+	int r = walk_one(fs, sqfs_inode_root(fs), "", fn, ctx, err);
+	if (r)
+		return r;
+	sqfs_traverse trv;
+	if ((r = translate(sqfs_traverse_open(&trv, fs, sqfs_inode_root(fs)), err, "walk /")) < 0)
+		return r;
+	sqfs_err e = SQFS_OK;
+	while (!r && sqfs_traverse_next(&trv, &e))
+		if (!trv.dir_end)
+			r = walk_one(fs, sqfs_dentry_inode(&trv.entry), trv.path, fn, ctx, err);
+	if (!r && e != SQFS_OK)
+		r = translate(e, err, "walk");
+	sqfs_traverse_close(&trv);
+	return r;
+}
+
+long lr_squash_pread(struct lr_squash *sq, uint64_t id, uint64_t off, void *buf, size_t len)
+{
+	sqfs *fs = &sq->ll.fs;
+	sqfs_inode inode;
+	if (sqfs_inode_get(fs, &inode, (sqfs_inode_id)id) != SQFS_OK)
+		return -EIO;
+	if (!S_ISREG(inode.base.mode))
+		return -EISDIR;
+	uint64_t size = inode.xtra.reg.file_size;
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	sqfs_off_t got = (sqfs_off_t)len;
+	if (sqfs_read_range(fs, &inode, (sqfs_off_t)off, &got, buf) != SQFS_OK)
+		return -EIO;
+	return (long)got;
 }

@@ -55,6 +55,34 @@ int lr_squash_read(struct lr_squash *sq, uint64_t ino, uint64_t off, size_t size
 int lr_squash_verify(struct lr_squash *sq, uint64_t *entries, uint64_t *bytes,
 		     struct lr_error *err);
 
+struct lr_xattr; /* squashwrite.h */
+
+/* One entry of a layer, as lr_squash_walk() reports it. */
+struct lr_squash_entry {
+	const char *path; /* relative to the root, no leading "/"; "" is the root */
+	uint32_t mode;	  /* file type and permission bits */
+	uint32_t uid, gid;
+	int64_t mtime;
+	uint64_t size;			 /* regular files */
+	uint32_t rdev_major, rdev_minor; /* devices */
+	const char *target;		 /* symbolic links */
+	uint64_t id;			 /* for lr_squash_pread() */
+	const struct lr_xattr *xattrs;
+	size_t n_xattrs;
+};
+
+/* Call fn for every entry of the layer, the root first, each directory
+ * before what it holds, names in squashfs order (sorted).  fn's non-zero
+ * return stops the walk and is returned.  The entry is valid during the
+ * call only. */
+int lr_squash_walk(struct lr_squash *sq,
+		   int (*fn)(void *ctx, const struct lr_squash_entry *e, struct lr_error *err),
+		   void *ctx, struct lr_error *err);
+
+/* Read up to len bytes at off of the regular file with walk id id.
+ * Returns the count (0 at the end) or a negative errno. */
+long lr_squash_pread(struct lr_squash *sq, uint64_t id, uint64_t off, void *buf, size_t len);
+
 /* Does the layer hold any extended attribute at all? */
 bool lr_squash_has_xattrs(const struct lr_squash *sq);
 

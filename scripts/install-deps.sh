@@ -7,11 +7,14 @@ PACKAGES=(
 	# build
 	build-essential autoconf automake libtool pkg-config
 	libfuse3-dev libsquashfuse-dev libjansson-dev libssl-dev
+	libsquashfs-dev libarchive-dev
 	# run: FUSE kernel interface tools, squashfs tools for images
 	fuse3 squashfs-tools
 	# tests
 	libcmocka-dev bats busybox-static attr util-linux procps psmisc
 	bsdextrautils tmux coreutils
+	# tests: OCI and Docker archive fixtures (tests/images/oci.sh)
+	tar gzip zstd jq
 	# benchmarks and peers
 	hyperfine charliecloud-runtime bubblewrap time
 )

@@ -1,0 +1,358 @@
+/* image_write.c - output files, parents and options shared by the
+ * labrun-image commands that write layers (image_write.h). */
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cleanup.h"
+#include "digest.h"
+#include "image_write.h"
+#include "units.h"
+
+/* ------------------------------------------------------------ reports */
+
+int lr_image_fail(const char *cmd, const char *msg)
+{
+	fprintf(stderr, "labrun-image %s: %s\n", cmd, msg);
+	return LR_IMAGE_FAILED;
+}
+
+int lr_image_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "labrun-image %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (see labrun-image --help)\n");
+	va_end(ap);
+	return LR_IMAGE_USAGE;
+}
+
+/* ------------------------------------------------------------ output */
+
+/* The temporary file being written, for the signal handler. */
+static char pending_tmp[PATH_MAX];
+
+static void on_signal(int sig)
+{
+	if (pending_tmp[0])
+		unlink(pending_tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void watch(const char *tmp)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	snprintf(pending_tmp, sizeof(pending_tmp), "%s", tmp ? tmp : "");
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], tmp ? on_signal : SIG_DFL);
+}
+
+static int mkdir_p(const char *dir)
+{
+	char p[PATH_MAX];
+	if ((size_t)snprintf(p, sizeof(p), "%s", dir) >= sizeof(p))
+		return -ENAMETOOLONG;
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			if (mkdir(p, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			*s = '/';
+		}
+	return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+int lr_out_store(const struct lr_image_ctx *ctx, const char *store, char *dir, size_t size,
+		 struct lr_error *err)
+{
+	if (store) {
+		int r = mkdir_p(store);
+		if (r < 0)
+			return lr_error_errno(err, -r, "layer store %s", store);
+		if (access(store, W_OK) < 0)
+			return lr_error_errno(err, errno, "layer store %s", store);
+		snprintf(dir, size, "%s", store);
+		return 0;
+	}
+	for (size_t i = 0; i < ctx->n_stores; i++) {
+		if (access(ctx->stores[i], W_OK) == 0 ||
+		    (errno == ENOENT && mkdir_p(ctx->stores[i]) == 0)) {
+			snprintf(dir, size, "%s", ctx->stores[i]);
+			return 0;
+		}
+	}
+	return lr_error_set(err, ENOENT,
+			    ctx->n_stores
+				    ? "none of the layer stores of labrun.conf can be "
+				      "written: name one with --store DIR, or the output with -o"
+				    : "no layer store in labrun.conf: name one with --store "
+				      "DIR, or the output with -o");
+}
+
+int lr_out_begin(struct lr_out *o, const char *out, const char *store_dir, struct lr_error *err)
+{
+	memset(o, 0, sizeof(*o));
+	if (out) {
+		if ((size_t)snprintf(o->final, sizeof(o->final), "%s", out) >= sizeof(o->final))
+			return lr_error_set(err, ENAMETOOLONG, "%s: name too long", out);
+		char copy[PATH_MAX];
+		snprintf(copy, sizeof(copy), "%s", out);
+		snprintf(o->dir, sizeof(o->dir), "%s", dirname(copy));
+		struct stat st;
+		if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+			return lr_error_set(err, EISDIR, "%s: is a directory (-o names the file)",
+					    out);
+	} else {
+		snprintf(o->dir, sizeof(o->dir), "%s", store_dir);
+	}
+	if ((size_t)snprintf(o->tmp, sizeof(o->tmp), "%s/.labrun-image.XXXXXX", o->dir) >=
+	    sizeof(o->tmp))
+		return lr_error_set(err, ENAMETOOLONG, "%s: name too long", o->dir);
+	int fd = mkostemp(o->tmp, O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		o->tmp[0] = '\0';
+		return lr_error_errno(err, e, "%s", o->dir);
+	}
+	fchmod(fd, 0644);
+	close(fd);
+	watch(o->tmp);
+	return 0;
+}
+
+int lr_out_commit(struct lr_out *o, struct lr_error *err)
+{
+	_cleanup_close_ int fd = open(o->tmp, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lr_error_errno(err, errno, "%s", o->tmp);
+	int r = lr_digest_fd(fd, o->hex, err);
+	if (r < 0)
+		return r;
+	if (fsync(fd) < 0)
+		return lr_error_errno(err, errno, "%s", o->tmp);
+	char dest[PATH_MAX];
+	if (o->final[0])
+		snprintf(dest, sizeof(dest), "%s", o->final);
+	else if ((size_t)snprintf(dest, sizeof(dest), "%s/sha256-%s.sqfs", o->dir, o->hex) >=
+		 sizeof(dest))
+		return lr_error_set(err, ENAMETOOLONG, "%s: name too long", o->dir);
+	if (!o->final[0] && access(dest, F_OK) == 0) {
+		/* Same digest, same bytes: the store keeps the one it has. */
+		o->existed = true;
+		lr_out_abort(o);
+		return 0;
+	}
+	if (rename(o->tmp, dest) < 0)
+		return lr_error_errno(err, errno, "rename to %s", dest);
+	o->tmp[0] = '\0';
+	watch(NULL);
+	return 0;
+}
+
+void lr_out_abort(struct lr_out *o)
+{
+	if (o->tmp[0])
+		unlink(o->tmp);
+	o->tmp[0] = '\0';
+	watch(NULL);
+}
+
+/* ------------------------------------------------------------ parents */
+
+static bool is_hex_digest(const char *s)
+{
+	return strlen(s) == LR_DIGEST_HEX_LEN && strspn(s, "0123456789abcdef") == LR_DIGEST_HEX_LEN;
+}
+
+int lr_parent_open(const struct lr_image_ctx *ctx, const char *arg, struct lr_chain *chain,
+		   char hex[LR_DIGEST_HEX_LEN + 1], struct lr_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	const char *image = arg;
+	if (!strncmp(arg, "sha256:", 7)) {
+		if (!is_hex_digest(arg + 7))
+			return lr_error_set(err, EINVAL,
+					    "parent %s: expected sha256:<64 hex digits>", arg);
+		int fd = lr_layer_find(arg + 7, ctx->stores, ctx->n_stores, NULL, &path, err);
+		if (fd < 0)
+			return fd;
+		close(fd);
+		image = path;
+	}
+	int r = lr_chain_resolve(chain, image, ctx->stores, ctx->n_stores, err);
+	if (r < 0)
+		return lr_error_prefix(err, "parent");
+	if ((r = lr_digest_fd(chain->layers[0].fd, hex, err)) < 0) {
+		lr_chain_free(chain);
+		return r;
+	}
+	return 0;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	char tmp[PATH_MAX];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", to) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	_cleanup_close_ int out = mkostemp(tmp, O_CLOEXEC);
+	if (out < 0)
+		return -errno;
+	fchmod(out, 0644);
+	char buf[1 << 16];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(out, buf + done, (size_t)(n - done));
+			if (w < 0) {
+				int e = errno;
+				unlink(tmp);
+				return -e;
+			}
+			done += w;
+		}
+	if (n < 0 || rename(tmp, to) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+int lr_parent_reachable(const struct lr_image_ctx *ctx, const char *parent_path, const char *hex,
+			const char *out, struct lr_error *err)
+{
+	char copy[PATH_MAX], beside[PATH_MAX];
+	snprintf(copy, sizeof(copy), "%s", out);
+	const char *dir = dirname(copy);
+	_cleanup_free_ char *found = NULL;
+	struct lr_error ignored = {0};
+	int fd = lr_layer_find(hex, ctx->stores, ctx->n_stores, dir, &found, &ignored);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if ((size_t)snprintf(beside, sizeof(beside), "%s/sha256-%s.sqfs", dir, hex) >=
+	    sizeof(beside))
+		return lr_error_set(err, ENAMETOOLONG, "%s: name too long", dir);
+	if (link(parent_path, beside) == 0) {
+		fprintf(stderr, "labrun-image: linked parent %s as %s\n", parent_path, beside);
+		return 0;
+	}
+	int r = copy_file(parent_path, beside);
+	if (r < 0)
+		return lr_error_errno(err, -r, "copy parent %s to %s", parent_path, beside);
+	fprintf(stderr, "labrun-image: copied parent %s to %s (a hard link was not possible)\n",
+		parent_path, beside);
+	return 0;
+}
+
+/* ------------------------------------------------------------ options */
+
+/* --entrypoint/--cmd: a JSON array of strings, or words split on blanks. */
+static int parse_command(struct lr_strv *v, const char *opt, const char *value,
+			 struct lr_error *err)
+{
+	lr_strv_free(v);
+	if (value[strspn(value, " \t")] == '[') {
+		json_error_t jerr;
+		json_auto_t *a = json_loads(value, JSON_REJECT_DUPLICATES, &jerr);
+		if (!a || !json_is_array(a))
+			return lr_error_set(err, EINVAL, "--%s: not a JSON array of strings: %s",
+					    opt, a ? "not an array" : jerr.text);
+		size_t i;
+		json_t *s;
+		json_array_foreach(a, i, s)
+		{
+			if (!json_is_string(s))
+				return lr_error_set(err, EINVAL,
+						    "--%s: element %zu is not a string", opt, i);
+			if (lr_strv_push(v, json_string_value(s)) < 0)
+				return lr_error_errno(err, ENOMEM, "--%s", opt);
+		}
+		return 0;
+	}
+	_cleanup_free_ char *copy = strdup(value);
+	if (!copy)
+		return lr_error_errno(err, ENOMEM, "--%s", opt);
+	char *save = NULL;
+	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+		if (lr_strv_push(v, w) < 0)
+			return lr_error_errno(err, ENOMEM, "--%s", opt);
+	return 0;
+}
+
+static int parse_kv(struct lr_strv *v, const char *opt, const char *value, struct lr_error *err)
+{
+	const char *eq = strchr(value, '=');
+	if (!eq || eq == value)
+		return lr_error_set(err, EINVAL, "--%s %s: expected KEY=VALUE", opt, value);
+	return lr_strv_setenv(v, value) < 0 ? lr_error_errno(err, ENOMEM, "--%s", opt) : 0;
+}
+
+int lr_config_option(struct lr_image_config *c, int opt, const char *value, struct lr_error *err)
+{
+	int r;
+	switch (opt) {
+	case OPT_ENTRYPOINT:
+		c->has_entrypoint = true;
+		r = parse_command(&c->entrypoint, "entrypoint", value, err);
+		break;
+	case OPT_CMD:
+		c->has_cmd = true;
+		r = parse_command(&c->cmd, "cmd", value, err);
+		break;
+	case OPT_ENV: r = parse_kv(&c->env, "env", value, err); break;
+	case OPT_LABEL: r = parse_kv(&c->labels, "label", value, err); break;
+	case OPT_WORKDIR:
+		if (value[0] != '/')
+			return lr_error_set(err, EINVAL, "--workdir %s: expected an absolute path",
+					    value);
+		free(c->workdir);
+		if (!(c->workdir = strdup(value)))
+			return lr_error_errno(err, ENOMEM, "--workdir");
+		r = 0;
+		break;
+	default: return 0;
+	}
+	return r < 0 ? r : 1;
+}
+
+int lr_layer_option(struct lr_sqw_options *o, int opt, const char *value, struct lr_error *err)
+{
+	switch (opt) {
+	case OPT_COMPRESSION:
+		if (!lr_sqw_compression_known(value))
+			return lr_error_set(
+				err, EINVAL,
+				"--compression %s: expected gzip, lz4, zstd, xz or none", value);
+		o->compression = value;
+		return 1;
+	case OPT_BLOCK_SIZE: {
+		uint64_t size;
+		if (lr_parse_size(value, &size) < 0 || size < 4096 || size > 1024 * 1024 ||
+		    (size & (size - 1)))
+			return lr_error_set(
+				err, EINVAL,
+				"--block-size %s: expected a power of two from 4K to 1M", value);
+		o->block_size = (size_t)size;
+		return 1;
+	}
+	default: return 0;
+	}
+}

@@ -1,0 +1,849 @@
+/* squashwrite.c - writing one squashfs layer with libsquashfs.
+ *
+ * Layout of a layer, in file order: superblock, compressor options, data
+ * and fragment blocks (in the order files were added), inode table,
+ * directory table, fragment table, id table, xattr tables.  libsquashfs
+ * writes each part; this file keeps the tree, numbers the inodes and tells
+ * it what to write when.
+ *
+ * Inode numbers: every non-directory inode first, in depth-first order of
+ * the sorted tree, then the directories in post-order, so the root is the
+ * last inode and every directory is written after everything it lists (a
+ * directory entry holds its child inode's position in the inode table).
+ */
+#include "build-config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <sqfs/block.h>
+#include <sqfs/block_processor.h>
+#include <sqfs/block_writer.h>
+#include <sqfs/compressor.h>
+#include <sqfs/dir_writer.h>
+#include <sqfs/error.h>
+#include <sqfs/frag_table.h>
+#include <sqfs/id_table.h>
+#include <sqfs/inode.h>
+#include <sqfs/io.h>
+#include <sqfs/meta_writer.h>
+#include <sqfs/super.h>
+#include <sqfs/xattr_writer.h>
+
+#include "squashwrite.h"
+
+#define DEVBLK_SIZE 4096 /* the image is padded to this */
+
+struct sqw_inode {
+	mode_t mode;
+	uint32_t uid, gid;
+	int64_t mtime;
+	uint32_t rdev_major, rdev_minor;
+	char *target;
+	struct lr_xattr *xattrs;
+	size_t n_xattrs;
+	sqfs_inode_generic_t *file; /* regular files: kept up to date by the block processor */
+	uint32_t nlink;		    /* names of it in the tree */
+	uint32_t number;	    /* 0 until numbered in finish() */
+	uint64_t ref;		    /* position in the inode table */
+	struct sqw_inode *all_next; /* every inode ever made, freed at the end */
+};
+
+struct sqw_dentry {
+	char *name;
+	struct sqw_dentry *parent;
+	struct sqw_inode *inode;
+	struct sqw_dentry **children; /* directories only */
+	size_t n_children, cap_children;
+	struct sqw_dentry *hash_next;
+	bool drop_if_empty;
+};
+
+struct lr_sqw {
+	char *path;
+	sqfs_file_t *file;
+	sqfs_compressor_t *cmp, *uncmp;
+	sqfs_block_writer_t *blkwr;
+	sqfs_frag_table_t *fragtbl;
+	sqfs_block_processor_t *proc;
+	sqfs_id_table_t *idtbl;
+	sqfs_xattr_writer_t *xwr;
+	sqfs_meta_writer_t *im, *dm;
+	sqfs_dir_writer_t *dirwr;
+	sqfs_super_t super;
+	sqfs_u32 blk_flags; /* for every file */
+
+	struct sqw_dentry *root;
+	struct sqw_inode *all_inodes;
+	/* (parent, name) -> dentry, for lookups in large directories */
+	struct sqw_dentry **hash;
+	size_t hash_size, n_dentries;
+	bool in_file; /* between lr_sqw_add() of a regular file and lr_sqw_end() */
+	uint64_t data_bytes;
+	uint32_t next_number;
+};
+
+static const struct {
+	const char *name;
+	SQFS_COMPRESSOR id;
+} codecs[] = {
+	{"gzip", SQFS_COMP_GZIP}, {"lz4", SQFS_COMP_LZ4},   {"zstd", SQFS_COMP_ZSTD},
+	{"xz", SQFS_COMP_XZ},	  {"none", SQFS_COMP_GZIP}, /* metadata only */
+};
+
+bool lr_sqw_compression_known(const char *name)
+{
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		if (!strcmp(name, codecs[i].name))
+			return true;
+	return false;
+}
+
+/* libsquashfs's errors, with errno for I/O (a full disk says so). */
+static int sqfs_fail(struct lr_error *err, int e, const struct lr_sqw *w, const char *what)
+{
+	int saved = errno;
+	switch (e) {
+	case SQFS_ERROR_ALLOC: return lr_error_errno(err, ENOMEM, "%s: %s", w->path, what);
+	case SQFS_ERROR_IO:
+		return lr_error_errno(err, saved ? saved : EIO, "%s: %s", w->path, what);
+	case SQFS_ERROR_COMPRESSOR:
+		return lr_error_set(err, EIO, "%s: %s: compressor failed", w->path, what);
+	case SQFS_ERROR_OVERFLOW:
+		return lr_error_set(err, EFBIG, "%s: %s: too large for squashfs", w->path, what);
+	default: return lr_error_set(err, EIO, "%s: %s: libsquashfs error %d", w->path, what, e);
+	}
+}
+
+int lr_path_normalise(char *path)
+{
+	char *out = path;
+	const char *p = path;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *end = strchrnul(p, '/');
+		size_t len = (size_t)(end - p);
+		if (len == 0)
+			break;
+		if (len == 1 && p[0] == '.') {
+			p = end;
+			continue;
+		}
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return -EINVAL;
+		if (out != path)
+			*out++ = '/';
+		memmove(out, p, len);
+		out += len;
+		p = end;
+	}
+	*out = '\0';
+	return 0;
+}
+
+/* ------------------------------------------------------------ the tree */
+
+static size_t hash_of(const struct sqw_dentry *parent, const char *name, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)parent;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static struct sqw_dentry *child_of(const struct lr_sqw *w, const struct sqw_dentry *dir,
+				   const char *name, size_t len)
+{
+	size_t i = hash_of(dir, name, len) & (w->hash_size - 1);
+	for (struct sqw_dentry *d = w->hash[i]; d; d = d->hash_next)
+		if (d->parent == dir && !strncmp(d->name, name, len) && !d->name[len])
+			return d;
+	return NULL;
+}
+
+static int hash_grow(struct lr_sqw *w)
+{
+	size_t size = w->hash_size * 2;
+	struct sqw_dentry **h = calloc(size, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	for (size_t i = 0; i < w->hash_size; i++) {
+		struct sqw_dentry *d = w->hash[i], *next;
+		for (; d; d = next) {
+			next = d->hash_next;
+			size_t j = hash_of(d->parent, d->name, strlen(d->name)) & (size - 1);
+			d->hash_next = h[j];
+			h[j] = d;
+		}
+	}
+	free(w->hash);
+	w->hash = h;
+	w->hash_size = size;
+	return 0;
+}
+
+static void hash_remove(struct lr_sqw *w, struct sqw_dentry *d)
+{
+	size_t i = hash_of(d->parent, d->name, strlen(d->name)) & (w->hash_size - 1);
+	for (struct sqw_dentry **p = &w->hash[i]; *p; p = &(*p)->hash_next)
+		if (*p == d) {
+			*p = d->hash_next;
+			w->n_dentries--;
+			return;
+		}
+}
+
+static struct sqw_inode *inode_new(struct lr_sqw *w)
+{
+	struct sqw_inode *in = calloc(1, sizeof(*in));
+	if (!in)
+		return NULL;
+	in->all_next = w->all_inodes;
+	w->all_inodes = in;
+	return in;
+}
+
+static void xattrs_free(struct lr_xattr *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(x[i].name);
+		free(x[i].value);
+	}
+	free(x);
+}
+
+/* Set in's metadata from e (type excepted for directories merged). */
+static int inode_set(struct sqw_inode *in, const struct lr_sqw_entry *e)
+{
+	in->mode = e->mode;
+	in->uid = e->uid;
+	in->gid = e->gid;
+	in->mtime = e->mtime;
+	in->rdev_major = e->rdev_major;
+	in->rdev_minor = e->rdev_minor;
+	free(in->target);
+	in->target = NULL;
+	if (S_ISLNK(e->mode) && !(in->target = strdup(e->target ? e->target : "")))
+		return -ENOMEM;
+	xattrs_free(in->xattrs, in->n_xattrs);
+	in->xattrs = NULL;
+	in->n_xattrs = 0;
+	if (e->n_xattrs) {
+		in->xattrs = calloc(e->n_xattrs, sizeof(*in->xattrs));
+		if (!in->xattrs)
+			return -ENOMEM;
+		for (size_t i = 0; i < e->n_xattrs; i++) {
+			struct lr_xattr *x = &in->xattrs[in->n_xattrs++];
+			x->name = strdup(e->xattrs[i].name);
+			x->value = malloc(e->xattrs[i].len ? e->xattrs[i].len : 1);
+			if (!x->name || !x->value)
+				return -ENOMEM;
+			memcpy(x->value, e->xattrs[i].value, e->xattrs[i].len);
+			x->len = e->xattrs[i].len;
+		}
+	}
+	return 0;
+}
+
+static struct sqw_dentry *dentry_new(struct lr_sqw *w, struct sqw_dentry *parent, const char *name,
+				     size_t len, struct sqw_inode *in)
+{
+	if (w->n_dentries >= w->hash_size && hash_grow(w) < 0)
+		return NULL;
+	struct sqw_dentry *d = calloc(1, sizeof(*d));
+	if (!d || !(d->name = strndup(name, len))) {
+		free(d);
+		return NULL;
+	}
+	if (parent->n_children == parent->cap_children) {
+		size_t cap = parent->cap_children ? parent->cap_children * 2 : 8;
+		struct sqw_dentry **c = realloc(parent->children, cap * sizeof(*c));
+		if (!c) {
+			free(d->name);
+			free(d);
+			return NULL;
+		}
+		parent->children = c;
+		parent->cap_children = cap;
+	}
+	parent->children[parent->n_children++] = d;
+	d->parent = parent;
+	d->inode = in;
+	in->nlink++;
+	size_t i = hash_of(parent, d->name, len) & (w->hash_size - 1);
+	d->hash_next = w->hash[i];
+	w->hash[i] = d;
+	w->n_dentries++;
+	return d;
+}
+
+/* Unlink d and everything under it (inodes stay allocated until the end:
+ * the block processor may still be updating a file's). */
+static void dentry_drop(struct lr_sqw *w, struct sqw_dentry *d)
+{
+	for (size_t i = 0; i < d->n_children; i++)
+		dentry_drop(w, d->children[i]);
+	free(d->children);
+	hash_remove(w, d);
+	d->inode->nlink--;
+	free(d->name);
+	free(d);
+}
+
+static void dentry_detach(struct lr_sqw *w, struct sqw_dentry *d)
+{
+	struct sqw_dentry *p = d->parent;
+	for (size_t i = 0; i < p->n_children; i++)
+		if (p->children[i] == d) {
+			memmove(&p->children[i], &p->children[i + 1],
+				(p->n_children - i - 1) * sizeof(*p->children));
+			p->n_children--;
+			break;
+		}
+	dentry_drop(w, d);
+}
+
+/* The directory holding path's last component, made as needed; *name and
+ * *len: that component.  NULL with err set when a parent is not a
+ * directory. */
+static struct sqw_dentry *parent_dir(struct lr_sqw *w, const char *path, const char **name,
+				     size_t *len, struct lr_error *err)
+{
+	struct sqw_dentry *dir = w->root;
+	const char *p = path;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		if (!slash) {
+			*name = p;
+			*len = strlen(p);
+			return dir;
+		}
+		size_t n = (size_t)(slash - p);
+		struct sqw_dentry *d = child_of(w, dir, p, n);
+		if (!d) {
+			struct sqw_inode *in = inode_new(w);
+			if (!in || !(d = dentry_new(w, dir, p, n, in))) {
+				lr_error_errno(err, ENOMEM, "%s", path);
+				return NULL;
+			}
+			in->mode = S_IFDIR | 0755;
+		} else if (!S_ISDIR(d->inode->mode)) {
+			lr_error_set(err, ENOTDIR, "%s: parent %.*s is %s, not a directory", path,
+				     (int)(slash - path), path,
+				     S_ISLNK(d->inode->mode) ? "a symbolic link" : "a file");
+			return NULL;
+		}
+		d->drop_if_empty = false;
+		dir = d;
+		p = slash + 1;
+	}
+}
+
+static struct sqw_dentry *lookup(const struct lr_sqw *w, const char *path)
+{
+	struct sqw_dentry *d = w->root;
+	const char *p = path;
+	while (*p && d) {
+		const char *end = strchrnul(p, '/');
+		d = child_of(w, d, p, (size_t)(end - p));
+		p = *end ? end + 1 : end;
+	}
+	return d;
+}
+
+mode_t lr_sqw_mode(const struct lr_sqw *w, const char *path)
+{
+	const struct sqw_dentry *d = lookup(w, path);
+	return d ? d->inode->mode : 0;
+}
+
+int lr_sqw_add(struct lr_sqw *w, const struct lr_sqw_entry *e, struct lr_error *err)
+{
+	if (w->in_file)
+		return lr_error_set(err, EINVAL, "%s: added inside another file's data", e->path);
+	mode_t type = e->mode & S_IFMT;
+	if (!type)
+		return lr_error_set(err, EINVAL, "%s: no file type", e->path);
+	if (!*e->path) { /* the root */
+		if (!S_ISDIR(e->mode))
+			return lr_error_set(err, EINVAL, "/: the root must be a directory");
+		w->root->drop_if_empty = false;
+		return inode_set(w->root->inode, e) < 0 ? lr_error_errno(err, ENOMEM, "/") : 0;
+	}
+	const char *name;
+	size_t len;
+	struct sqw_dentry *dir = parent_dir(w, e->path, &name, &len, err);
+	if (!dir)
+		return -ENOTDIR;
+	struct sqw_dentry *d = child_of(w, dir, name, len);
+	if (d && S_ISDIR(d->inode->mode) && S_ISDIR(e->mode)) {
+		d->drop_if_empty = e->drop_if_empty;
+		return inode_set(d->inode, e) < 0 ? lr_error_errno(err, ENOMEM, "%s", e->path) : 0;
+	}
+	if (d)
+		dentry_detach(w, d);
+	struct sqw_inode *in = inode_new(w);
+	if (!in || inode_set(in, e) < 0 || !(d = dentry_new(w, dir, name, len, in)))
+		return lr_error_errno(err, ENOMEM, "%s", e->path);
+	d->drop_if_empty = S_ISDIR(e->mode) && e->drop_if_empty;
+	if (S_ISREG(e->mode)) {
+		int r = sqfs_block_processor_begin_file(w->proc, &in->file, NULL, w->blk_flags);
+		if (r)
+			return sqfs_fail(err, r, w, e->path);
+		w->in_file = true;
+	}
+	return 0;
+}
+
+int lr_sqw_write(struct lr_sqw *w, const void *buf, size_t len, struct lr_error *err)
+{
+	if (!w->in_file)
+		return lr_error_set(err, EINVAL, "data outside a file");
+	int r = sqfs_block_processor_append(w->proc, buf, len);
+	if (r)
+		return sqfs_fail(err, r, w, "write data");
+	w->data_bytes += len;
+	return 0;
+}
+
+int lr_sqw_end(struct lr_sqw *w, struct lr_error *err)
+{
+	if (!w->in_file)
+		return lr_error_set(err, EINVAL, "end outside a file");
+	w->in_file = false;
+	int r = sqfs_block_processor_end_file(w->proc);
+	return r ? sqfs_fail(err, r, w, "write data") : 0;
+}
+
+int lr_sqw_link(struct lr_sqw *w, const char *path, const char *target, struct lr_error *err)
+{
+	struct sqw_dentry *t = lookup(w, target);
+	if (!t)
+		return lr_error_set(err, ENOENT, "%s: hard link to %s, which is not there", path,
+				    target);
+	if (S_ISDIR(t->inode->mode))
+		return lr_error_set(err, EISDIR, "%s: hard link to directory %s", path, target);
+	if (!strcmp(path, target))
+		return 0;
+	const char *name;
+	size_t len;
+	struct sqw_dentry *dir = parent_dir(w, path, &name, &len, err);
+	if (!dir)
+		return -ENOTDIR;
+	struct sqw_dentry *d = child_of(w, dir, name, len);
+	if (d)
+		dentry_detach(w, d);
+	if (!dentry_new(w, dir, name, len, t->inode))
+		return lr_error_errno(err, ENOMEM, "%s", path);
+	return 0;
+}
+
+int lr_sqw_set_xattr(struct lr_sqw *w, const char *path, const char *name, const void *value,
+		     size_t len, struct lr_error *err)
+{
+	struct sqw_dentry *d = lookup(w, path);
+	if (!d) {
+		struct lr_sqw_entry e = {.path = path, .mode = S_IFDIR | 0755};
+		int r = lr_sqw_add(w, &e, err);
+		if (r < 0)
+			return r;
+		d = lookup(w, path);
+	}
+	struct sqw_inode *in = d->inode;
+	struct lr_xattr *x = NULL;
+	for (size_t i = 0; i < in->n_xattrs; i++)
+		if (!strcmp(in->xattrs[i].name, name))
+			x = &in->xattrs[i];
+	if (!x) {
+		struct lr_xattr *v = realloc(in->xattrs, (in->n_xattrs + 1) * sizeof(*v));
+		if (!v)
+			return lr_error_errno(err, ENOMEM, "%s", path);
+		in->xattrs = v;
+		x = &v[in->n_xattrs++];
+		*x = (struct lr_xattr){.name = strdup(name)};
+		if (!x->name) {
+			in->n_xattrs--;
+			return lr_error_errno(err, ENOMEM, "%s", path);
+		}
+	}
+	char *copy = malloc(len ? len : 1);
+	if (!copy)
+		return lr_error_errno(err, ENOMEM, "%s", path);
+	memcpy(copy, value, len);
+	free(x->value);
+	x->value = copy;
+	x->len = len;
+	return 0;
+}
+
+/* ------------------------------------------------------------ writing */
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp((*(struct sqw_dentry *const *)a)->name,
+		      (*(struct sqw_dentry *const *)b)->name);
+}
+
+/* Sort, drop empty directories marked so, count directory links. */
+static void settle(struct lr_sqw *w, struct sqw_dentry *d)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < d->n_children; i++) {
+		struct sqw_dentry *c = d->children[i];
+		if (S_ISDIR(c->inode->mode)) {
+			settle(w, c);
+			if (c->drop_if_empty && c->n_children == 0) {
+				dentry_drop(w, c);
+				continue;
+			}
+		}
+		d->children[kept++] = c;
+	}
+	d->n_children = kept;
+	qsort(d->children, d->n_children, sizeof(*d->children), by_name);
+	uint32_t subdirs = 0;
+	for (size_t i = 0; i < d->n_children; i++)
+		subdirs += S_ISDIR(d->children[i]->inode->mode);
+	d->inode->nlink = 2 + subdirs;
+}
+
+/* Non-directories, numbered on first sight, depth first; collected in out. */
+static void number_files(struct lr_sqw *w, struct sqw_dentry *d, struct sqw_inode **out, size_t *n)
+{
+	for (size_t i = 0; i < d->n_children; i++) {
+		struct sqw_inode *in = d->children[i]->inode;
+		if (S_ISDIR(in->mode))
+			number_files(w, d->children[i], out, n);
+		else if (!in->number) {
+			in->number = ++w->next_number;
+			out[(*n)++] = in;
+		}
+	}
+}
+
+static void number_dirs(struct lr_sqw *w, struct sqw_dentry *d)
+{
+	for (size_t i = 0; i < d->n_children; i++)
+		if (S_ISDIR(d->children[i]->inode->mode))
+			number_dirs(w, d->children[i]);
+	d->inode->number = ++w->next_number;
+}
+
+static int xattr_index(struct lr_sqw *w, const struct sqw_inode *in, sqfs_u32 *idx)
+{
+	*idx = 0xFFFFFFFF;
+	if (!in->n_xattrs)
+		return 0;
+	int r = sqfs_xattr_writer_begin(w->xwr, 0);
+	for (size_t i = 0; !r && i < in->n_xattrs; i++)
+		r = sqfs_xattr_writer_add(w->xwr, in->xattrs[i].name, in->xattrs[i].value,
+					  in->xattrs[i].len);
+	return r ? r : sqfs_xattr_writer_end(w->xwr, idx);
+}
+
+/* Common fields, then the inode into the inode table. */
+static int put_inode(struct lr_sqw *w, struct sqw_inode *in, sqfs_inode_generic_t *g,
+		     sqfs_u32 xattr)
+{
+	g->base.mode = (sqfs_u16)in->mode;
+	g->base.mod_time = in->mtime < 0	    ? 0
+			   : in->mtime > UINT32_MAX ? UINT32_MAX
+						    : (sqfs_u32)in->mtime;
+	g->base.inode_number = in->number;
+	int r = sqfs_inode_set_xattr_index(g, xattr);
+	if (!r)
+		r = sqfs_id_table_id_to_index(w->idtbl, in->uid, &g->base.uid_idx);
+	if (!r)
+		r = sqfs_id_table_id_to_index(w->idtbl, in->gid, &g->base.gid_idx);
+	if (r)
+		return r;
+	sqfs_u64 block;
+	sqfs_u32 offset;
+	sqfs_meta_writer_get_position(w->im, &block, &offset);
+	in->ref = (block << 16) | offset;
+	return sqfs_meta_writer_write_inode(w->im, g);
+}
+
+static int write_file_inode(struct lr_sqw *w, struct sqw_inode *in)
+{
+	sqfs_u32 xattr;
+	int r = xattr_index(w, in, &xattr);
+	if (r)
+		return r;
+	if (S_ISREG(in->mode)) {
+		sqfs_inode_generic_t *g = in->file;
+		if (in->nlink > 1 && g->base.type == SQFS_INODE_FILE &&
+		    (r = sqfs_inode_make_extended(g)))
+			return r;
+		if (g->base.type == SQFS_INODE_EXT_FILE)
+			g->data.file_ext.nlink = in->nlink;
+		return put_inode(w, in, g, xattr);
+	}
+	size_t extra = S_ISLNK(in->mode) ? strlen(in->target) : 0;
+	sqfs_inode_generic_t *g = calloc(1, sizeof(*g) + extra);
+	if (!g)
+		return SQFS_ERROR_ALLOC;
+	switch (in->mode & S_IFMT) {
+	case S_IFLNK:
+		g->base.type = SQFS_INODE_SLINK;
+		g->data.slink.nlink = in->nlink;
+		g->data.slink.target_size = (sqfs_u32)extra;
+		memcpy(g->extra, in->target, extra);
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		g->base.type = S_ISCHR(in->mode) ? SQFS_INODE_CDEV : SQFS_INODE_BDEV;
+		g->data.dev.nlink = in->nlink;
+		/* squashfs keeps the kernel's old encoding of dev_t */
+		g->data.dev.devno = (sqfs_u32)((in->rdev_minor & 0xff) | (in->rdev_major << 8) |
+					       ((in->rdev_minor & ~0xffu) << 12));
+		break;
+	case S_IFIFO:
+	case S_IFSOCK:
+		g->base.type = S_ISFIFO(in->mode) ? SQFS_INODE_FIFO : SQFS_INODE_SOCKET;
+		g->data.ipc.nlink = in->nlink;
+		break;
+	default: free(g); return SQFS_ERROR_UNSUPPORTED;
+	}
+	r = put_inode(w, in, g, xattr);
+	free(g);
+	return r;
+}
+
+static int write_dirs(struct lr_sqw *w, struct sqw_dentry *d, sqfs_u32 parent_number)
+{
+	int r;
+	for (size_t i = 0; i < d->n_children; i++)
+		if (S_ISDIR(d->children[i]->inode->mode) &&
+		    (r = write_dirs(w, d->children[i], d->inode->number)))
+			return r;
+	if ((r = sqfs_dir_writer_begin(w->dirwr, 0)))
+		return r;
+	for (size_t i = 0; i < d->n_children; i++) {
+		const struct sqw_inode *c = d->children[i]->inode;
+		if ((r = sqfs_dir_writer_add_entry(w->dirwr, d->children[i]->name, c->number,
+						   c->ref, (sqfs_u16)c->mode)))
+			return r;
+	}
+	if ((r = sqfs_dir_writer_end(w->dirwr)))
+		return r;
+	sqfs_u32 xattr;
+	if ((r = xattr_index(w, d->inode, &xattr)))
+		return r;
+	sqfs_inode_generic_t *g =
+		sqfs_dir_writer_create_inode(w->dirwr, d->inode->nlink, xattr, parent_number);
+	if (!g)
+		return SQFS_ERROR_ALLOC;
+	if (g->base.type == SQFS_INODE_DIR)
+		g->data.dir.nlink = d->inode->nlink;
+	else
+		g->data.dir_ext.nlink = d->inode->nlink;
+	r = put_inode(w, d->inode, g, xattr);
+	sqfs_free(g);
+	return r;
+}
+
+int lr_sqw_finish(struct lr_sqw *w, struct lr_error *err)
+{
+	if (w->in_file)
+		return lr_error_set(err, EINVAL, "%s: finished inside a file", w->path);
+	int r = sqfs_block_processor_finish(w->proc);
+	if (r)
+		return sqfs_fail(err, r, w, "write data");
+
+	settle(w, w->root);
+	struct sqw_inode **files = calloc(w->n_dentries + 1, sizeof(*files));
+	if (!files)
+		return lr_error_errno(err, ENOMEM, "%s", w->path);
+	size_t n_files = 0;
+	for (struct sqw_inode *in = w->all_inodes; in; in = in->all_next)
+		in->number = 0;
+	w->next_number = 0;
+	number_files(w, w->root, files, &n_files);
+	number_dirs(w, w->root);
+	w->super.inode_count = w->next_number;
+
+	w->super.inode_table_start = w->file->get_size(w->file);
+	for (size_t i = 0; i < n_files && !r; i++)
+		r = write_file_inode(w, files[i]);
+	free(files);
+	if (r)
+		return sqfs_fail(err, r, w, "write inodes");
+	if ((r = write_dirs(w, w->root, w->next_number + 1)))
+		return sqfs_fail(err, r, w, "write directories");
+	if ((r = sqfs_meta_writer_flush(w->im)) || (r = sqfs_meta_writer_flush(w->dm)))
+		return sqfs_fail(err, r, w, "write inode table");
+	w->super.root_inode_ref = w->root->inode->ref;
+	w->super.directory_table_start = w->file->get_size(w->file);
+	if ((r = sqfs_meta_write_write_to_file(w->dm)))
+		return sqfs_fail(err, r, w, "write directory table");
+	if ((r = sqfs_frag_table_write(w->fragtbl, w->file, &w->super, w->cmp)))
+		return sqfs_fail(err, r, w, "write fragment table");
+	if ((r = sqfs_id_table_write(w->idtbl, w->file, &w->super, w->cmp)))
+		return sqfs_fail(err, r, w, "write id table");
+	if ((r = sqfs_xattr_writer_flush(w->xwr, w->file, &w->super, w->cmp)))
+		return sqfs_fail(err, r, w, "write xattr table");
+	w->super.bytes_used = w->file->get_size(w->file);
+	if ((r = sqfs_super_write(&w->super, w->file)))
+		return sqfs_fail(err, r, w, "write superblock");
+	size_t pad = (size_t)(w->super.bytes_used % DEVBLK_SIZE);
+	if (pad) {
+		static const char zeros[DEVBLK_SIZE];
+		errno = 0;
+		if ((r = w->file->write_at(w->file, w->super.bytes_used, zeros, DEVBLK_SIZE - pad)))
+			return sqfs_fail(err, r, w, "pad");
+	}
+	return 0;
+}
+
+void lr_sqw_stats(const struct lr_sqw *w, uint64_t *inodes, uint64_t *data_bytes)
+{
+	*inodes = w->super.inode_count;
+	*data_bytes = w->data_bytes;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+int lr_sqw_create(struct lr_sqw **out, const char *path, const struct lr_sqw_options *o,
+		  struct lr_error *err)
+{
+	*out = NULL;
+	SQFS_COMPRESSOR id = 0;
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		if (!strcmp(o->compression, codecs[i].name))
+			id = codecs[i].id;
+	if (!id)
+		return lr_error_set(err, EINVAL,
+				    "unknown compression '%s' (gzip, lz4, zstd, xz or none)",
+				    o->compression);
+	size_t bs = o->block_size;
+	if (bs < 4096 || bs > 1024 * 1024 || (bs & (bs - 1)))
+		return lr_error_set(err, EINVAL,
+				    "block size %zu: must be a power of two from 4K to 1M", bs);
+
+	struct lr_sqw *w = calloc(1, sizeof(*w));
+	if (!w)
+		return lr_error_errno(err, ENOMEM, "%s", path);
+	w->path = strdup(path);
+	w->hash_size = 1024;
+	w->hash = calloc(w->hash_size, sizeof(*w->hash));
+	w->root = calloc(1, sizeof(*w->root));
+	struct sqw_inode *root_inode = inode_new(w);
+	if (!w->path || !w->hash || !w->root || !root_inode || !(w->root->name = strdup(""))) {
+		lr_sqw_free(w);
+		return lr_error_errno(err, ENOMEM, "%s", path);
+	}
+	root_inode->mode = S_IFDIR | 0755;
+	root_inode->nlink = 1;
+	w->root->inode = root_inode;
+
+	int r;
+	const char *what = "create compressor";
+	sqfs_compressor_config_t cfg, ucfg;
+	if ((r = sqfs_compressor_config_init(&cfg, id, bs, 0)) ||
+	    (r = sqfs_compressor_config_init(&ucfg, id, bs, SQFS_COMP_FLAG_UNCOMPRESS)) ||
+	    (r = sqfs_compressor_create(&cfg, &w->cmp)) ||
+	    (r = sqfs_compressor_create(&ucfg, &w->uncmp)))
+		goto fail;
+	errno = 0;
+	what = "create";
+	if (!(w->file = sqfs_open_file(path, SQFS_FILE_OPEN_OVERWRITE))) {
+		r = SQFS_ERROR_IO;
+		goto fail;
+	}
+	what = "write superblock";
+	if ((r = sqfs_super_init(&w->super, bs, 0, id)) ||
+	    (r = sqfs_super_write(&w->super, w->file)))
+		goto fail;
+	if ((r = w->cmp->write_options(w->cmp, w->file)) < 0)
+		goto fail;
+	if (r > 0)
+		w->super.flags |= SQFS_FLAG_COMPRESSOR_OPTIONS;
+	if (!strcmp(o->compression, "none")) {
+		/* Data stored as is, each file in blocks of its own: labrun
+		 * then reads such a layer without any copy through a cache. */
+		w->blk_flags = SQFS_BLK_DONT_COMPRESS | SQFS_BLK_DONT_FRAGMENT;
+		w->super.flags |= SQFS_FLAG_UNCOMPRESSED_DATA | SQFS_FLAG_NO_FRAGMENTS;
+	}
+	what = "set up";
+	r = SQFS_ERROR_ALLOC;
+	if (!(w->blkwr = sqfs_block_writer_create(w->file, DEVBLK_SIZE, 0)) ||
+	    !(w->fragtbl = sqfs_frag_table_create(0)) || !(w->idtbl = sqfs_id_table_create(0)) ||
+	    !(w->xwr = sqfs_xattr_writer_create(0)) ||
+	    !(w->im = sqfs_meta_writer_create(w->file, w->cmp, 0)) ||
+	    !(w->dm = sqfs_meta_writer_create(w->file, w->cmp, SQFS_META_WRITER_KEEP_IN_MEMORY)) ||
+	    !(w->dirwr = sqfs_dir_writer_create(w->dm, 0)))
+		goto fail;
+	unsigned workers = o->workers;
+	if (!workers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		workers = n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
+	}
+	sqfs_block_processor_desc_t desc = {
+		.size = sizeof(desc),
+		.max_block_size = (sqfs_u32)bs,
+		.num_workers = workers,
+		.max_backlog = 4 * workers,
+		.cmp = w->cmp,
+		.wr = w->blkwr,
+		.tbl = w->fragtbl,
+		.file = w->file,
+		.uncmp = w->uncmp,
+	};
+	if ((r = sqfs_block_processor_create_ex(&desc, &w->proc)))
+		goto fail;
+	*out = w;
+	return 0;
+fail:;
+	int e = sqfs_fail(err, r, w, what);
+	lr_sqw_free(w);
+	unlink(path);
+	return e;
+}
+
+static void destroy(void *obj)
+{
+	if (obj)
+		sqfs_destroy(obj);
+}
+
+void lr_sqw_free(struct lr_sqw *w)
+{
+	if (!w)
+		return;
+	/* The processor first: its workers may hold inodes and the file. */
+	destroy(w->proc);
+	destroy(w->dirwr);
+	destroy(w->dm);
+	destroy(w->im);
+	destroy(w->xwr);
+	destroy(w->idtbl);
+	destroy(w->fragtbl);
+	destroy(w->blkwr);
+	destroy(w->uncmp);
+	destroy(w->cmp);
+	destroy(w->file);
+	if (w->root) {
+		for (size_t i = 0; i < w->root->n_children; i++)
+			dentry_drop(w, w->root->children[i]);
+		free(w->root->children);
+		free(w->root->name);
+		free(w->root);
+	}
+	struct sqw_inode *in = w->all_inodes, *next;
+	for (; in; in = next) {
+		next = in->all_next;
+		free(in->target);
+		xattrs_free(in->xattrs, in->n_xattrs);
+		sqfs_free(in->file);
+		free(in);
+	}
+	free(w->hash);
+	free(w->path);
+	free(w);
+}
