@@ -28,5 +28,6 @@ int lr_image_verify(const struct lr_image_ctx *ctx, int argc, char **argv);
 int lr_image_list(const struct lr_image_ctx *ctx, int argc, char **argv);
 int lr_image_rm(const struct lr_image_ctx *ctx, int argc, char **argv);
 int lr_image_build(const struct lr_image_ctx *ctx, int argc, char **argv);
+int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "digest.h"
 #include "image_write.h"
+#include "log.h"
 #include "units.h"
 
 /* ------------------------------------------------------------ reports */
@@ -251,7 +252,7 @@ int lr_parent_reachable(const struct lr_image_ctx *ctx, const char *parent_path,
 	    sizeof(beside))
 		return lr_error_set(err, ENAMETOOLONG, "%s: name too long", dir);
 	if (link(parent_path, beside) == 0) {
-		fprintf(stderr, "labrun-image: linked parent %s as %s\n", parent_path, beside);
+		lr_debug(1, "linked %s as %s", parent_path, beside);
 		return 0;
 	}
 	int r = copy_file(parent_path, beside);

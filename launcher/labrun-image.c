@@ -45,6 +45,11 @@ static const char usage[] =
 	"                           --parent only what differs from IMAGE (--diff:\n"
 	"                           the input already is the difference); prints\n"
 	"                           its digest.  CMD: a JSON array or words\n"
+	"  import [-o OUT] [--store DIR] [--compression C] [--block-size SIZE] SOURCE\n"
+	"                           convert an image, one squashfs layer per image\n"
+	"                           layer, into the layer store; prints the top\n"
+	"                           layer's digest.  SOURCE: docker-archive:FILE,\n"
+	"                           oci-archive:FILE or oci:DIR[:TAG]\n"
 	"\n"
 	"Options (before COMMAND):\n"
 	"  -c, --config FILE  read FILE for the layer stores instead of the admin's\n"
@@ -64,7 +69,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"inspect", lr_image_inspect}, {"verify", lr_image_verify}, {"list", lr_image_list},
-	{"rm", lr_image_rm},	       {"build", lr_image_build},
+	{"rm", lr_image_rm},	       {"build", lr_image_build},   {"import", lr_image_import},
 };
 
 int lr_image_flag(int argc, char **argv, const char *name, int short_opt, bool *flag)

@@ -57,3 +57,42 @@ out:
 	free(buf);
 	return r;
 }
+
+struct lr_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+struct lr_sha256 *lr_sha256_new(void)
+{
+	struct lr_sha256 *h = calloc(1, sizeof(*h));
+	if (!h || !(h->ctx = EVP_MD_CTX_new()) ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+		lr_sha256_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int lr_sha256_update(struct lr_sha256 *h, const void *buf, size_t len)
+{
+	return EVP_DigestUpdate(h->ctx, buf, len) == 1 ? 0 : -EIO;
+}
+
+int lr_sha256_final(struct lr_sha256 *h, char hex[LR_DIGEST_HEX_LEN + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	if (EVP_DigestFinal_ex(h->ctx, md, &len) != 1 || len * 2 != LR_DIGEST_HEX_LEN)
+		return -EIO;
+	for (unsigned int i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+void lr_sha256_free(struct lr_sha256 *h)
+{
+	if (!h)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}

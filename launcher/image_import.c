@@ -1,0 +1,837 @@
+/* image_import.c - labrun-image import: a container image (docker save,
+ * OCI archive, OCI layout directory) into the layer store, one squashfs
+ * layer per image layer (DESIGN.md §2).
+ *
+ * Streaming: each layer blob is read once, straight from the archive (or
+ * the blob file), through libarchive into the layer writer, hashed on the
+ * way; nothing is extracted and memory does not grow with a layer's size.
+ * A tar archive is searched again for each blob it holds (headers only:
+ * libarchive seeks over the data of the others).
+ *
+ * Content layers carry only their parent and the blob's uncompressed
+ * digest (the image's diff_id) in layer.json, so the same layer imported
+ * from any image, in any form, is the same file and is stored once; a
+ * layer whose parent and diff_id the store already holds is not even
+ * converted again.  The image's config (Env, Entrypoint, Cmd, WorkingDir,
+ * Labels) and where it came from go into a small layer of their own on
+ * top, as `labrun-image config` makes them.
+ *
+ * On any failure the layers this import added are removed again: the
+ * store is left as it was.
+ */
+#include "build-config.h"
+
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "digest.h"
+#include "image_write.h"
+#include "layersrc.h"
+#include "log.h"
+
+#define MAX_JSON_BYTES (4 * 1024 * 1024) /* index, manifest, config */
+#define MAX_IMAGE_LAYERS LR_MAX_LAYERS
+#define STREAM_CHUNK (256 * 1024)
+
+enum transport { DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR };
+
+struct source {
+	enum transport t;
+	char path[PATH_MAX]; /* the archive or the directory */
+	const char *tag;     /* oci:DIR:TAG */
+	const char *spec;    /* as given, for provenance */
+};
+
+struct image_layer {
+	char member[PATH_MAX];			 /* blob: path in the archive, or the file */
+	char blob_hex[LR_DIGEST_HEX_LEN + 1];	 /* "" when not known (docker) */
+	char diff_id_hex[LR_DIGEST_HEX_LEN + 1]; /* uncompressed digest */
+	long long size;				 /* -1 when not known */
+	char media_type[128];
+};
+
+struct image {
+	struct image_layer layers[MAX_IMAGE_LAYERS];
+	size_t n;
+	json_t *config; /* the image config document */
+	char manifest_hex[LR_DIGEST_HEX_LEN + 1];
+	char config_hex[LR_DIGEST_HEX_LEN + 1];
+	char chain[MAX_IMAGE_LAYERS][LR_DIGEST_HEX_LEN + 1]; /* the layers made, base first */
+	size_t n_chain;
+};
+
+/* ------------------------------------------------------------ blobs */
+
+/* A blob being read: from a file, or from an archive's member. */
+struct stream {
+	int fd;
+	struct archive *outer;
+	struct lr_sha256 *hash;
+	uint64_t bytes;
+	char *buf;
+	const char *what;
+	int error; /* errno of a failed read */
+};
+
+static void stream_close(struct stream *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->outer)
+		archive_read_free(s->outer);
+	lr_sha256_free(s->hash);
+	free(s->buf);
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
+
+/* Open member (normalised name) of src, or the file member for a dir. */
+static int stream_open(const struct source *src, const char *member, struct stream *s,
+		       struct lr_error *err)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->what = member;
+	if (!(s->hash = lr_sha256_new()) || !(s->buf = malloc(STREAM_CHUNK)))
+		return lr_error_errno(err, ENOMEM, "%s", member);
+	if (src->t == OCI_DIR) {
+		char path[PATH_MAX * 2];
+		snprintf(path, sizeof(path), "%s/%s", src->path, member);
+		if ((s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+			return errno == ENOENT ? lr_error_set(err, ENOENT, "%s: %s is missing",
+							      src->path, member)
+					       : lr_error_errno(err, errno, "%s", path);
+		return 0;
+	}
+	if (!(s->outer = archive_read_new()))
+		return lr_error_errno(err, ENOMEM, "%s", src->path);
+	archive_read_support_format_tar(s->outer);
+	archive_read_support_format_gnutar(s->outer);
+	archive_read_support_filter_all(s->outer);
+	if (archive_read_open_filename(s->outer, src->path, 1 << 16) != ARCHIVE_OK) {
+		int e = archive_errno(s->outer);
+		return lr_error_set(err, e > 0 ? e : EIO, "%s: %s", src->path,
+				    archive_error_string(s->outer));
+	}
+	for (;;) {
+		struct archive_entry *ae;
+		int r = archive_read_next_header(s->outer, &ae);
+		if (r == ARCHIVE_EOF)
+			return lr_error_set(err, ENOENT, "%s: no %s in the archive", src->path,
+					    member);
+		if (r < ARCHIVE_WARN)
+			return lr_error_set(err, EIO, "%s: %s", src->path,
+					    archive_error_string(s->outer)
+						    ? archive_error_string(s->outer)
+						    : "not a tar archive, or damaged");
+		const char *name = archive_entry_pathname(ae);
+		char norm[PATH_MAX];
+		if (!name || (size_t)snprintf(norm, sizeof(norm), "%s", name) >= sizeof(norm) ||
+		    lr_path_normalise(norm) < 0)
+			continue;
+		if (!strcmp(norm, member)) {
+			if (archive_entry_filetype(ae) != AE_IFREG)
+				return lr_error_set(err, EINVAL, "%s: %s is not a file", src->path,
+						    member);
+			return 0;
+		}
+	}
+}
+
+static long stream_read(struct stream *s, void *buf, size_t len)
+{
+	long n;
+	if (s->outer) {
+		n = (long)archive_read_data(s->outer, buf, len);
+		if (n < 0)
+			s->error = EIO;
+	} else {
+		do
+			n = (long)read(s->fd, buf, len);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			s->error = errno;
+	}
+	if (n > 0) {
+		lr_sha256_update(s->hash, buf, (size_t)n);
+		s->bytes += (uint64_t)n;
+	}
+	return n;
+}
+
+/* libarchive's read callback for the layer tar inside the blob. */
+static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
+{
+	(void)a;
+	struct stream *s = ctx;
+	long n = stream_read(s, s->buf, STREAM_CHUNK);
+	*buf = s->buf;
+	return n < 0 ? -1 : (la_ssize_t)n;
+}
+
+/* Read what is left (tar padding after the end blocks), then check the
+ * blob's digest and size. */
+static int stream_check(struct stream *s, const char *want_hex, long long want_size,
+			const char *what, struct lr_error *err)
+{
+	long n;
+	while ((n = stream_read(s, s->buf, STREAM_CHUNK)) > 0)
+		;
+	if (n < 0)
+		return lr_error_set(err, EIO, "%s: read failed%s", what,
+				    s->outer ? " (archive truncated or damaged)" : "");
+	char hex[LR_DIGEST_HEX_LEN + 1];
+	if (lr_sha256_final(s->hash, hex) < 0)
+		return lr_error_set(err, EIO, "%s: sha256 failed", what);
+	if (want_size >= 0 && (uint64_t)want_size != s->bytes)
+		return lr_error_set(err, EIO, "%s: %llu bytes, the manifest says %lld", what,
+				    (unsigned long long)s->bytes, want_size);
+	if (want_hex && *want_hex && strcmp(hex, want_hex))
+		return lr_error_set(err, EIO,
+				    "%s: digest mismatch: content is sha256:%.12s..., "
+				    "the manifest says sha256:%.12s...",
+				    what, hex, want_hex);
+	return 0;
+}
+
+/* A whole small blob (JSON), checked against want_hex when given. */
+static int read_small(const struct source *src, const char *member, const char *want_hex,
+		      char **out, size_t *len, struct lr_error *err)
+{
+	struct stream s;
+	int r = stream_open(src, member, &s, err);
+	if (r < 0) {
+		stream_close(&s);
+		return r;
+	}
+	size_t cap = 4096, used = 0;
+	char *buf = malloc(cap + 1);
+	for (;;) {
+		if (!buf) {
+			stream_close(&s);
+			return lr_error_errno(err, ENOMEM, "%s", member);
+		}
+		long n = stream_read(&s, buf + used, cap - used);
+		if (n < 0) {
+			free(buf);
+			stream_close(&s);
+			return lr_error_set(err, EIO, "%s: %s: read failed", src->path, member);
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used == cap) {
+			if (cap >= MAX_JSON_BYTES) {
+				free(buf);
+				stream_close(&s);
+				return lr_error_set(err, EFBIG, "%s: %s: larger than %d bytes",
+						    src->path, member, MAX_JSON_BYTES);
+			}
+			cap *= 2;
+			char *nb = realloc(buf, cap + 1);
+			if (!nb)
+				free(buf);
+			buf = nb;
+		}
+	}
+	buf[used] = '\0';
+	char what[PATH_MAX + 64];
+	snprintf(what, sizeof(what), "%s: %s", src->path, member);
+	r = stream_check(&s, want_hex, -1, what, err);
+	stream_close(&s);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	*len = used;
+	return 0;
+}
+
+static json_t *read_json(const struct source *src, const char *member, const char *want_hex,
+			 struct lr_error *err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	if (read_small(src, member, want_hex, &buf, &len, err) < 0)
+		return NULL;
+	json_error_t jerr;
+	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j)
+		lr_error_set(err, EINVAL, "%s: %s: not valid JSON: %s (line %d)", src->path, member,
+			     jerr.text, jerr.line);
+	return j;
+}
+
+/* "sha256:<hex>" -> hex; NULL when malformed. */
+static const char *digest_hex(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	if (!s || strncmp(s, "sha256:", 7) || strlen(s + 7) != LR_DIGEST_HEX_LEN ||
+	    strspn(s + 7, "0123456789abcdef") != LR_DIGEST_HEX_LEN)
+		return NULL;
+	return s + 7;
+}
+
+/* ------------------------------------------------------------ manifests */
+
+static bool media_type_supported(const char *mt)
+{
+	static const char *const ok[] = {
+		"application/vnd.oci.image.layer.v1.tar",
+		"application/vnd.oci.image.layer.v1.tar+gzip",
+		"application/vnd.oci.image.layer.v1.tar+zstd",
+		"application/vnd.docker.image.rootfs.diff.tar",
+		"application/vnd.docker.image.rootfs.diff.tar.gzip",
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strcmp(mt, ok[i]))
+			return true;
+	return false;
+}
+
+/* The diff_ids of the config, into the layers. */
+static int take_diff_ids(struct image *img, const char *what, struct lr_error *err)
+{
+	json_t *ids = json_object_get(json_object_get(img->config, "rootfs"), "diff_ids");
+	if (!json_is_array(ids) || json_array_size(ids) != img->n)
+		return lr_error_set(err, EINVAL,
+				    "%s: rootfs.diff_ids: expected one digest per layer (%zu)",
+				    what, img->n);
+	for (size_t i = 0; i < img->n; i++) {
+		const char *hex = digest_hex(json_array_get(ids, i));
+		if (!hex)
+			return lr_error_set(err, EINVAL,
+					    "%s: rootfs.diff_ids[%zu]: not a sha256 digest", what,
+					    i);
+		memcpy(img->layers[i].diff_id_hex, hex, LR_DIGEST_HEX_LEN + 1);
+	}
+	return 0;
+}
+
+static int load_docker(const struct source *src, struct image *img, struct lr_error *err)
+{
+	json_auto_t *manifest = read_json(src, "manifest.json", NULL, err);
+	if (!manifest)
+		return -EINVAL;
+	json_t *m = json_array_get(manifest, 0);
+	if (!json_is_array(manifest) || !json_is_object(m))
+		return lr_error_set(err, EINVAL, "%s: manifest.json: expected an array of images",
+				    src->path);
+	if (json_array_size(manifest) > 1)
+		return lr_error_set(err, EINVAL,
+				    "%s: holds %zu images; import takes archives of one image",
+				    src->path, json_array_size(manifest));
+	const char *config = json_string_value(json_object_get(m, "Config"));
+	json_t *layers = json_object_get(m, "Layers");
+	if (!config || !json_is_array(layers))
+		return lr_error_set(err, EINVAL, "%s: manifest.json: no Config or Layers",
+				    src->path);
+	if (json_array_size(layers) > MAX_IMAGE_LAYERS)
+		return lr_error_set(err, E2BIG, "%s: more than %d layers", src->path,
+				    MAX_IMAGE_LAYERS);
+	char member[PATH_MAX];
+	snprintf(member, sizeof(member), "%s", config);
+	if (lr_path_normalise(member) < 0)
+		return lr_error_set(err, EINVAL, "%s: manifest.json: bad Config path", src->path);
+	if (!(img->config = read_json(src, member, NULL, err)))
+		return -EINVAL;
+	for (size_t i = 0; i < json_array_size(layers); i++) {
+		struct image_layer *l = &img->layers[img->n++];
+		const char *p = json_string_value(json_array_get(layers, i));
+		if (!p ||
+		    (size_t)snprintf(l->member, sizeof(l->member), "%s", p) >= sizeof(l->member) ||
+		    lr_path_normalise(l->member) < 0)
+			return lr_error_set(err, EINVAL, "%s: manifest.json: Layers[%zu]: bad path",
+					    src->path, i);
+		l->size = -1;
+		snprintf(l->media_type, sizeof(l->media_type),
+			 "application/vnd.docker.image.rootfs.diff.tar");
+	}
+	if (take_diff_ids(img, member, err) < 0)
+		return -EINVAL;
+	/* docker save's layers are the uncompressed tars: their digest is the
+	 * diff_id. */
+	for (size_t i = 0; i < img->n; i++)
+		memcpy(img->layers[i].blob_hex, img->layers[i].diff_id_hex, LR_DIGEST_HEX_LEN + 1);
+	return 0;
+}
+
+static int blob_member(const char *hex, char *member, size_t size)
+{
+	return snprintf(member, size, "blobs/sha256/%s", hex) < (int)size ? 0 : -ENAMETOOLONG;
+}
+
+/* The manifest descriptor of index.json for tag (NULL: the only one, or
+ * "latest"). */
+static const json_t *pick_manifest(const json_t *index, const char *tag, const char *what,
+				   struct lr_error *err)
+{
+	const json_t *ms = json_object_get(index, "manifests");
+	if (!json_is_array(ms) || json_array_size(ms) == 0) {
+		lr_error_set(err, EINVAL, "%s: index.json: no manifests", what);
+		return NULL;
+	}
+	const char *want = tag ? tag : json_array_size(ms) == 1 ? NULL : "latest";
+	if (!want)
+		return json_array_get(ms, 0);
+	char tags[512] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < json_array_size(ms); i++) {
+		const json_t *m = json_array_get(ms, i);
+		const char *name = json_string_value(json_object_get(
+			json_object_get(m, "annotations"), "org.opencontainers.image.ref.name"));
+		if (name && !strcmp(name, want))
+			return m;
+		if (name && used < sizeof(tags)) {
+			int n = snprintf(tags + used, sizeof(tags) - used, "%s%s", used ? ", " : "",
+					 name);
+			if (n > 0)
+				used += (size_t)n;
+		}
+	}
+	lr_error_set(err, ENOENT, "%s: no image tagged '%s' (tags: %s)", what, want,
+		     used ? tags : "none");
+	return NULL;
+}
+
+static int load_oci(const struct source *src, struct image *img, struct lr_error *err)
+{
+	json_auto_t *index = read_json(src, "index.json", NULL, err);
+	if (!index)
+		return -EINVAL;
+	const json_t *desc = pick_manifest(index, src->tag, src->path, err);
+	if (!desc)
+		return -ENOENT;
+	const char *hex = digest_hex(json_object_get(desc, "digest"));
+	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
+	if (!hex)
+		return lr_error_set(err, EINVAL, "%s: index.json: manifest without a sha256 digest",
+				    src->path);
+	char member[PATH_MAX];
+	json_auto_t *manifest = NULL;
+	if (mt && !strcmp(mt, "application/vnd.oci.image.index.v1+json"))
+		return lr_error_set(err, ENOTSUP,
+				    "%s: the tag names a multi-platform index; import takes one "
+				    "image manifest",
+				    src->path);
+	blob_member(hex, member, sizeof(member));
+	if (!(manifest = read_json(src, member, hex, err)))
+		return -EINVAL;
+	memcpy(img->manifest_hex, hex, LR_DIGEST_HEX_LEN + 1);
+	const char *cfg =
+		digest_hex(json_object_get(json_object_get(manifest, "config"), "digest"));
+	const json_t *layers = json_object_get(manifest, "layers");
+	if (!cfg || !json_is_array(layers))
+		return lr_error_set(err, EINVAL, "%s: manifest %.12s: no config or layers",
+				    src->path, hex);
+	if (json_array_size(layers) > MAX_IMAGE_LAYERS)
+		return lr_error_set(err, E2BIG, "%s: more than %d layers", src->path,
+				    MAX_IMAGE_LAYERS);
+	blob_member(cfg, member, sizeof(member));
+	if (!(img->config = read_json(src, member, cfg, err)))
+		return -EINVAL;
+	memcpy(img->config_hex, cfg, LR_DIGEST_HEX_LEN + 1);
+	for (size_t i = 0; i < json_array_size(layers); i++) {
+		const json_t *d = json_array_get(layers, i);
+		struct image_layer *l = &img->layers[img->n++];
+		const char *lhex = digest_hex(json_object_get(d, "digest"));
+		const char *lmt = json_string_value(json_object_get(d, "mediaType"));
+		if (!lhex)
+			return lr_error_set(err, EINVAL, "%s: layers[%zu]: no sha256 digest",
+					    src->path, i);
+		if (!lmt || !media_type_supported(lmt))
+			return lr_error_set(err, ENOTSUP,
+					    "%s: layers[%zu]: unsupported media type %s", src->path,
+					    i, lmt ? lmt : "(none)");
+		memcpy(l->blob_hex, lhex, LR_DIGEST_HEX_LEN + 1);
+		blob_member(lhex, l->member, sizeof(l->member));
+		json_t *size = json_object_get(d, "size");
+		l->size = json_is_integer(size) ? json_integer_value(size) : -1;
+		snprintf(l->media_type, sizeof(l->media_type), "%s", lmt);
+	}
+	return take_diff_ids(img, member, err);
+}
+
+/* ------------------------------------------------------------ config */
+
+static int strv_from_json(struct lr_strv *v, const json_t *a)
+{
+	size_t i;
+	const json_t *s;
+	json_array_foreach(a, i, s)
+	{
+		if (json_is_string(s) && lr_strv_push(v, json_string_value(s)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The OCI config's "config" object as labrun's. */
+static int take_config(struct lr_image_config *c, const json_t *doc)
+{
+	const json_t *cfg = json_object_get(doc, "config");
+	if (!json_is_object(cfg))
+		return 0;
+	const json_t *v;
+	if (json_is_array(v = json_object_get(cfg, "Entrypoint"))) {
+		c->has_entrypoint = true;
+		if (strv_from_json(&c->entrypoint, v) < 0)
+			return -ENOMEM;
+	}
+	if (json_is_array(v = json_object_get(cfg, "Cmd"))) {
+		c->has_cmd = true;
+		if (strv_from_json(&c->cmd, v) < 0)
+			return -ENOMEM;
+	}
+	size_t i;
+	const json_t *s;
+	json_array_foreach(json_object_get(cfg, "Env"), i, s)
+	{
+		const char *e = json_string_value(s);
+		if (e && strchr(e, '=') && e[0] != '=' && lr_strv_setenv(&c->env, e) < 0)
+			return -ENOMEM;
+	}
+	const char *wd = json_string_value(json_object_get(cfg, "WorkingDir"));
+	if (wd && wd[0] == '/' && !(c->workdir = strdup(wd)))
+		return -ENOMEM;
+	const char *key;
+	json_object_foreach((json_t *)json_object_get(cfg, "Labels"), key, s)
+	{
+		if (!json_is_string(s) || !*key || strchr(key, '='))
+			continue;
+		char *kv;
+		if (asprintf(&kv, "%s=%s", key, json_string_value(s)) < 0)
+			return -ENOMEM;
+		int r = lr_strv_setenv(&c->labels, kv);
+		free(kv);
+		if (r < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ the store */
+
+/* A layer of the store made from diff_id over parent (hex, "" for none):
+ * found by its layer.json.  Returns true and sets out. */
+static bool stored_already(const char *store, const char *parent, const char *diff_id,
+			   char out[LR_DIGEST_HEX_LEN + 1])
+{
+	DIR *d = opendir(store);
+	if (!d)
+		return false;
+	bool found = false;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		if (strncmp(de->d_name, "sha256-", 7) || strlen(de->d_name) != 7 + 64 + 5)
+			continue;
+		char path[PATH_MAX + 256];
+		snprintf(path, sizeof(path), "%s/%s", store, de->d_name);
+		struct lr_layer l = {.fd = open(path, O_RDONLY | O_CLOEXEC), .path = strdup(path)};
+		struct lr_error err = {0};
+		if (l.fd >= 0 && l.path && lr_layer_load(&l, &err) == 0 &&
+		    l.meta.has_parent == (*parent != '\0') &&
+		    (!*parent || !strcmp(l.meta.parent_hex, parent)) && l.meta.provenance_json) {
+			json_auto_t *p = json_loads(l.meta.provenance_json, 0, NULL);
+			const char *id = digest_hex(json_object_get(p, "oci-diff-id"));
+			if (id && !strcmp(id, diff_id)) {
+				memcpy(out, de->d_name + 7, LR_DIGEST_HEX_LEN);
+				out[LR_DIGEST_HEX_LEN] = '\0';
+				found = true;
+			}
+		}
+		lr_layer_free(&l);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Layers this import added, removed again on failure. */
+struct added {
+	char paths[MAX_IMAGE_LAYERS + 1][PATH_MAX + 80];
+	size_t n;
+};
+
+static void note_added(struct added *a, const struct lr_out *o)
+{
+	if (!o->existed && a->n < MAX_IMAGE_LAYERS + 1)
+		snprintf(a->paths[a->n++], sizeof(a->paths[0]), "%s/sha256-%s.sqfs", o->dir,
+			 o->hex);
+}
+
+/* Write one layer into the store: tar blob l (NULL: no content) with
+ * layer.json meta. */
+static int write_layer(const struct source *src, const struct image_layer *l,
+		       const struct lr_layer_meta *meta, const struct lr_sqw_options *opts,
+		       const char *store, struct lr_out *out, struct lr_error *err)
+{
+	_cleanup_free_ char *json = lr_layer_meta_json(meta, err);
+	if (!json)
+		return -ENOMEM;
+	int r = lr_out_begin(out, NULL, store, err);
+	if (r < 0)
+		return r;
+	struct lr_build_options bo = {.sqw = *opts, .input_is_diff = true};
+	lr_idmap_parse(&bo.owners, "keep", err);
+	struct lr_build *b = NULL;
+	struct stream s = {.fd = -1};
+	struct archive *inner = NULL;
+	char what[PATH_MAX + 64];
+	if ((r = lr_build_begin(&b, out->tmp, &bo, err)) < 0)
+		goto out;
+	if (l) {
+		snprintf(what, sizeof(what), "%s: layer %.12s", src->path,
+			 l->blob_hex[0] ? l->blob_hex : l->diff_id_hex);
+		if ((r = stream_open(src, l->member, &s, err)) < 0)
+			goto out;
+		if (!(inner = lr_src_tar_reader())) {
+			r = lr_error_errno(err, ENOMEM, "%s", what);
+			goto out;
+		}
+		if (archive_read_open(inner, &s, NULL, inner_read, NULL) != ARCHIVE_OK) {
+			r = lr_error_set(err, EIO, "%s: %s", what,
+					 s.error ? "read failed" : archive_error_string(inner));
+			goto out;
+		}
+		if ((r = lr_src_tar(b, inner, what, err)) < 0) {
+			if (s.error && s.outer)
+				lr_error_set(err, EIO, "%s: archive truncated or damaged", what);
+			goto out;
+		}
+		if ((r = stream_check(&s, l->blob_hex, l->size, what, err)) < 0)
+			goto out;
+	}
+	if ((r = lr_build_finish(b, json, err)) < 0)
+		goto out;
+	lr_build_free(b);
+	b = NULL;
+	r = lr_out_commit(out, err);
+out:
+	if (inner)
+		archive_read_free(inner);
+	stream_close(&s);
+	lr_build_free(b);
+	if (r < 0)
+		lr_out_abort(out);
+	return r;
+}
+
+/* -o OUT: the top layer under the user's name, by hard link or copy. */
+static int place(const char *from, const char *out, struct lr_error *err)
+{
+	char tmp[PATH_MAX];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.labrun-image-tmp", out) >= sizeof(tmp))
+		return lr_error_set(err, ENAMETOOLONG, "%s: name too long", out);
+	unlink(tmp);
+	if (link(from, tmp) < 0) {
+		_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+		_cleanup_close_ int o = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (in < 0 || o < 0)
+			return lr_error_errno(err, errno, "%s", out);
+		char buf[1 << 16];
+		ssize_t n;
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(o, buf, (size_t)n) != n) {
+				int e = errno ? errno : EIO;
+				unlink(tmp);
+				return lr_error_errno(err, e, "%s", out);
+			}
+	}
+	if (rename(tmp, out) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return lr_error_errno(err, e, "%s", out);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ command */
+
+static int parse_source(const char *arg, struct source *src)
+{
+	static const struct {
+		const char *prefix;
+		enum transport t;
+	} ts[] = {{"docker-archive:", DOCKER_ARCHIVE},
+		  {"oci-archive:", OCI_ARCHIVE},
+		  {"oci:", OCI_DIR}};
+	memset(src, 0, sizeof(*src));
+	src->spec = arg;
+	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+		size_t n = strlen(ts[i].prefix);
+		if (strncmp(arg, ts[i].prefix, n))
+			continue;
+		src->t = ts[i].t;
+		if ((size_t)snprintf(src->path, sizeof(src->path), "%s", arg + n) >=
+			    sizeof(src->path) ||
+		    !src->path[0])
+			return -EINVAL;
+		if (src->t == OCI_DIR) {
+			/* oci:DIR:TAG, unless DIR itself has the colon. */
+			char *colon = strrchr(src->path, ':');
+			struct stat st;
+			if (colon && stat(src->path, &st) < 0) {
+				*colon = '\0';
+				src->tag = arg + n + (colon - src->path) + 1;
+			}
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		LR_LAYER_LONG_OPTIONS,
+		{"store", required_argument, NULL, OPT_STORE},
+		{"output", required_argument, NULL, 'o'},
+		{NULL, 0, NULL, 0},
+	};
+	struct lr_sqw_options layer = {.compression = LR_DEFAULT_COMPRESSION,
+				       .block_size = LR_DEFAULT_BLOCK_SIZE};
+	const char *store_opt = NULL, *out_path = NULL;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+:o:", opts, NULL)) != -1) {
+		struct lr_error err = {0};
+		int r = lr_layer_option(&layer, c, optarg, &err);
+		if (r < 0)
+			return lr_image_usage("import", "%s", err.msg);
+		if (r > 0)
+			continue;
+		switch (c) {
+		case OPT_STORE: store_opt = optarg; break;
+		case 'o': out_path = optarg; break;
+		case ':':
+			return lr_image_usage("import", "option '%s' needs a value",
+					      argv[optind - 1]);
+		default: return lr_image_usage("import", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return lr_image_usage("import", "needs exactly one SOURCE");
+	struct source src;
+	if (parse_source(argv[optind], &src) < 0)
+		return lr_image_usage("import",
+				      "source '%s': expected docker-archive:FILE, oci-archive:FILE "
+				      "or oci:DIR[:TAG]",
+				      argv[optind]);
+
+	struct lr_error err = {0};
+	char store[PATH_MAX];
+	if (lr_out_store(ctx, store_opt, store, sizeof(store), &err) < 0)
+		return lr_image_fail("import", err.msg);
+	if (src.t != OCI_DIR && access(src.path, R_OK) < 0) {
+		lr_error_errno(&err, errno, "%s", src.path);
+		return lr_image_fail("import", err.msg);
+	}
+	struct image *img = calloc(1, sizeof(*img));
+	struct added *added = calloc(1, sizeof(*added));
+	json_t *prov = NULL;
+	char *prov_json = NULL;
+	int status = LR_IMAGE_FAILED;
+	if (!img || !added) {
+		lr_image_fail("import", "out of memory");
+		goto out;
+	}
+	int r = src.t == DOCKER_ARCHIVE ? load_docker(&src, img, &err) : load_oci(&src, img, &err);
+	if (r < 0) {
+		lr_image_fail("import", err.msg);
+		goto out;
+	}
+
+	char parent[LR_DIGEST_HEX_LEN + 1] = "";
+	for (size_t i = 0; i < img->n; i++) {
+		struct image_layer *l = &img->layers[i];
+		char hex[LR_DIGEST_HEX_LEN + 1];
+		if (stored_already(store, parent, l->diff_id_hex, hex)) {
+			lr_debug(1, "layer %zu (%.12s): in the store as sha256:%.12s", i + 1,
+				 l->diff_id_hex, hex);
+			memcpy(parent, hex, sizeof(parent));
+			memcpy(img->chain[img->n_chain++], hex, sizeof(hex));
+			continue;
+		}
+		struct lr_layer_meta meta = {.has_parent = parent[0] != '\0'};
+		memcpy(meta.parent_hex, parent, sizeof(parent));
+		char diff_prov[128];
+		snprintf(diff_prov, sizeof(diff_prov), "{\"oci-diff-id\": \"sha256:%s\"}",
+			 l->diff_id_hex);
+		meta.provenance_json = diff_prov;
+		struct lr_out o;
+		if (write_layer(&src, l, &meta, &layer, store, &o, &err) < 0) {
+			lr_image_fail("import", err.msg);
+			goto out;
+		}
+		note_added(added, &o);
+		lr_debug(1, "layer %zu (%.12s): sha256:%s", i + 1, l->diff_id_hex, o.hex);
+		memcpy(parent, o.hex, sizeof(parent));
+		memcpy(img->chain[img->n_chain++], o.hex, sizeof(o.hex));
+	}
+
+	/* The config layer. */
+	struct lr_layer_meta meta = {.has_parent = parent[0] != '\0'};
+	memcpy(meta.parent_hex, parent, sizeof(parent));
+	prov = json_pack("{s:s}", "source", src.spec);
+	if (img->manifest_hex[0])
+		json_object_set_new(prov, "manifest", json_sprintf("sha256:%s", img->manifest_hex));
+	if (img->config_hex[0])
+		json_object_set_new(prov, "config", json_sprintf("sha256:%s", img->config_hex));
+	prov_json = json_dumps(prov, JSON_SORT_KEYS | JSON_COMPACT);
+	meta.provenance_json = prov_json;
+	if (take_config(&meta.config, img->config) < 0 || !prov_json) {
+		lr_image_config_free(&meta.config);
+		lr_image_fail("import", "out of memory");
+		goto out;
+	}
+	struct lr_out o;
+	r = write_layer(&src, NULL, &meta, &layer, store, &o, &err);
+	lr_image_config_free(&meta.config);
+	if (r < 0) {
+		lr_image_fail("import", err.msg);
+		goto out;
+	}
+	note_added(added, &o);
+	if (out_path) {
+		char from[PATH_MAX * 2];
+		snprintf(from, sizeof(from), "%s/sha256-%s.sqfs", o.dir, o.hex);
+		if (place(from, out_path, &err) < 0) {
+			lr_image_fail("import", err.msg);
+			goto out;
+		}
+		/* labrun OUT finds the layers below through labrun.conf's
+		 * stores; when this store is not one of them, beside OUT. */
+		for (size_t i = 0; i < img->n_chain; i++) {
+			snprintf(from, sizeof(from), "%s/sha256-%s.sqfs", store, img->chain[i]);
+			if (lr_parent_reachable(ctx, from, img->chain[i], out_path, &err) < 0) {
+				lr_image_fail("import", err.msg);
+				goto out;
+			}
+		}
+	}
+	printf("sha256:%s\n", o.hex);
+	status = LR_IMAGE_OK;
+	added->n = 0;
+out:
+	if (added)
+		for (size_t i = 0; i < added->n; i++)
+			unlink(added->paths[i]);
+	json_decref(prov);
+	free(prov_json);
+	if (img)
+		json_decref(img->config);
+	free(img);
+	free(added);
+	return status;
+}
