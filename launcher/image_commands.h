@@ -29,5 +29,8 @@ int lr_image_list(const struct lr_image_ctx *ctx, int argc, char **argv);
 int lr_image_rm(const struct lr_image_ctx *ctx, int argc, char **argv);
 int lr_image_build(const struct lr_image_ctx *ctx, int argc, char **argv);
 int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv);
+int lr_image_flatten(const struct lr_image_ctx *ctx, int argc, char **argv);
+int lr_image_config(const struct lr_image_ctx *ctx, int argc, char **argv);
+int lr_image_gc(const struct lr_image_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -1,18 +1,20 @@
-/* image_store.c - labrun-image list: what the layer stores hold.  Runs as
+/* image_store.c - labrun-image list, rm and gc: what the layer stores hold.  Runs as
  * the invoking user; layers are parsed only with the user's own rights. */
 #include "build-config.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h> /* optind */
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "image_commands.h"
 #include "layers.h"
 
@@ -274,6 +276,168 @@ int lr_image_rm(const struct lr_image_ctx *ctx, int argc, char **argv)
 		printf("removed %s\n", path);
 	}
 	free(doomed);
+	free(es);
+	return status;
+}
+
+/* ------------------------------------------------------------ gc */
+
+/* Temporary files of a build or import that was killed: older than this. */
+#define STALE_TMP_SECONDS 3600
+
+static int gc_remove(const char *path, const char *why, bool dry_run)
+{
+	if (!dry_run && unlink(path) < 0) {
+		fprintf(stderr, "labrun-image gc: %s: %s\n", path, strerror(errno));
+		return LR_IMAGE_FAILED;
+	}
+	printf("%s %s (%s)\n", dry_run ? "would remove" : "removed", path, why);
+	return LR_IMAGE_OK;
+}
+
+static int gc_tmp_files(const char *store, bool dry_run)
+{
+	DIR *d = opendir(store);
+	if (!d)
+		return LR_IMAGE_OK; /* reported by load_stores() */
+	int status = LR_IMAGE_OK;
+	time_t now = time(NULL);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, ".labrun-image.", 14))
+			continue;
+		char path[PATH_MAX + 256];
+		snprintf(path, sizeof(path), "%s/%s", store, de->d_name);
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    now - st.st_mtime > STALE_TMP_SECONDS &&
+		    gc_remove(path, "left by an interrupted build or import", dry_run))
+			status = LR_IMAGE_FAILED;
+	}
+	closedir(d);
+	return status;
+}
+
+static ssize_t find_layer(const struct entry *es, size_t n, const char *hex)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(es[i].hex, hex))
+			return (ssize_t)i;
+	return -1;
+}
+
+int lr_image_gc(const struct lr_image_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dry-run", no_argument, NULL, 'n'},
+		{"keep", required_argument, NULL, 'k'},
+		{NULL, 0, NULL, 0},
+	};
+	bool dry_run = false;
+	const char *keep[LR_MAX_LAYERS];
+	size_t n_keep = 0;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+:nk:", opts, NULL)) != -1) {
+		if (c == 'n')
+			dry_run = true;
+		else if (c == 'k' && n_keep < LR_MAX_LAYERS)
+			keep[n_keep++] = optarg;
+		else {
+			fprintf(stderr, "labrun-image gc: %s '%s' (see labrun-image --help)\n",
+				c == ':' ? "option needs a value:" : "unknown option",
+				argv[optind - 1]);
+			return LR_IMAGE_USAGE;
+		}
+	}
+	char *const *stores = argc > optind ? argv + optind : ctx->stores;
+	size_t n_stores = argc > optind ? (size_t)(argc - optind) : ctx->n_stores;
+	if (n_stores == 0) {
+		fprintf(stderr, "labrun-image gc: no layer store: set layer-store in labrun.conf, "
+				"or name the directories\n");
+		return LR_IMAGE_FAILED;
+	}
+	struct entry *es = NULL;
+	size_t n = 0;
+	int status = load_stores(stores, n_stores, &es, &n);
+	enum { KEEP, BROKEN, NO_PARENT, UNNEEDED } *fate = calloc(n ? n : 1, sizeof(*fate));
+	if (!fate) {
+		free(es);
+		return LR_IMAGE_FAILED;
+	}
+	/* A layer that does not load, or whose chain down to a base is not in
+	 * the stores, cannot run: it goes.  Parents first, so that a child of
+	 * a doomed layer is found in the same pass (chains are acyclic and at
+	 * most LR_MAX_LAYERS deep). */
+	for (size_t i = 0; i < n; i++)
+		if (es[i].problem[0])
+			fate[i] = BROKEN;
+	for (size_t round = 0; round < LR_MAX_LAYERS; round++) {
+		bool changed = false;
+		for (size_t i = 0; i < n; i++) {
+			if (fate[i] != KEEP || !es[i].parent[0])
+				continue;
+			ssize_t p = find_layer(es, n, es[i].parent);
+			if (p < 0 || fate[p] != KEEP) {
+				fate[i] = NO_PARENT;
+				changed = true;
+			}
+		}
+		if (!changed)
+			break;
+	}
+	/* --keep: only what the named images need stays. */
+	if (n_keep) {
+		bool *needed = calloc(n ? n : 1, sizeof(*needed));
+		for (size_t k = 0; needed && k < n_keep; k++) {
+			struct lr_chain *chain = calloc(1, sizeof(*chain));
+			struct lr_error err = {0};
+			if (!chain || lr_chain_resolve(chain, keep[k], stores, n_stores, &err) < 0) {
+				fprintf(stderr, "labrun-image gc: --keep %s: %s; nothing removed\n",
+					keep[k], chain ? err.msg : "out of memory");
+				free(chain);
+				free(needed);
+				free(fate);
+				free(es);
+				return LR_IMAGE_FAILED;
+			}
+			for (size_t l = 0; l < chain->n; l++) {
+				char hex[LR_DIGEST_HEX_LEN + 1];
+				if (lr_digest_fd(chain->layers[l].fd, hex, &err) < 0)
+					continue;
+				ssize_t i = find_layer(es, n, hex);
+				if (i >= 0)
+					needed[i] = true;
+			}
+			lr_chain_free(chain);
+			free(chain);
+		}
+		for (size_t i = 0; needed && i < n; i++)
+			if (fate[i] == KEEP && !needed[i])
+				fate[i] = UNNEEDED;
+		free(needed);
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (fate[i] == KEEP) {
+			kept++;
+			continue;
+		}
+		static const char *const why[] = {
+			[BROKEN] = "not a usable layer",
+			[NO_PARENT] = "its parent is in no layer store",
+			[UNNEEDED] = "not needed by the --keep images",
+		};
+		char path[PATH_MAX + 128];
+		snprintf(path, sizeof(path), "%s/sha256-%s.sqfs", es[i].store, es[i].hex);
+		if (gc_remove(path, why[fate[i]], dry_run))
+			status = LR_IMAGE_FAILED;
+	}
+	for (size_t s = 0; s < n_stores; s++)
+		if (gc_tmp_files(stores[s], dry_run))
+			status = LR_IMAGE_FAILED;
+	printf("%zu layer%s kept\n", kept, kept == 1 ? "" : "s");
+	free(fate);
 	free(es);
 	return status;
 }

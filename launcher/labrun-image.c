@@ -50,6 +50,15 @@ static const char usage[] =
 	"                           layer, into the layer store; prints the top\n"
 	"                           layer's digest.  SOURCE: docker-archive:FILE,\n"
 	"                           oci-archive:FILE or oci:DIR[:TAG]\n"
+	"  flatten [-o OUT] [--store DIR] IMAGE\n"
+	"                           one layer holding IMAGE's merged view and config\n"
+	"  config CONFIG-OPTIONS [-o OUT] [--store DIR] IMAGE\n"
+	"                           a layer on IMAGE holding only a changed config\n"
+	"                           (--entrypoint, --cmd, --env, --workdir, --label)\n"
+	"  gc [--dry-run] [--keep IMAGE]... [DIR...]\n"
+	"                           remove broken layers, layers whose parent is\n"
+	"                           gone, stale temporary files; with --keep, also\n"
+	"                           every layer the named images do not need\n"
 	"\n"
 	"Options (before COMMAND):\n"
 	"  -c, --config FILE  read FILE for the layer stores instead of the admin's\n"
@@ -70,6 +79,7 @@ struct command {
 static const struct command commands[] = {
 	{"inspect", lr_image_inspect}, {"verify", lr_image_verify}, {"list", lr_image_list},
 	{"rm", lr_image_rm},	       {"build", lr_image_build},   {"import", lr_image_import},
+	{"flatten", lr_image_flatten}, {"config", lr_image_config}, {"gc", lr_image_gc},
 };
 
 int lr_image_flag(int argc, char **argv, const char *name, int short_opt, bool *flag)
