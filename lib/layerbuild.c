@@ -366,6 +366,14 @@ int lr_build_link(struct lr_build *b, const char *path, const char *target, stru
 			p->seen_dir = false;
 		}
 		if (!lr_sqw_mode(b->w, target)) {
+			/* The target did not change; when the parent has this very
+			 * link (both names on one inode of one layer), neither did
+			 * the link. */
+			const struct lr_vnode *t = lr_view_lookup(b->parent, target);
+			if (p && t && S_ISREG(p->mode) && p->layer == t->layer && p->id == t->id) {
+				b->same++;
+				return 0;
+			}
 			int r = store_from_parent(b, target, err);
 			if (r < 0)
 				return r;

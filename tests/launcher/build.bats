@@ -1,0 +1,281 @@
+#!/usr/bin/env bats
+# build.bats - labrun-image build, flatten, config and gc from the command
+# line, and the layers they write run by labrun: diffs against a parent,
+# whiteouts, reproducibility, config flags, owners, bad input and what a
+# failure leaves behind (nothing).
+
+load helpers
+
+setup() {
+	lr_setup
+	: "${LABRUN_IMAGE:?LABRUN_IMAGE must name labrun-image (run-bats sets it)}"
+	STORE=$BATS_TEST_TMPDIR/store
+	mkdir -p "$STORE"
+	write_conf "$LR_CONF" "layer-store = $STORE"
+	# A small root: busybox, its applets, a few files.
+	ROOT=$BATS_TEST_TMPDIR/root
+	mkdir -p "$ROOT"/bin "$ROOT"/etc "$ROOT"/data/sub "$ROOT"/tmp
+	cp /bin/busybox "$ROOT"/bin/
+	for a in sh ls cat stat env true echo id wc; do ln -s busybox "$ROOT/bin/$a"; done
+	echo base >"$ROOT"/etc/version
+	echo keep >"$ROOT"/data/keep
+	echo gone >"$ROOT"/data/sub/gone
+	head -c 300000 /dev/urandom >"$ROOT"/data/big
+	ln "$ROOT"/data/keep "$ROOT"/data/keep-link
+	chmod 1777 "$ROOT"/tmp
+}
+
+teardown() {
+	# overlayfs leaves DIR/work/work with mode 000
+	chmod -R u+rwX "$BATS_TEST_TMPDIR" 2>/dev/null || true
+	lr_teardown
+}
+
+li() {
+	timeout 120 "$LABRUN_IMAGE" -c "$LR_CONF" "$@"
+}
+
+# sq_list IMAGE: unsquashfs's listing of one layer (paths, modes, numeric
+# owners).
+sq_list() {
+	unsquashfs -lln -d '' "$1" | awk 'NR > 3'
+}
+
+@test "build --from DIR: runs, files root's, hard links kept, digest printed" {
+	run --separate-stderr li build --from "$ROOT" -o base.sqfs
+	assert_status 0
+	[[ $output =~ ^sha256:[0-9a-f]{64}$ ]] || { lr_show; false; }
+	[ "${output#sha256:}" = "$(sha256sum base.sqfs | cut -c1-64)" ]
+	run --separate-stderr lr base.sqfs /bin/sh -c \
+		'cat /etc/version; stat -c "%h" /data/keep; [ /data/keep -ef /data/keep-link ] && echo same'
+	assert_status 0
+	[ "${lines[0]}" = base ]
+	[ "${lines[1]}" = 2 ]
+	[ "${lines[2]}" = same ]
+	# root's inside (labrun shows root's files as nobody: root is not
+	# mapped in the user's namespace)
+	run unsquashfs -lln -d '' base.sqfs /data/keep
+	[[ $output == *" 0/0 "*"/data/keep"* ]] || { lr_show; false; }
+}
+
+@test "build is reproducible: the same tree twice, or copied, gives the same bytes" {
+	li build --from "$ROOT" -o a.sqfs
+	sleep 1.1
+	cp -a "$ROOT" copy
+	li build --from copy -o b.sqfs
+	li build --from "$ROOT" -o c.sqfs
+	cmp a.sqfs b.sqfs
+	cmp a.sqfs c.sqfs
+	tar -C "$ROOT" --sort=name --numeric-owner -cf root.tar .
+	li build --from-tar root.tar -o t1.sqfs
+	li build --from-tar - -o t2.sqfs <root.tar
+	cmp t1.sqfs t2.sqfs
+}
+
+@test "build --from-tar keeps the tar's owners, modes and devices (no root needed)" {
+	mkdir -p t/etc
+	echo x >t/etc/owned
+	# GNU tar writes any owner into the archive without privilege.
+	tar -C t --owner=1234 --group=5678 --numeric-owner --mode=4755 -cf owned.tar etc/owned
+	run --separate-stderr li build --from-tar owned.tar -o owned.sqfs
+	assert_status 0
+	run unsquashfs -lln -d '' owned.sqfs etc/owned
+	[[ $output == *"-rwsr-xr-x 1234/5678"*"/etc/owned"* ]] || { lr_show; false; }
+}
+
+@test "build --parent stores only the difference; labrun shows the merged tree" {
+	li build --from "$ROOT" -o base.sqfs
+	cp -a "$ROOT" new
+	echo changed >new/etc/version
+	rm -r new/data/sub
+	echo added >new/data/added
+	run --separate-stderr li build --from new --parent base.sqfs -o top.sqfs
+	assert_status 0
+	run sq_list top.sqfs
+	# Changed and added files, and whiteouts, are there; unchanged big
+	# files and busybox are not.
+	[[ $output == *"/etc/version"* ]] || { lr_show; false; }
+	[[ $output == *"/data/added"* ]] || { lr_show; false; }
+	[[ $output =~ c---------\ +0/0\ +0,\ +0\ .*/data/sub ]] || { lr_show; false; }
+	[[ $output != *"/data/big"* ]] || { lr_show; false; }
+	[[ $output != *"/data/keep"* ]] || { lr_show; false; } # an unchanged hard link
+	[[ $output != *"/bin/busybox"* ]] || { lr_show; false; }
+	[ "$(stat -c %s top.sqfs)" -lt 100000 ]
+	run --separate-stderr lr top.sqfs /bin/sh -c \
+		'cat /etc/version /data/added /data/keep; ls /data; wc -c </data/big'
+	assert_status 0
+	[ "${lines[0]}" = changed ]
+	[ "${lines[1]}" = added ]
+	[ "${lines[2]}" = keep ]
+	[[ $output != *sub* ]] || { lr_show; false; }
+	[ "${lines[-1]}" = 300000 ]
+}
+
+@test "build --parent links the parent beside OUT under its digest name" {
+	li build --from "$ROOT" -o base.sqfs
+	d=$(sha256sum base.sqfs | cut -c1-64)
+	mkdir out
+	li build --from "$ROOT" --parent base.sqfs -o out/top.sqfs
+	[ out/sha256-$d.sqfs -ef base.sqfs ]
+	run --separate-stderr li inspect out/top.sqfs
+	assert_status 0
+	[[ $output == *"sha256:$d"* ]] || { lr_show; false; }
+}
+
+@test "build --parent sha256:HEX finds the parent in the layer store" {
+	d=$(li build --from "$ROOT" --store "$STORE")
+	[ -f "$STORE/sha256-${d#sha256:}.sqfs" ]
+	run --separate-stderr li build --from "$ROOT" --parent "$d"
+	assert_status 0
+	[ -f "$STORE/sha256-${output#sha256:}.sqfs" ]
+	run --separate-stderr lr "$STORE/sha256-${output#sha256:}.sqfs" /bin/cat /etc/version
+	assert_status 0
+	[ "$output" = base ]
+}
+
+@test "build --diff stores an overlay upper directory as it is" {
+	li build --from "$ROOT" -o base.sqfs
+	run --separate-stderr lr --writable=w --remap-root base.sqfs /bin/sh -c \
+		'echo upper >/etc/version && rm /data/keep'
+	assert_status 0
+	run --separate-stderr li build --from w/upper --parent base.sqfs --diff --owner-map keep -o up.sqfs
+	assert_status 0
+	run --separate-stderr lr up.sqfs /bin/sh -c 'cat /etc/version; ls /data'
+	assert_status 0
+	[ "${lines[0]}" = upper ]
+	[[ $output != *"keep"$'\n'* && " ${lines[*]} " != *" keep "* ]] || { lr_show; false; }
+}
+
+@test "build config flags land in layer.json and drive labrun" {
+	run --separate-stderr li build --from "$ROOT" -o cfg.sqfs \
+		--entrypoint '["/bin/sh","-c"]' --cmd 'echo $GREETING from $PWD' \
+		--env GREETING=hello --workdir /data --label org.example.x=y
+	assert_status 0
+	run --separate-stderr lr cfg.sqfs
+	assert_status 0
+	# --cmd with words: ["echo", "$GREETING", ...]; sh -c runs the first.
+	run --separate-stderr li inspect --json cfg.sqfs
+	assert_status 0
+	[[ $output == *'"GREETING=hello"'* ]] || { lr_show; false; }
+	[[ $output == *'"/data"'* ]] || { lr_show; false; }
+	[[ $output == *'"org.example.x": "y"'* || $output == *'"org.example.x":"y"'* ]] || { lr_show; false; }
+	li config --cmd '["echo $GREETING in $PWD"]' -o cfg2.sqfs cfg.sqfs
+	run --separate-stderr lr cfg2.sqfs
+	assert_status 0
+	[ "$output" = "hello in /data" ]
+}
+
+@test "every compression gives a layer labrun runs" {
+	for c in gzip lz4 zstd xz none; do
+		li build --from "$ROOT" --compression "$c" --block-size 64K -o "$c.sqfs"
+		run --separate-stderr lr "$c.sqfs" /bin/wc -c /data/big
+		assert_status 0
+		[[ $output == "300000 /data/big" ]] || { echo "codec $c"; lr_show; false; }
+	done
+	unsquashfs -s lz4.sqfs | grep -q 'Compression lz4'
+	unsquashfs -s none.sqfs | grep -q 'Data is uncompressed'
+}
+
+@test "flatten: one layer of the merged view, config kept, no parent" {
+	li build --from "$ROOT" -o base.sqfs
+	cp -a "$ROOT" new
+	echo changed >new/etc/version
+	rm new/data/keep-link
+	li build --from new --parent base.sqfs --env FLAT=1 -o top.sqfs
+	run --separate-stderr li flatten -o flat.sqfs top.sqfs
+	assert_status 0
+	run --separate-stderr li inspect flat.sqfs
+	assert_status 0
+	[[ ${lines[0]} == *"1 layer"* ]] || { lr_show; false; }
+	[[ $output == *'"FLAT=1"'* ]] || { lr_show; false; }
+	mv base.sqfs elsewhere.sqfs # the flat image needs no parent
+	run --separate-stderr lr flat.sqfs /bin/sh -c 'cat /etc/version; ls /data'
+	assert_status 0
+	[ "${lines[0]}" = changed ]
+	[[ $output != *keep-link* ]] || { lr_show; false; }
+	[[ $(sq_list flat.sqfs) != *".wh."* ]]
+}
+
+@test "gc: removes broken layers and orphans; --keep removes what the image does not need" {
+	a=$(li build --from "$ROOT" --store "$STORE")
+	b=$(li build --from "$ROOT" --parent "$a" --env X=1 --store "$STORE")
+	c=$(li build --from "$ROOT" --env OTHER=1 --store "$STORE")
+	echo junk >"$STORE/sha256-$(printf '%064d' 0).sqfs"
+	run --separate-stderr li gc --dry-run
+	assert_status 0
+	[[ $output == *"would remove"*"$(printf '%064d' 0)"* ]] || { lr_show; false; }
+	[ -f "$STORE/sha256-$(printf '%064d' 0).sqfs" ]
+	run --separate-stderr li gc --keep "$STORE/sha256-${b#sha256:}.sqfs"
+	assert_status 0
+	[ -f "$STORE/sha256-${a#sha256:}.sqfs" ]
+	[ -f "$STORE/sha256-${b#sha256:}.sqfs" ]
+	[ ! -e "$STORE/sha256-${c#sha256:}.sqfs" ]
+	[ ! -e "$STORE/sha256-$(printf '%064d' 0).sqfs" ]
+}
+
+@test "bad input: one line naming the cause, exit 1, nothing left behind" {
+	printf 'not a tar at all' >junk.tar
+	mkdir -p evil
+	ln -s /etc evil/lnk
+	tar -C evil -cf evil.tar lnk
+	mkdir -p evil2/lnk && echo x >evil2/lnk/passwd
+	tar -C evil2 -rf evil.tar lnk/passwd
+	printf 'x' >dot
+	tar -cf dotdot.tar --transform 's,^,../,' dot
+	tar -C "$ROOT" -cf full.tar .
+	head -c 200000 full.tar >truncated.tar
+	local -a cases=(
+		"--from-tar junk.tar|junk.tar"
+		"--from-tar evil.tar|symbolic link"
+		"--from-tar dotdot.tar|\.\."
+		"--from-tar truncated.tar|truncated"
+		"--from-tar missing.tar|missing.tar"
+		"--from nodir|nodir"
+		"--from $ROOT --parent notthere.sqfs|notthere.sqfs"
+		"--from $ROOT --parent junk.tar|junk.tar"
+	)
+	for c in "${cases[@]}"; do
+		# shellcheck disable=SC2086 # the options are words
+		run --separate-stderr li build ${c%%|*} -o out.sqfs
+		[ "$status" -eq 1 ] || { echo "case: $c"; lr_show; false; }
+		[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || { echo "case: $c"; lr_show; false; }
+		[[ $stderr =~ ${c##*|} ]] || { echo "case: $c"; lr_show; false; }
+		[ ! -e out.sqfs ]
+		! ls -A | grep -q labrun-image || { echo "case: $c"; ls -A; false; }
+	done
+}
+
+@test "a full disk: ENOSPC named, no partial file left" {
+	# A 1 MiB tmpfs in a user and mount namespace of the test's own.
+	run unshare -rm sh -c "mount -t tmpfs -o size=1m none '$BATS_TEST_TMPDIR/small' 2>/dev/null ||
+		{ mkdir -p '$BATS_TEST_TMPDIR/small' && mount -t tmpfs -o size=1m none '$BATS_TEST_TMPDIR/small'; } &&
+		'$LABRUN_IMAGE' -c '$LR_CONF' build --from '$ROOT' --compression none -o '$BATS_TEST_TMPDIR/small/x.sqfs';
+		echo status=\$?; ls -A '$BATS_TEST_TMPDIR/small'"
+	[[ $output == *"No space left on device"* ]] || { lr_show; false; }
+	[[ $output == *"status=1"* ]] || { lr_show; false; }
+	[[ ${lines[-1]} == status=1 ]] || { lr_show; false; }
+}
+
+@test "usage errors exit 2" {
+	run --separate-stderr li build
+	assert_status 2
+	run --separate-stderr li build --from a --from-tar b
+	assert_status 2
+	run --separate-stderr li build --from "$ROOT" --compression brotli
+	assert_status 2
+	[[ $stderr == *brotli* ]] || { lr_show; false; }
+	run --separate-stderr li build --from "$ROOT" --block-size 3000
+	assert_status 2
+	run --separate-stderr li build --from "$ROOT" --diff
+	assert_status 2
+	run --separate-stderr li build --from "$ROOT" --owner-map 1:2:0
+	assert_status 2
+	run --separate-stderr li build --from "$ROOT" --entrypoint '["a", 1]'
+	assert_status 2
+	run --separate-stderr li config base.sqfs
+	assert_status 2
+	run --separate-stderr li flatten
+	assert_status 2
+	run --separate-stderr li gc --bogus
+	assert_status 2
+}
