@@ -43,52 +43,44 @@ struct lr_fuse {
 	struct fuse_buf buf; /* reused for every request */
 };
 
-/* overlayfs in userxattr mode reads whiteout-directory markers from
- * user.overlay.*; layers made as root (or converted by other tools) carry
+static void reply_xattr(fuse_req_t req, long r, const char *buf, size_t size)
+{
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+}
+
+/* xattrs through squash.c, with the namespaces as stored.  overlayfs in
+ * userxattr mode reads whiteout-directory markers from user.overlay.*;
+ * layers made as root (or converted by other tools) carry
  * trusted.overlay.* instead.  Answer a user.overlay.X query from
  * trusted.overlay.X when the layer has no user.overlay.X, so both kinds of
  * layer stack the same way (DESIGN.md §2). */
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	static const char user_prefix[] = "user.overlay.";
+	struct lr_squash *sq = fuse_req_userdata(req);
 	/* A layer without any xattr: ENOSYS makes the kernel answer every
 	 * later query itself (fc->no_getxattr), instead of a round trip for
 	 * each directory overlayfs merges. */
-	if (!lr_squash_has_xattrs(fuse_req_userdata(req))) {
+	if (!lr_squash_has_xattrs(sq)) {
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	if (strncmp(name, user_prefix, sizeof(user_prefix) - 1) != 0) {
-		sqfs_ll_op_getxattr(req, ino, name, size);
-		return;
+	char buf[65536];
+	if (size > sizeof(buf))
+		size = sizeof(buf);
+	long r = lr_squash_getxattr(sq, ino, name, size ? buf : NULL, size);
+	if (r == -ENODATA && !strncmp(name, user_prefix, sizeof(user_prefix) - 1)) {
+		char trusted[256];
+		snprintf(trusted, sizeof(trusted), "trusted.overlay.%s",
+			 name + sizeof(user_prefix) - 1);
+		r = lr_squash_getxattr(sq, ino, trusted, size ? buf : NULL, size);
 	}
-	sqfs_ll_i lli;
-	if (sqfs_ll_iget(req, &lli, ino))
-		return; /* already replied */
-	char trusted[256];
-	snprintf(trusted, sizeof(trusted), "trusted.overlay.%s", name + sizeof(user_prefix) - 1);
-	const char *names[2] = {name, trusted};
-	char buf[4096];
-	for (int i = 0; i < 2; i++) {
-		size_t real = sizeof(buf);
-		if (sqfs_xattr_lookup(&lli.ll->fs, &lli.inode, names[i], buf, &real)) {
-			fuse_reply_err(req, EIO);
-			return;
-		}
-		if (real == 0)
-			continue;
-		if (real > sizeof(buf)) {
-			fuse_reply_err(req, E2BIG);
-		} else if (size == 0) {
-			fuse_reply_xattr(req, real);
-		} else if (size < real) {
-			fuse_reply_err(req, ERANGE);
-		} else {
-			fuse_reply_buf(req, buf, real);
-		}
-		return;
-	}
-	fuse_reply_err(req, ENODATA);
+	reply_xattr(req, r, buf, size);
 }
 
 /* Reads go through the layer's block cache (squash.c); the answer is sent
@@ -127,10 +119,15 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	if (!lr_squash_has_xattrs(fuse_req_userdata(req)))
+	struct lr_squash *sq = fuse_req_userdata(req);
+	if (!lr_squash_has_xattrs(sq)) {
 		fuse_reply_err(req, ENOSYS); /* as in op_getxattr */
-	else
-		sqfs_ll_op_listxattr(req, ino, size);
+		return;
+	}
+	static char buf[65536];
+	if (size > sizeof(buf))
+		size = sizeof(buf);
+	reply_xattr(req, lr_squash_listxattr(sq, ino, size ? buf : NULL, size), buf, size);
 }
 
 /* Opening a file costs nothing here (reads find the inode by number), so

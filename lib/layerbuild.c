@@ -33,6 +33,8 @@ int lr_idmap_parse(struct lr_idmap *m, const char *spec, struct lr_error *err)
 		m->all_to = true;
 		return 0;
 	}
+	if (!*spec)
+		goto bad;
 	const char *p = spec;
 	while (*p) {
 		if (m->n == LR_IDMAP_MAX)
@@ -61,7 +63,7 @@ int lr_idmap_parse(struct lr_idmap *m, const char *spec, struct lr_error *err)
 		m->range[m->n].to = (uint32_t)v[1];
 		m->range[m->n].count = (uint32_t)v[2];
 		m->n++;
-		if (*p == ',')
+		if (*p == ',' && p[1])
 			p++;
 		else if (*p)
 			goto bad;

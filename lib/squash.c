@@ -183,20 +183,145 @@ void lr_squash_free(struct lr_squash *sq)
 	free(sq);
 }
 
+/* The namespace prefix of an xattr as squashfs stores it.  Not
+ * libsquashfuse's sqfs_xattr_name(..., true): Debian's 0.1.105 swaps
+ * "trusted." and "security." (squashfuse issue 78, fixed upstream). */
+static const char *xattr_prefix(const sqfs_xattr *x)
+{
+	switch (x->type) {
+	case SQUASHFS_XATTR_USER: return "user.";
+	case SQUASHFS_XATTR_TRUSTED: return "trusted.";
+	case SQUASHFS_XATTR_SECURITY: return "security.";
+	default: return NULL;
+	}
+}
+
+/* Call fn(ctx, full name, value, len) for each xattr of inode; stops at
+ * fn's non-zero return.  -EIO on a corrupt table. */
+static int xattr_each(sqfs *fs, sqfs_inode *inode,
+		      int (*fn)(void *ctx, const char *name, const char *value, size_t len),
+		      void *ctx)
+{
+	if (fs->sb.xattr_id_table_start == (uint64_t)SQUASHFS_INVALID_BLK ||
+	    inode->xattr == SQUASHFS_INVALID_XATTR)
+		return 0;
+	sqfs_xattr x;
+	if (sqfs_xattr_open(fs, inode, &x) != SQFS_OK || x.remain > 4096)
+		return -EIO;
+	char name[300];
+	char *value = NULL;
+	int r = 0;
+	while (r == 0 && x.remain > 0) {
+		size_t nlen, vlen;
+		const char *prefix;
+		/* The name's own length: sqfs_xattr_name_size() adds the length
+		 * of the (wrong) prefix. */
+		if (sqfs_xattr_read(&x) != SQFS_OK || !(prefix = xattr_prefix(&x)) ||
+		    (nlen = x.entry.size) > 255 || sqfs_xattr_value_size(&x, &vlen) != SQFS_OK ||
+		    vlen > 65536) {
+			r = -EIO;
+			break;
+		}
+		size_t plen = strlen(prefix);
+		memcpy(name, prefix, plen);
+		char *nv = realloc(value, vlen ? vlen : 1);
+		if (!nv) {
+			r = -ENOMEM;
+			break;
+		}
+		value = nv;
+		if (sqfs_xattr_name(&x, name + plen, false) != SQFS_OK ||
+		    sqfs_xattr_value(&x, value) != SQFS_OK) {
+			r = -EIO;
+			break;
+		}
+		name[plen + nlen] = '\0';
+		r = fn(ctx, name, value, vlen);
+	}
+	free(value);
+	return r;
+}
+
+struct xattr_find {
+	const char *name;
+	char *buf;
+	size_t size, len;
+	bool found;
+};
+
+static int find_one(void *ctx, const char *name, const char *value, size_t len)
+{
+	struct xattr_find *f = ctx;
+	if (strcmp(name, f->name))
+		return 0;
+	f->found = true;
+	f->len = len;
+	if (f->buf && len <= f->size)
+		memcpy(f->buf, value, len);
+	return 1;
+}
+
 static bool is_opaque(sqfs *fs, sqfs_inode *inode)
 {
 	static const char *const names[] = {"user.overlay.opaque", "trusted.overlay.opaque"};
 	for (size_t i = 0; i < 2; i++) {
 		char v[8];
-		size_t len = sizeof(v);
-		if (sqfs_xattr_lookup(fs, inode, names[i], v, &len) == SQFS_OK && len == 1 &&
+		struct xattr_find f = {.name = names[i], .buf = v, .size = sizeof(v)};
+		if (xattr_each(fs, inode, find_one, &f) >= 0 && f.found && f.len == 1 &&
 		    v[0] == 'y')
 			return true;
 	}
 	return false;
 }
 
-/* The inode at path (absolute): 1 found, 0 absent, or a negative errno. */
+long lr_squash_getxattr(struct lr_squash *sq, uint64_t ino, const char *name, char *buf,
+			size_t size)
+{
+	sqfs_inode inode;
+	if (sqfs_ll_inode(&sq->ll, &inode, (fuse_ino_t)ino) != SQFS_OK)
+		return -ENOENT;
+	struct xattr_find f = {.name = name, .buf = buf, .size = size};
+	int r = xattr_each(&sq->ll.fs, &inode, find_one, &f);
+	if (r < 0)
+		return r;
+	if (!f.found)
+		return -ENODATA;
+	if (size && f.len > size)
+		return -ERANGE;
+	return (long)f.len;
+}
+
+struct xattr_names {
+	char *buf;
+	size_t size, len;
+};
+
+static int add_name(void *ctx, const char *name, const char *value, size_t len)
+{
+	(void)value;
+	(void)len;
+	struct xattr_names *n = ctx;
+	size_t l = strlen(name) + 1;
+	if (n->buf && n->len + l <= n->size)
+		memcpy(n->buf + n->len, name, l);
+	n->len += l;
+	return 0;
+}
+
+long lr_squash_listxattr(struct lr_squash *sq, uint64_t ino, char *buf, size_t size)
+{
+	sqfs_inode inode;
+	if (sqfs_ll_inode(&sq->ll, &inode, (fuse_ino_t)ino) != SQFS_OK)
+		return -ENOENT;
+	struct xattr_names n = {.buf = size ? buf : NULL, .size = size};
+	int r = xattr_each(&sq->ll.fs, &inode, add_name, &n);
+	if (r < 0)
+		return r;
+	if (size && n.len > size)
+		return -ERANGE;
+	return (long)n.len;
+}
+
 static int lookup(sqfs *fs, const char *path, sqfs_inode *inode, struct lr_error *err)
 {
 	bool found = false;
@@ -404,54 +529,47 @@ static void walk_xattrs_free(struct lr_xattr *x, size_t n)
 	free(x);
 }
 
+struct xattr_collect {
+	struct lr_xattr *v;
+	size_t n, cap;
+};
+
+static int collect(void *ctx, const char *name, const char *value, size_t len)
+{
+	struct xattr_collect *c = ctx;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 4;
+		struct lr_xattr *v = realloc(c->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	struct lr_xattr *e = &c->v[c->n];
+	e->name = strdup(name);
+	e->value = malloc(len ? len : 1);
+	if (!e->name || !e->value) {
+		free(e->name);
+		free(e->value);
+		return -ENOMEM;
+	}
+	memcpy(e->value, value, len);
+	e->len = len;
+	c->n++;
+	return 0;
+}
+
 /* All of inode's xattrs, names with their prefix. */
 static int walk_xattrs(sqfs *fs, sqfs_inode *inode, struct lr_xattr **out, size_t *n)
 {
-	*out = NULL;
-	*n = 0;
-	if (fs->sb.xattr_id_table_start == (uint64_t)SQUASHFS_INVALID_BLK ||
-	    inode->xattr == SQUASHFS_INVALID_XATTR)
-		return 0;
-	sqfs_xattr x;
-	if (sqfs_xattr_open(fs, inode, &x) != SQFS_OK)
-		return -EIO;
-	if (x.remain > 4096)
-		return -EIO;
-	struct lr_xattr *v = x.remain ? calloc(x.remain, sizeof(*v)) : NULL;
-	if (x.remain && !v)
-		return -ENOMEM;
-	size_t count = 0;
-	int r = 0;
-	while (x.remain > 0) {
-		if (sqfs_xattr_read(&x) != SQFS_OK) {
-			r = -EIO;
-			break;
-		}
-		struct lr_xattr *e = &v[count++];
-		size_t nlen = sqfs_xattr_name_size(&x), vlen;
-		if (sqfs_xattr_value_size(&x, &vlen) != SQFS_OK || nlen > 256 || vlen > 65536) {
-			r = -EIO;
-			break;
-		}
-		e->name = calloc(1, nlen + 1);
-		e->value = malloc(vlen ? vlen : 1);
-		e->len = vlen;
-		if (!e->name || !e->value) {
-			r = -ENOMEM;
-			break;
-		}
-		if (sqfs_xattr_name(&x, e->name, true) != SQFS_OK ||
-		    sqfs_xattr_value(&x, e->value) != SQFS_OK) {
-			r = -EIO;
-			break;
-		}
-	}
+	struct xattr_collect c = {0};
+	int r = xattr_each(fs, inode, collect, &c);
 	if (r < 0) {
-		walk_xattrs_free(v, count);
+		walk_xattrs_free(c.v, c.n);
 		return r;
 	}
-	*out = v;
-	*n = count;
+	*out = c.v;
+	*n = c.n;
 	return 0;
 }
 

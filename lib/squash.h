@@ -83,6 +83,13 @@ int lr_squash_walk(struct lr_squash *sq,
  * Returns the count (0 at the end) or a negative errno. */
 long lr_squash_pread(struct lr_squash *sq, uint64_t id, uint64_t off, void *buf, size_t len);
 
+/* One xattr, or the list of names, of the file with FUSE inode number ino,
+ * as getxattr(2) and listxattr(2) answer (size 0: the length needed).
+ * Returns the length or -ENODATA, -ERANGE, -EIO. */
+long lr_squash_getxattr(struct lr_squash *sq, uint64_t ino, const char *name, char *buf,
+			size_t size);
+long lr_squash_listxattr(struct lr_squash *sq, uint64_t ino, char *buf, size_t size);
+
 /* Does the layer hold any extended attribute at all? */
 bool lr_squash_has_xattrs(const struct lr_squash *sq);
 

@@ -338,7 +338,6 @@ static struct sqw_dentry *parent_dir(struct lr_sqw *w, const char *path, const c
 				     S_ISLNK(d->inode->mode) ? "a symbolic link" : "a file");
 			return NULL;
 		}
-		d->drop_if_empty = false;
 		dir = d;
 		p = slash + 1;
 	}
@@ -505,7 +504,8 @@ static void settle(struct lr_sqw *w, struct sqw_dentry *d)
 		d->children[kept++] = c;
 	}
 	d->n_children = kept;
-	qsort(d->children, d->n_children, sizeof(*d->children), by_name);
+	if (d->n_children > 1)
+		qsort(d->children, d->n_children, sizeof(*d->children), by_name);
 	uint32_t subdirs = 0;
 	for (size_t i = 0; i < d->n_children; i++)
 		subdirs += S_ISDIR(d->children[i]->inode->mode);
