@@ -157,7 +157,8 @@ static int flatten_node(struct flatten *f, const struct lr_vnode *n, size_t len,
 
 /* The stored layer, and -o: done, report.  Shared by both commands. */
 static int commit(const char *cmd, const struct lr_image_ctx *ctx, struct lr_out *out,
-		  const struct derive_args *a, const struct lr_chain *parent, const char *parent_hex)
+		  const struct derive_args *a, const struct lr_chain *parent,
+		  const char *parent_hex)
 {
 	struct lr_error err = {0};
 	if (lr_out_commit(out, &err) < 0) {
@@ -198,8 +199,8 @@ int lr_image_flatten(const struct lr_image_ctx *ctx, int argc, char **argv)
 	if (lr_parent_open(ctx, a.image, chain, top_hex, &err) < 0) {
 		free(chain);
 		/* "parent: " is lr_parent_open()'s view; here it is the image. */
-		return lr_image_fail("flatten", strncmp(err.msg, "parent: ", 8) ? err.msg
-										: err.msg + 8);
+		return lr_image_fail("flatten",
+				     strncmp(err.msg, "parent: ", 8) ? err.msg : err.msg + 8);
 	}
 	struct lr_view view;
 	struct flatten f = {0};

@@ -392,7 +392,8 @@ int lr_image_gc(const struct lr_image_ctx *ctx, int argc, char **argv)
 		for (size_t k = 0; needed && k < n_keep; k++) {
 			struct lr_chain *chain = calloc(1, sizeof(*chain));
 			struct lr_error err = {0};
-			if (!chain || lr_chain_resolve(chain, keep[k], stores, n_stores, &err) < 0) {
+			if (!chain ||
+			    lr_chain_resolve(chain, keep[k], stores, n_stores, &err) < 0) {
 				fprintf(stderr, "labrun-image gc: --keep %s: %s; nothing removed\n",
 					keep[k], chain ? err.msg : "out of memory");
 				free(chain);
