@@ -20,7 +20,7 @@
 #include "layerview.h"
 
 /* Default layer options, chosen by bench/compression.sh (doc/DECISIONS.md). */
-#define LR_DEFAULT_COMPRESSION "gzip"
+#define LR_DEFAULT_COMPRESSION "lz4"
 #define LR_DEFAULT_BLOCK_SIZE (128 * 1024)
 
 /* Where a layer goes: OUT when the user named one, else the store. */

@@ -37,7 +37,7 @@ static const char usage[] =
 	"                           of at least 12 digits, or the file's name)\n"
 	"  build (--from DIR | --from-tar FILE|-) [-o OUT] [--parent IMAGE [--diff]]\n"
 	"        [--entrypoint CMD] [--cmd CMD] [--env K=V]... [--workdir DIR]\n"
-	"        [--label K=V]... [--compression gzip|lz4|zstd|xz|none]\n"
+	"        [--label K=V]... [--compression lz4|gzip|zstd|xz|none]\n"
 	"        [--block-size SIZE] [--owner-map keep|root|FROM:TO[:N],...]\n"
 	"        [--store DIR]\n"
 	"                           write one layer (to OUT, else into the layer\n"
