@@ -9,7 +9,7 @@ PACKAGES=(
 	libfuse3-dev libsquashfuse-dev libjansson-dev libssl-dev
 	libsquashfs-dev libarchive-dev
 	# run: FUSE kernel interface tools, squashfs tools for images
-	fuse3 squashfs-tools
+	fuse3 squashfs-tools squashfs-tools-ng
 	# tests
 	libcmocka-dev bats busybox-static attr util-linux procps psmisc
 	bsdextrautils tmux coreutils

@@ -238,3 +238,32 @@ setup() {
 teardown() {
 	lr_teardown
 }
+
+# ---------------------------------------------------------------- layers
+
+# sq_ls LAYER: one line per entry of the squashfs file LAYER, root left out,
+# as "MODE UID/GID [MAJOR,MINOR] PATH" (e.g. "drwxrwxrwt 0/0 tmp",
+# "c--------- 0/0 0,0 etc/gone"), from squashfs-tools-ng's rdsquashfs:
+# unsquashfs 4.5.1 refuses the lz4 layers libsquashfs writes (the kernel,
+# squashfuse and squashfs-tools-ng read them; doc/DECISIONS.md).
+sq_ls() {
+	rdsquashfs -d "$1" | awk '
+	function perms(m, t,   s, i, b, bits, ch) {
+		s = t; bits = "rwxrwxrwx"
+		for (i = 8; i >= 0; i--) {
+			b = int(m / 2 ^ i) % 2
+			s = s (b ? substr(bits, 9 - i, 1) : "-")
+		}
+		if (int(m / 2048) % 2) s = substr(s, 1, 3) (substr(s, 4, 1) == "x" ? "s" : "S") substr(s, 5)
+		if (int(m / 1024) % 2) s = substr(s, 1, 6) (substr(s, 7, 1) == "x" ? "s" : "S") substr(s, 8)
+		if (int(m / 512) % 2) s = substr(s, 1, 9) (substr(s, 10, 1) == "x" ? "t" : "T")
+		return s
+	}
+	function oct(s,   v, i) { v = 0; for (i = 1; i <= length(s); i++) v = v * 8 + substr(s, i, 1); return v }
+	{
+		t = $1 == "dir" ? "d" : $1 == "file" ? "-" : $1 == "slink" ? "l" : \
+		    $1 == "pipe" ? "p" : $1 == "sock" ? "s" : $1 == "nod" ? $6 : "?"
+		dev = $1 == "nod" ? " " $7 "," $8 : ""
+		print perms(oct($3), t), $4 "/" $5 dev, $2
+	}'
+}
