@@ -16,11 +16,7 @@ static void node_free(struct lr_vnode *n)
 	for (size_t i = 0; i < n->n_children; i++)
 		node_free(n->children[i]);
 	free(n->children);
-	for (size_t i = 0; i < n->n_xattrs; i++) {
-		free(n->xattrs[i].name);
-		free(n->xattrs[i].value);
-	}
-	free(n->xattrs);
+	lr_xattrs_free(n->xattrs, n->n_xattrs);
 	free(n->target);
 	free(n->name);
 	free(n);
@@ -101,26 +97,13 @@ static int node_set(struct lr_vnode *n, const struct lr_squash_entry *e, size_t 
 	n->target = NULL;
 	if (e->target && !(n->target = strdup(e->target)))
 		return -ENOMEM;
-	for (size_t i = 0; i < n->n_xattrs; i++) {
-		free(n->xattrs[i].name);
-		free(n->xattrs[i].value);
-	}
-	free(n->xattrs);
+	lr_xattrs_free(n->xattrs, n->n_xattrs);
 	n->xattrs = NULL;
 	n->n_xattrs = 0;
-	for (size_t i = 0; i < e->n_xattrs; i++) {
-		if (is_overlay_xattr(e->xattrs[i].name))
-			continue;
-		if (!n->xattrs && !(n->xattrs = calloc(e->n_xattrs, sizeof(*n->xattrs))))
+	for (size_t i = 0; i < e->n_xattrs; i++)
+		if (!is_overlay_xattr(e->xattrs[i].name) &&
+		    lr_xattr_push(&n->xattrs, &n->n_xattrs, &e->xattrs[i]) < 0)
 			return -ENOMEM;
-		struct lr_xattr *x = &n->xattrs[n->n_xattrs++];
-		x->name = strdup(e->xattrs[i].name);
-		x->value = malloc(e->xattrs[i].len ? e->xattrs[i].len : 1);
-		if (!x->name || !x->value)
-			return -ENOMEM;
-		memcpy(x->value, e->xattrs[i].value, e->xattrs[i].len);
-		x->len = e->xattrs[i].len;
-	}
 	return 0;
 }
 

@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include "squash.h"
-#include "squashwrite.h"
 
 /* Decompressed data blocks kept per layer.  libsquashfuse caches
  * metadata and fragments but decompresses a data block again on every
@@ -520,43 +519,45 @@ void *lr_squash_ll(struct lr_squash *sq)
 
 /* ------------------------------------------------------------ walking */
 
-static void walk_xattrs_free(struct lr_xattr *x, size_t n)
+void lr_xattrs_free(struct lr_xattr *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(x[i].name);
-		free(x[i].value);
+		free(v[i].name);
+		free(v[i].value);
 	}
-	free(x);
+	free(v);
 }
 
-struct xattr_collect {
-	struct lr_xattr *v;
-	size_t n, cap;
-};
-
-static int collect(void *ctx, const char *name, const char *value, size_t len)
+int lr_xattr_push(struct lr_xattr **v, size_t *n, const struct lr_xattr *x)
 {
-	struct xattr_collect *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 4;
-		struct lr_xattr *v = realloc(c->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		c->v = v;
-		c->cap = cap;
-	}
-	struct lr_xattr *e = &c->v[c->n];
-	e->name = strdup(name);
-	e->value = malloc(len ? len : 1);
+	struct lr_xattr *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	struct lr_xattr *e = &nv[*n];
+	e->name = strdup(x->name);
+	e->value = malloc(x->len ? x->len : 1);
 	if (!e->name || !e->value) {
 		free(e->name);
 		free(e->value);
 		return -ENOMEM;
 	}
-	memcpy(e->value, value, len);
-	e->len = len;
-	c->n++;
+	memcpy(e->value, x->value, x->len);
+	e->len = x->len;
+	(*n)++;
 	return 0;
+}
+
+struct xattr_collect {
+	struct lr_xattr *v;
+	size_t n;
+};
+
+static int collect(void *ctx, const char *name, const char *value, size_t len)
+{
+	struct xattr_collect *c = ctx;
+	const struct lr_xattr x = {.name = (char *)name, .value = (char *)value, .len = len};
+	return lr_xattr_push(&c->v, &c->n, &x);
 }
 
 /* All of inode's xattrs, names with their prefix. */
@@ -565,7 +566,7 @@ static int walk_xattrs(sqfs *fs, sqfs_inode *inode, struct lr_xattr **out, size_
 	struct xattr_collect c = {0};
 	int r = xattr_each(fs, inode, collect, &c);
 	if (r < 0) {
-		walk_xattrs_free(c.v, c.n);
+		lr_xattrs_free(c.v, c.n);
 		return r;
 	}
 	*out = c.v;
@@ -616,7 +617,7 @@ static int walk_one(sqfs *fs, sqfs_inode_id id, const char *path,
 	}
 	e.xattrs = xattrs;
 	r = fn(ctx, &e, err);
-	walk_xattrs_free(xattrs, e.n_xattrs);
+	lr_xattrs_free(xattrs, e.n_xattrs);
 	free(target);
 	return r;
 }

@@ -55,7 +55,17 @@ int lr_squash_read(struct lr_squash *sq, uint64_t ino, uint64_t off, size_t size
 int lr_squash_verify(struct lr_squash *sq, uint64_t *entries, uint64_t *bytes,
 		     struct lr_error *err);
 
-struct lr_xattr; /* squashwrite.h */
+/* An extended attribute, its name with the namespace ("user.x",
+ * "trusted.overlay.opaque", "security.capability"). */
+struct lr_xattr {
+	char *name;
+	char *value;
+	size_t len;
+};
+
+/* Append a copy of x to the array *v of *n (grown with realloc). */
+int lr_xattr_push(struct lr_xattr **v, size_t *n, const struct lr_xattr *x);
+void lr_xattrs_free(struct lr_xattr *v, size_t n);
 
 /* One entry of a layer, as lr_squash_walk() reports it. */
 struct lr_squash_entry {

@@ -208,15 +208,6 @@ static struct sqw_inode *inode_new(struct lr_sqw *w)
 	return in;
 }
 
-static void xattrs_free(struct lr_xattr *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(x[i].name);
-		free(x[i].value);
-	}
-	free(x);
-}
-
 /* Set in's metadata from e (type excepted for directories merged). */
 static int inode_set(struct sqw_inode *in, const struct lr_sqw_entry *e)
 {
@@ -230,23 +221,12 @@ static int inode_set(struct sqw_inode *in, const struct lr_sqw_entry *e)
 	in->target = NULL;
 	if (S_ISLNK(e->mode) && !(in->target = strdup(e->target ? e->target : "")))
 		return -ENOMEM;
-	xattrs_free(in->xattrs, in->n_xattrs);
+	lr_xattrs_free(in->xattrs, in->n_xattrs);
 	in->xattrs = NULL;
 	in->n_xattrs = 0;
-	if (e->n_xattrs) {
-		in->xattrs = calloc(e->n_xattrs, sizeof(*in->xattrs));
-		if (!in->xattrs)
+	for (size_t i = 0; i < e->n_xattrs; i++)
+		if (lr_xattr_push(&in->xattrs, &in->n_xattrs, &e->xattrs[i]) < 0)
 			return -ENOMEM;
-		for (size_t i = 0; i < e->n_xattrs; i++) {
-			struct lr_xattr *x = &in->xattrs[in->n_xattrs++];
-			x->name = strdup(e->xattrs[i].name);
-			x->value = malloc(e->xattrs[i].len ? e->xattrs[i].len : 1);
-			if (!x->name || !x->value)
-				return -ENOMEM;
-			memcpy(x->value, e->xattrs[i].value, e->xattrs[i].len);
-			x->len = e->xattrs[i].len;
-		}
-	}
 	return 0;
 }
 
@@ -454,30 +434,21 @@ int lr_sqw_set_xattr(struct lr_sqw *w, const char *path, const char *name, const
 		d = lookup(w, path);
 	}
 	struct sqw_inode *in = d->inode;
-	struct lr_xattr *x = NULL;
+	const struct lr_xattr x = {.name = (char *)name, .value = (char *)value, .len = len};
 	for (size_t i = 0; i < in->n_xattrs; i++)
-		if (!strcmp(in->xattrs[i].name, name))
-			x = &in->xattrs[i];
-	if (!x) {
-		struct lr_xattr *v = realloc(in->xattrs, (in->n_xattrs + 1) * sizeof(*v));
-		if (!v)
-			return lr_error_errno(err, ENOMEM, "%s", path);
-		in->xattrs = v;
-		x = &v[in->n_xattrs++];
-		*x = (struct lr_xattr){.name = strdup(name)};
-		if (!x->name) {
-			in->n_xattrs--;
-			return lr_error_errno(err, ENOMEM, "%s", path);
+		if (!strcmp(in->xattrs[i].name, name)) {
+			char *copy = malloc(len ? len : 1);
+			if (!copy)
+				return lr_error_errno(err, ENOMEM, "%s", path);
+			memcpy(copy, value, len);
+			free(in->xattrs[i].value);
+			in->xattrs[i].value = copy;
+			in->xattrs[i].len = len;
+			return 0;
 		}
-	}
-	char *copy = malloc(len ? len : 1);
-	if (!copy)
-		return lr_error_errno(err, ENOMEM, "%s", path);
-	memcpy(copy, value, len);
-	free(x->value);
-	x->value = copy;
-	x->len = len;
-	return 0;
+	return lr_xattr_push(&in->xattrs, &in->n_xattrs, &x) < 0
+		       ? lr_error_errno(err, ENOMEM, "%s", path)
+		       : 0;
 }
 
 /* ------------------------------------------------------------ writing */
@@ -839,7 +810,7 @@ void lr_sqw_free(struct lr_sqw *w)
 	for (; in; in = next) {
 		next = in->all_next;
 		free(in->target);
-		xattrs_free(in->xattrs, in->n_xattrs);
+		lr_xattrs_free(in->xattrs, in->n_xattrs);
 		sqfs_free(in->file);
 		free(in);
 	}

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "squash.h" /* struct lr_xattr */
 
 struct lr_sqw;
 
@@ -31,12 +32,6 @@ struct lr_sqw_options {
 	const char *compression; /* "gzip", "lz4", "zstd", "xz" or "none" */
 	size_t block_size;	 /* 4 KiB .. 1 MiB, a power of two */
 	unsigned workers;	 /* compression threads; 0: one per CPU */
-};
-
-struct lr_xattr {
-	char *name; /* "user.x", "trusted.overlay.opaque", "security.capability" */
-	char *value;
-	size_t len;
 };
 
 struct lr_sqw_entry {
