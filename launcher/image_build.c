@@ -159,8 +159,16 @@ int lr_image_build(const struct lr_image_ctx *ctx, int argc, char **argv)
 		status = lr_image_fail("build", err.msg);
 		goto out_view;
 	}
-	uint64_t stored, same, deleted;
-	lr_build_stats(b, &stored, &same, &deleted);
+	uint64_t stored, same, deleted, deleted_top;
+	lr_build_stats(b, &stored, &same, &deleted, &deleted_top);
+	if (deleted_top)
+		/* A tree of only the new files (an application directory) over a
+		 * whole root: almost surely meant as a diff. */
+		fprintf(stderr,
+			"labrun-image build: warning: %llu of the parent's top-level entries "
+			"are not in the input and are deleted in this layer (--diff stores an "
+			"input that holds only the changes)\n",
+			(unsigned long long)deleted_top);
 	lr_build_free(b);
 	if (lr_out_commit(&out, &err) < 0) {
 		lr_out_abort(&out);

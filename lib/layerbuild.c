@@ -20,6 +20,7 @@ struct lr_build {
 	size_t n_opaque;
 	char *a, *b; /* CHUNK bytes each: input, parent */
 	uint64_t stored, same, deleted;
+	uint64_t deleted_top; /* whiteouts in the root directory */
 };
 
 /* ------------------------------------------------------------ owners */
@@ -407,8 +408,10 @@ static int whiteouts(struct lr_build *b, const struct lr_vnode *dir, char *path,
 		int r = 0;
 		if (!c->seen) {
 			struct lr_sqw_entry e = {.path = path, .mode = S_IFCHR};
-			if ((r = lr_sqw_add(b->w, &e, err)) == 0)
+			if ((r = lr_sqw_add(b->w, &e, err)) == 0) {
 				b->deleted++;
+				b->deleted_top += len == 0;
+			}
 		} else if (c->seen_dir && S_ISDIR(c->mode)) {
 			r = whiteouts(b, c, path, at + n, err);
 		}
@@ -484,11 +487,13 @@ int lr_build_begin(struct lr_build **out, const char *path, const struct lr_buil
 	return 0;
 }
 
-void lr_build_stats(const struct lr_build *b, uint64_t *stored, uint64_t *same, uint64_t *deleted)
+void lr_build_stats(const struct lr_build *b, uint64_t *stored, uint64_t *same, uint64_t *deleted,
+		    uint64_t *deleted_top)
 {
 	*stored = b->stored;
 	*same = b->same;
 	*deleted = b->deleted;
+	*deleted_top = b->deleted_top;
 }
 
 void lr_build_free(struct lr_build *b)

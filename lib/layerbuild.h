@@ -80,7 +80,11 @@ int lr_build_link(struct lr_build *b, const char *path, const char *target, stru
 /* Add the parent's deletions as whiteouts, /.labrun/layer.json holding
  * layer_json (NULL: none), and write the squashfs. */
 int lr_build_finish(struct lr_build *b, const char *layer_json, struct lr_error *err);
-void lr_build_stats(const struct lr_build *b, uint64_t *stored, uint64_t *same, uint64_t *deleted);
+/* Entries stored, left out as equal to the parent's, and whiteouts made for
+ * the parent's entries the input lacks (deleted_top: of those, the ones
+ * in the root directory). */
+void lr_build_stats(const struct lr_build *b, uint64_t *stored, uint64_t *same, uint64_t *deleted,
+		    uint64_t *deleted_top);
 void lr_build_free(struct lr_build *b);
 
 #endif

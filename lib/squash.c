@@ -321,14 +321,32 @@ long lr_squash_listxattr(struct lr_squash *sq, uint64_t ino, char *buf, size_t s
 	return (long)n.len;
 }
 
+/* path's inode; 0 when there is none, also when a parent on the way is
+ * not a directory (a whiteout or a file of this layer hiding the rest). */
 static int lookup(sqfs *fs, const char *path, sqfs_inode *inode, struct lr_error *err)
 {
-	bool found = false;
 	int r = translate(sqfs_inode_get(fs, inode, sqfs_inode_root(fs)), err, "root directory");
 	if (r < 0)
 		return r;
-	r = translate(sqfs_lookup_path(fs, inode, path, &found), err, path);
-	return r < 0 ? r : found;
+	char name[SQUASHFS_NAME_LEN + 1];
+	for (const char *p = path; *p;) {
+		while (*p == '/')
+			p++;
+		size_t len = strcspn(p, "/");
+		if (len == 0)
+			break;
+		if (len > SQUASHFS_NAME_LEN || !S_ISDIR(inode->base.mode))
+			return 0;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		bool found = false;
+		if ((r = translate(sqfs_lookup_path(fs, inode, name, &found), err, path)) < 0)
+			return r;
+		if (!found)
+			return 0;
+		p += len;
+	}
+	return 1;
 }
 
 int lr_squash_kind(struct lr_squash *sq, const char *path, struct lr_error *err)

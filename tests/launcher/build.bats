@@ -273,3 +273,20 @@ li() {
 	run --separate-stderr li gc --bogus
 	assert_status 2
 }
+
+@test "a tree of only new files over a parent, without --diff: warned, and labrun says what is missing" {
+	li build --from "$ROOT" -o base.sqfs
+	mkdir -p app/app && echo hi >app/app/x
+	run --separate-stderr li build --from app --parent base.sqfs -o app.sqfs
+	assert_status 0
+	[[ $stderr == *"warning"*"top-level entries"*"--diff"* ]] || { lr_show; false; }
+	# /bin is whited out: the command is not there (not "corrupt").
+	run -127 --separate-stderr lr app.sqfs /bin/true
+	[[ $stderr != *corrupt* ]] || { lr_show; false; }
+	run --separate-stderr li build --from app --parent base.sqfs --diff -o app2.sqfs
+	assert_status 0
+	assert_stderr_empty
+	run --separate-stderr lr app2.sqfs /bin/cat /app/x
+	assert_status 0
+	[ "$output" = hi ]
+}

@@ -1598,7 +1598,7 @@ static char *child_json(void)
 static struct {
 	bool made;
 	struct layer l;
-	uint64_t stored, same, deleted;
+	uint64_t stored, same, deleted, deleted_top;
 } child_fx;
 
 static void child_fixture_free(void)
@@ -1633,7 +1633,8 @@ static const struct layer *child_layer(void)
 	struct lr_error ferr = {0};
 	if (lr_build_finish(b, json, &ferr) < 0)
 		fail_msg("finish: %s", ferr.msg);
-	lr_build_stats(b, &child_fx.stored, &child_fx.same, &child_fx.deleted);
+	lr_build_stats(b, &child_fx.stored, &child_fx.same, &child_fx.deleted,
+		       &child_fx.deleted_top);
 	lr_build_free(b);
 	free(json);
 	layer_open(&child_fx.l, file);
@@ -1663,6 +1664,7 @@ static void build_with_parent_stores_only_what_changed(void **state)
 				     "f shrink\n"
 				     "f xa\n");
 	assert_int_equal(child_fx.deleted, 2);
+	assert_int_equal(child_fx.deleted_top, 2); /* gone, olddir: both in the root */
 	/* Kept for what changed below, with the parent's (equal) metadata. */
 	check_fields(layer_must(l, "bin"), NULL, tfind(child_table, N_CHILD, "bin"));
 	check_fields(layer_must(l, ""), NULL, tfind(child_table, N_CHILD, ""));
