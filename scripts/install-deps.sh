@@ -15,6 +15,8 @@ PACKAGES=(
 	bsdextrautils tmux coreutils
 	# tests: OCI and Docker archive fixtures (tests/images/oci.sh)
 	tar gzip zstd jq
+	# the example image stack (images/, stack.bats, the demo)
+	mmdebstrap uidmap make
 	# benchmarks and peers
 	hyperfine charliecloud-runtime bubblewrap time
 )
