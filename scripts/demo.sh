@@ -2,9 +2,10 @@
 # Build labrun and show it, from a fresh Debian 12 machine, as root:
 #   scripts/demo.sh
 # Installs the dependencies (Debian packages), builds and installs labrun
-# (/usr/local), builds example images (a busybox image and a three-layer
-# image whose parents sit in a layer store), and runs commands in them as
-# the unprivileged user labrun-test.
+# (/usr/local), builds example images (a busybox image, a three-layer
+# image whose parents sit in a layer store, and the example stack of
+# images/: Debian, python3+numpy and two applications on them), and runs
+# commands in them as the unprivileged user labrun-test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -51,6 +52,17 @@ phase "labrun top.sqfs: three layers, the image's own command"
 as_user labrun -c "$demo/labrun.conf" "$demo/images/top.sqfs"
 as_user labrun -c "$demo/labrun.conf" "$demo/images/top.sqfs" /bin/sh -c \
 	'echo "layers: $(ls /layers | tr "\n" " ")"; echo "SHARED=$SHARED MIDVAR=$MIDVAR"'
+
+phase "the example stack: Debian, python3+numpy, two applications (make -C images)"
+# The first time, mmdebstrap fetches about 100 packages from Debian's archive.
+make -C images OUT="$demo/stack" LABRUN_IMAGE=/usr/local/bin/labrun-image all >"$demo/stack.log" 2>&1 ||
+	{ tail -20 "$demo/stack.log"; echo "demo.sh: make -C images failed (log: $demo/stack.log)" >&2; exit 1; }
+as_user labrun "$demo/stack/app-hello.sqfs"
+as_user labrun "$demo/stack/app-stats.sqfs" | head -n 12
+echo "  ..."
+echo "The layers, each stored once; the python layer is used by both applications:"
+as_user labrun-image list "$demo/stack"
+make -s -C images OUT="$demo/stack" LABRUN_IMAGE=/usr/local/bin/labrun-image sizes
 
 phase "done"
 echo "Try: su - labrun-test -c 'labrun $demo/images/busybox.sqfs'   (an interactive shell)"
