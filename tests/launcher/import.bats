@@ -519,6 +519,18 @@ long name
 	[ -f "$STORE/sha256-$bottom.sqfs" ]
 }
 
+@test "bad: a full disk during import: ENOSPC named, the store left empty" {
+	# A 1 MiB tmpfs in a user and mount namespace of the test's own; the
+	# uncompressed busybox layer does not fit.
+	small=$BATS_TEST_TMPDIR/small
+	mkdir -p "$small"
+	run unshare -rm sh -c "mount -t tmpfs -o size=1m none '$small' &&
+		'$LABRUN_IMAGE' -c '$LR_CONF' import --compression none --store '$small/store' \
+			'oci:$OCI/oci'; echo status=\$?; ls -A '$small/store'"
+	[[ $output == *"No space left on device"* ]] || { lr_show; false; }
+	[ "${lines[-1]}" = status=1 ] || { lr_show; false; }
+}
+
 @test "bad: a layer of an unknown media type" {
 	import_fails "oci:$OCI/bad-mediatype" 'application/vnd\.example\.unknown'
 }
