@@ -7,7 +7,7 @@
 # Runs as any user: no device nodes, no chown (--from makes every owner
 # root).  Every mtime is SOURCE_DATE_EPOCH (default 0), so the tree, and
 # the layer made of it, is the same on every machine and every day.  The
-# test images of tests/images/build.sh have the same layout.
+# test images of tests/images/build.sh are made of it too.
 set -euo pipefail
 
 die() { echo "busybox-root.sh: $*" >&2; exit 1; }

@@ -28,6 +28,8 @@ trap 'echo "build.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 OUT=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROBES_SRC=$HERE/../probes
+# The busybox tree, laid out as the example busybox image (images/).
+BUSYBOX_ROOT=$HERE/../../images/busybox-root.sh
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 CC=${CC:-cc}
 
@@ -51,7 +53,7 @@ rm -rf "$OUT"/.build.*	# left by a build that was killed
 # Everything an image depends on.  "$CC --version" and the libc (for the
 # static probes) stand in for the compiler.
 stamp=$( {
-	cat "$0"
+	cat "$0" "$BUSYBOX_ROOT"
 	cat "$PROBES_SRC"/*.c "$PROBES_SRC"/*.h 2>/dev/null
 	sha256sum "$BUSYBOX"
 	mksquashfs -version 2>&1 | head -1
@@ -118,27 +120,12 @@ done
 [ "$cc_failed" = 0 ] || die "a probe failed to compile (see above)"
 
 # ---------------------------------------------------------------- busybox root
-# A minimal root: busybox and its applets, users, the usual mount points.
+# A minimal root: images/busybox-root.sh's (busybox and its applets, users,
+# the usual mount points), plus what the tests look for.
 busybox_root() {
-	local r=$1 a
-	mkdir -p "$r"/{bin,etc,proc,dev,sys,tmp,home,root,work,mnt,data,var/tmp,run,usr}
-	chmod 1777 "$r/tmp" "$r/var/tmp"
-	chmod 0700 "$r/root"
-	cp "$BUSYBOX" "$r/bin/busybox"
-	for a in $("$BUSYBOX" --list); do
-		[ "$a" = busybox ] || ln -s busybox "$r/bin/$a"
-	done
-	ln -s bin "$r/sbin"
-	ln -s ../bin "$r/usr/bin"
-	ln -s ../bin "$r/usr/sbin"
-	cat >"$r/etc/passwd" <<-'EOF'
-	root:x:0:0:root:/root:/bin/sh
-	nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-	EOF
-	cat >"$r/etc/group" <<-'EOF'
-	root:x:0:
-	nogroup:x:65534:
-	EOF
+	local r=$1
+	BUSYBOX=$BUSYBOX "$BUSYBOX_ROOT" "$r"
+	mkdir -p "$r"/{work,data}
 	# A prompt tests can recognise (tty.bats).
 	cat >"$r/etc/profile" <<-'EOF'
 	PS1='lr:\w\$ '

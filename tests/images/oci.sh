@@ -79,6 +79,8 @@ trap 'echo "oci.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 [ $# -eq 1 ] || die "usage: oci.sh OUTDIR"
 OUT=$1
 BUSYBOX=${BUSYBOX:-/bin/busybox}
+# The busybox tree of layer 1, laid out as the example busybox image.
+BUSYBOX_ROOT=$(cd "$(dirname "$0")/../../images" && pwd)/busybox-root.sh
 export LC_ALL=C TZ=UTC
 
 for tool in tar gzip zstd jq sha256sum setfattr flock stat; do
@@ -99,7 +101,7 @@ rm -rf "$OUT"/.build.* # left by a build that was killed
 
 # ---------------------------------------------------------------- stamp
 stamp=$( {
-	cat "$0"
+	cat "$0" "$BUSYBOX_ROOT"
 	sha256sum "$BUSYBOX"
 	tar --version | head -1
 	gzip --version | head -1
@@ -190,18 +192,8 @@ normalize() {
 LONG_NAME=$(printf 'long-name-%.0s' {1..11})end-of-name # 121 characters
 LONG_PATH=opt/long/$LONG_NAME
 r=$S/src/layer1
-mkdir -p "$r"/{bin,etc,dev,proc,sys,tmp,run,mnt,home,root,var/tmp,usr/share}
-mkdir -p "$r"/opt/{replaced,keep,long}
-cp "$BUSYBOX" "$r/bin/busybox"
-for a in $("$BUSYBOX" --list); do
-	[ "$a" = busybox ] || ln -s busybox "$r/bin/$a"
-done
-ln -s bin "$r/sbin"
-ln -s ../bin "$r/usr/bin"
-ln -s ../bin "$r/usr/sbin"
-printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
-	'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >"$r/etc/passwd"
-printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$r/etc/group"
+BUSYBOX=$BUSYBOX "$BUSYBOX_ROOT" "$r"
+mkdir -p "$r"/usr/share "$r"/opt/{replaced,keep,long}
 echo "base only" >"$r/etc/base-only"
 echo a >"$r/opt/replaced/a"
 echo b >"$r/opt/replaced/b"
