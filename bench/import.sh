@@ -6,7 +6,8 @@
 #
 # The tarballs are images/'s mmdebstrap trees (make -C images trees): the
 # Debian 12 minbase root (base.tar) and the same with python3 and numpy
-# (runtime.tar).  Commands, all with gzip and 128 KiB blocks:
+# (runtime.tar).  Commands, all three with the same codec (CODEC, default
+# gzip) and 128 KiB blocks:
 #   tar2sqfs            base.tar, then runtime.tar (two flat images)
 #   labrun-image build  --from-tar base.tar, then runtime.tar --parent base
 #                       (the runtime as a diff: what the stack stores)
@@ -17,7 +18,8 @@
 #
 #   bench/import.sh [ROUNDS [RUNS]]     default 3 rounds of 1 run
 # Environment: LABRUN_IMAGE (default build/launcher/labrun-image), CACHE
-# (default images/out/cache).  Exits 1 when a target is missed.
+# (default images/out/cache), CODEC (default gzip).  Exits 1 when a target
+# is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -25,6 +27,7 @@ ROUNDS=${1:-3}
 RUNS=${2:-1}
 LI=${LABRUN_IMAGE:-$top/build/launcher/labrun-image}
 CACHE=${CACHE:-$top/images/out/cache}
+CODEC=${CODEC:-gzip}
 [ -x "$LI" ] || { echo "import.sh: $LI not built (scripts/test.sh builds it)" >&2; exit 1; }
 for t in tar2sqfs jq sha256sum; do
 	command -v $t >/dev/null || { echo "import.sh: $t missing: scripts/install-deps.sh" >&2; exit 1; }
@@ -53,9 +56,9 @@ tar -C "$work/docker" -chf "$work/image.tar" .
 rm -rf "$work/docker"
 
 declare -A CMD=(
-	[tar2sqfs]="tar2sqfs -q -f -c gzip -b 131072 -j $(nproc) $work/t-base.sqfs <$CACHE/base.tar && tar2sqfs -q -f -c gzip -b 131072 -j $(nproc) $work/t-runtime.sqfs <$CACHE/runtime.tar"
-	[build]="$LI build --from-tar $CACHE/base.tar -o $work/b-base.sqfs >/dev/null && $LI build --from-tar $CACHE/runtime.tar --parent $work/b-base.sqfs -o $work/b-runtime.sqfs >/dev/null"
-	[import]="rm -rf $work/store && $LI import --store $work/store docker-archive:$work/image.tar >/dev/null"
+	[tar2sqfs]="tar2sqfs -q -f -c $CODEC -b 131072 -j $(nproc) $work/t-base.sqfs <$CACHE/base.tar && tar2sqfs -q -f -c $CODEC -b 131072 -j $(nproc) $work/t-runtime.sqfs <$CACHE/runtime.tar"
+	[build]="$LI build --compression $CODEC --from-tar $CACHE/base.tar -o $work/b-base.sqfs >/dev/null && $LI build --compression $CODEC --from-tar $CACHE/runtime.tar --parent $work/b-base.sqfs -o $work/b-runtime.sqfs >/dev/null"
+	[import]="rm -rf $work/store && $LI import --compression $CODEC --store $work/store docker-archive:$work/image.tar >/dev/null"
 )
 ORDER=(tar2sqfs build import)
 declare -A TIMES MEM
@@ -75,6 +78,7 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a
 max() { tr ' ' '\n' | grep . | sort -g | tail -1; }
 
 echo
+echo "codec $CODEC, $ROUNDS rounds of $RUNS"
 echo "| command | median s | ratio to tar2sqfs | peak memory MB |"
 echo "|---|---:|---:|---:|"
 t0=$(median <<<"${TIMES[tar2sqfs]}")

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -570,15 +571,14 @@ static void note_added(struct added *a, const struct lr_out *o)
 			 o->hex);
 }
 
-/* Write one layer into the store: tar blob l (NULL: no content) with
- * layer.json meta. */
-static int write_layer(const struct source *src, const struct image_layer *l,
-		       const struct lr_layer_meta *meta, const struct lr_sqw_options *opts,
-		       const char *store, struct lr_out *out, struct lr_error *err)
+/* Convert tar blob l (NULL: no content) into a layer under a temporary
+ * name in store: everything but layer.json, whose parent digest may not
+ * be known yet (the layer below may still be being digested). */
+static int convert_layer(const struct source *src, const struct image_layer *l,
+			 const struct lr_sqw_options *opts, const char *store, struct lr_out *out,
+			 struct lr_build **bp, struct lr_error *err)
 {
-	_cleanup_free_ char *json = lr_layer_meta_json(meta, err);
-	if (!json)
-		return -ENOMEM;
+	*bp = NULL;
 	int r = lr_out_begin(out, NULL, store, err);
 	if (r < 0)
 		return r;
@@ -588,43 +588,98 @@ static int write_layer(const struct source *src, const struct image_layer *l,
 	struct stream s = {.fd = -1};
 	struct archive *inner = NULL;
 	char what[PATH_MAX + 64];
-	if ((r = lr_build_begin(&b, out->tmp, &bo, err)) < 0)
+	if ((r = lr_build_begin(&b, out->tmp, &bo, err)) < 0 || !l)
 		goto out;
-	if (l) {
-		snprintf(what, sizeof(what), "%s: layer %.12s", src->path,
-			 l->blob_hex[0] ? l->blob_hex : l->diff_id_hex);
-		if ((r = stream_open(src, l->member, &s, err)) < 0)
-			goto out;
-		if (!(inner = lr_src_tar_reader())) {
-			r = lr_error_errno(err, ENOMEM, "%s", what);
-			goto out;
-		}
-		if (archive_read_open(inner, &s, NULL, inner_read, NULL) != ARCHIVE_OK) {
-			r = lr_error_set(err, EIO, "%s: %s", what,
-					 s.error ? "read failed" : archive_error_string(inner));
-			goto out;
-		}
-		if ((r = lr_src_tar(b, inner, what, err)) < 0) {
-			if (s.error && s.outer)
-				lr_error_set(err, EIO, "%s: archive truncated or damaged", what);
-			goto out;
-		}
-		if ((r = stream_check(&s, l->blob_hex, l->size, what, err)) < 0)
-			goto out;
+	snprintf(what, sizeof(what), "%s: layer %.12s", src->path,
+		 l->blob_hex[0] ? l->blob_hex : l->diff_id_hex);
+	if ((r = stream_open(src, l->member, &s, err)) < 0)
+		goto out;
+	if (!(inner = lr_src_tar_reader())) {
+		r = lr_error_errno(err, ENOMEM, "%s", what);
+		goto out;
 	}
-	if ((r = lr_build_finish(b, json, err)) < 0)
+	if (archive_read_open(inner, &s, NULL, inner_read, NULL) != ARCHIVE_OK) {
+		r = lr_error_set(err, EIO, "%s: %s", what,
+				 s.error ? "read failed" : archive_error_string(inner));
 		goto out;
-	lr_build_free(b);
-	b = NULL;
-	r = lr_out_commit(out, err);
+	}
+	if ((r = lr_src_tar(b, inner, what, err)) < 0) {
+		if (s.error && s.outer)
+			lr_error_set(err, EIO, "%s: archive truncated or damaged", what);
+		goto out;
+	}
+	r = stream_check(&s, l->blob_hex, l->size, what, err);
 out:
 	if (inner)
 		archive_read_free(inner);
 	stream_close(&s);
+	if (r < 0) {
+		lr_build_free(b);
+		lr_out_abort(out);
+		return r;
+	}
+	*bp = b;
+	return 0;
+}
+
+/* Write the tables and layer.json (meta) of a converted layer. */
+static int finish_layer(struct lr_build *b, const struct lr_layer_meta *meta, struct lr_out *out,
+			struct lr_error *err)
+{
+	_cleanup_free_ char *json = lr_layer_meta_json(meta, err);
+	int r = json ? lr_build_finish(b, json, err) : -ENOMEM;
 	lr_build_free(b);
 	if (r < 0)
 		lr_out_abort(out);
 	return r;
+}
+
+/* A finished layer being digested, synced and renamed on a thread of its
+ * own while the next layer converts (its digest is the next layer's
+ * parent, needed only when that one is finished). */
+struct publish {
+	pthread_t thread;
+	bool running;
+	struct lr_out out;
+	struct lr_error err;
+	int r;
+};
+
+static void *publish_thread(void *arg)
+{
+	struct publish *p = arg;
+	p->r = lr_out_publish(&p->out, &p->err);
+	return NULL;
+}
+
+static int publish_start(struct publish *p, const struct lr_out *out, struct lr_error *err)
+{
+	p->out = *out;
+	p->err = (struct lr_error){0};
+	int e = pthread_create(&p->thread, NULL, publish_thread, p);
+	if (e) {
+		p->out.tmp[0] = '\0';
+		return lr_error_errno(err, e, "start a thread");
+	}
+	p->running = true;
+	return 0;
+}
+
+/* Wait for it; 0 with its digest in p->out.hex, or the error in err. */
+static int publish_wait(struct publish *p, struct added *added, struct lr_error *err)
+{
+	if (!p->running)
+		return 0;
+	pthread_join(p->thread, NULL);
+	p->running = false;
+	if (p->r < 0) {
+		*err = p->err;
+		lr_out_abort(&p->out);
+		return p->r;
+	}
+	lr_out_done(&p->out);
+	note_added(added, &p->out);
+	return 0;
 }
 
 /* -o OUT: the top layer under the user's name, by hard link or copy. */
@@ -741,6 +796,7 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 	struct added *added = calloc(1, sizeof(*added));
 	json_t *prov = NULL;
 	char *prov_json = NULL;
+	struct publish pub = {0};
 	int status = LR_IMAGE_FAILED;
 	if (!img || !added) {
 		lr_image_fail("import", "out of memory");
@@ -752,16 +808,38 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 
+	/* Layers below one this import converts cannot be in the store over
+	 * it: the search stops at the first layer converted. */
 	char parent[LR_DIGEST_HEX_LEN + 1] = "";
-	for (size_t i = 0; i < img->n; i++) {
-		struct image_layer *l = &img->layers[i];
+	size_t first = 0;
+	for (; first < img->n; first++) {
+		struct image_layer *l = &img->layers[first];
 		char hex[LR_DIGEST_HEX_LEN + 1];
-		if (stored_already(store, parent, l->diff_id_hex, hex)) {
-			lr_debug(1, "layer %zu (%.12s): in the store as sha256:%.12s", i + 1,
-				 l->diff_id_hex, hex);
-			memcpy(parent, hex, sizeof(parent));
-			memcpy(img->chain[img->n_chain++], hex, sizeof(hex));
-			continue;
+		if (!stored_already(store, parent, l->diff_id_hex, hex))
+			break;
+		lr_debug(1, "layer %zu (%.12s): in the store as sha256:%.12s", first + 1,
+			 l->diff_id_hex, hex);
+		memcpy(parent, hex, sizeof(parent));
+		memcpy(img->chain[img->n_chain++], hex, sizeof(hex));
+	}
+	for (size_t i = first; i < img->n; i++) {
+		struct image_layer *l = &img->layers[i];
+		struct lr_out o;
+		struct lr_build *b;
+		if (convert_layer(&src, l, &layer, store, &o, &b, &err) < 0) {
+			lr_image_fail("import", err.msg);
+			goto out;
+		}
+		/* The layer below's digest, for this one's layer.json. */
+		if (publish_wait(&pub, added, &err) < 0) {
+			lr_build_free(b);
+			lr_out_abort(&o);
+			lr_image_fail("import", err.msg);
+			goto out;
+		}
+		if (i > first) {
+			memcpy(parent, pub.out.hex, sizeof(parent));
+			memcpy(img->chain[img->n_chain++], parent, sizeof(parent));
 		}
 		struct lr_layer_meta meta = {.has_parent = parent[0] != '\0'};
 		memcpy(meta.parent_hex, parent, sizeof(parent));
@@ -769,16 +847,23 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 		snprintf(diff_prov, sizeof(diff_prov), "{\"oci-diff-id\": \"sha256:%s\"}",
 			 l->diff_id_hex);
 		meta.provenance_json = diff_prov;
-		struct lr_out o;
-		if (write_layer(&src, l, &meta, &layer, store, &o, &err) < 0) {
+		if (finish_layer(b, &meta, &o, &err) < 0 || publish_start(&pub, &o, &err) < 0) {
+			lr_out_abort(&o);
 			lr_image_fail("import", err.msg);
 			goto out;
 		}
-		note_added(added, &o);
-		lr_debug(1, "layer %zu (%.12s): sha256:%s", i + 1, l->diff_id_hex, o.hex);
-		memcpy(parent, o.hex, sizeof(parent));
-		memcpy(img->chain[img->n_chain++], o.hex, sizeof(o.hex));
 	}
+	if (publish_wait(&pub, added, &err) < 0) {
+		lr_image_fail("import", err.msg);
+		goto out;
+	}
+	if (img->n > first) {
+		memcpy(parent, pub.out.hex, sizeof(parent));
+		memcpy(img->chain[img->n_chain++], parent, sizeof(parent));
+	}
+	for (size_t i = first; i < img->n; i++)
+		lr_debug(1, "layer %zu (%.12s): sha256:%s", i + 1, img->layers[i].diff_id_hex,
+			 img->chain[i]);
 
 	/* The config layer. */
 	struct lr_layer_meta meta = {.has_parent = parent[0] != '\0'};
@@ -796,7 +881,11 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	struct lr_out o;
-	r = write_layer(&src, NULL, &meta, &layer, store, &o, &err);
+	struct lr_build *b;
+	r = convert_layer(&src, NULL, &layer, store, &o, &b, &err);
+	if (r == 0 && (r = finish_layer(b, &meta, &o, &err)) == 0 &&
+	    (r = lr_out_commit(&o, &err)) < 0)
+		lr_out_abort(&o);
 	lr_image_config_free(&meta.config);
 	if (r < 0) {
 		lr_image_fail("import", err.msg);
@@ -824,6 +913,10 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 	status = LR_IMAGE_OK;
 	added->n = 0;
 out:
+	if (pub.running) {
+		struct lr_error ignored;
+		publish_wait(&pub, added, &ignored);
+	}
 	if (added)
 		for (size_t i = 0; i < added->n; i++)
 			unlink(added->paths[i]);

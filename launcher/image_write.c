@@ -42,23 +42,37 @@ int lr_image_usage(const char *cmd, const char *fmt, ...)
 
 /* ------------------------------------------------------------ output */
 
-/* The temporary file being written, for the signal handler. */
-static char pending_tmp[PATH_MAX];
+/* The temporary files being written (import converts one layer while the
+ * one before is digested), for the signal handler.  Changed by the main
+ * thread only. */
+#define MAX_PENDING 4
+static char pending_tmp[MAX_PENDING][PATH_MAX];
 
 static void on_signal(int sig)
 {
-	if (pending_tmp[0])
-		unlink(pending_tmp);
+	for (size_t i = 0; i < MAX_PENDING; i++)
+		if (pending_tmp[i][0])
+			unlink(pending_tmp[i]);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
-static void watch(const char *tmp)
+/* Add tmp to the files removed on a signal, or drop it (watch false). */
+static void watch(const char *tmp, bool on)
 {
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	snprintf(pending_tmp, sizeof(pending_tmp), "%s", tmp ? tmp : "");
+	size_t n = 0;
+	for (size_t i = 0; i < MAX_PENDING; i++) {
+		if (on && !pending_tmp[i][0]) {
+			snprintf(pending_tmp[i], sizeof(pending_tmp[i]), "%s", tmp);
+			on = false;
+		} else if (!on && !strcmp(pending_tmp[i], tmp)) {
+			pending_tmp[i][0] = '\0';
+		}
+		n += pending_tmp[i][0] != '\0';
+	}
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], tmp ? on_signal : SIG_DFL);
+		signal(sigs[i], n ? on_signal : SIG_DFL);
 }
 
 static int mkdir_p(const char *dir)
@@ -130,11 +144,11 @@ int lr_out_begin(struct lr_out *o, const char *out, const char *store_dir, struc
 	}
 	fchmod(fd, 0644);
 	close(fd);
-	watch(o->tmp);
+	watch(o->tmp, true);
 	return 0;
 }
 
-int lr_out_commit(struct lr_out *o, struct lr_error *err)
+int lr_out_publish(struct lr_out *o, struct lr_error *err)
 {
 	_cleanup_close_ int fd = open(o->tmp, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -153,22 +167,35 @@ int lr_out_commit(struct lr_out *o, struct lr_error *err)
 	if (!o->final[0] && access(dest, F_OK) == 0) {
 		/* Same digest, same bytes: the store keeps the one it has. */
 		o->existed = true;
-		lr_out_abort(o);
+		unlink(o->tmp);
 		return 0;
 	}
 	if (rename(o->tmp, dest) < 0)
 		return lr_error_errno(err, errno, "rename to %s", dest);
-	o->tmp[0] = '\0';
-	watch(NULL);
 	return 0;
+}
+
+int lr_out_commit(struct lr_out *o, struct lr_error *err)
+{
+	int r = lr_out_publish(o, err);
+	if (r == 0)
+		lr_out_done(o);
+	return r;
+}
+
+void lr_out_done(struct lr_out *o)
+{
+	watch(o->tmp, false);
+	o->tmp[0] = '\0';
 }
 
 void lr_out_abort(struct lr_out *o)
 {
-	if (o->tmp[0])
+	if (o->tmp[0]) {
 		unlink(o->tmp);
+		watch(o->tmp, false);
+	}
 	o->tmp[0] = '\0';
-	watch(NULL);
 }
 
 /* ------------------------------------------------------------ parents */

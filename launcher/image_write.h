@@ -46,6 +46,12 @@ int lr_out_begin(struct lr_out *o, const char *out, const char *store_dir, struc
 int lr_out_commit(struct lr_out *o, struct lr_error *err);
 /* Remove the temporary file. */
 void lr_out_abort(struct lr_out *o);
+/* lr_out_commit() in two halves, for a thread: lr_out_publish() digests,
+ * syncs and renames (safe in another thread), lr_out_done() then stops
+ * watching the temporary name (main thread; lr_out_abort() after a failed
+ * lr_out_publish()). */
+int lr_out_publish(struct lr_out *o, struct lr_error *err);
+void lr_out_done(struct lr_out *o);
 
 /* --parent: an image file or "sha256:<hex>" in the stores, opened with its
  * chain; *hex is its digest. */

@@ -759,7 +759,7 @@ int lr_sqw_create(struct lr_sqw **out, const char *path, const struct lr_sqw_opt
 		.size = sizeof(desc),
 		.max_block_size = (sqfs_u32)bs,
 		.num_workers = workers,
-		.max_backlog = 4 * workers,
+		.max_backlog = 10 * workers,
 		.cmp = w->cmp,
 		.wr = w->blkwr,
 		.tbl = w->fragtbl,
