@@ -73,6 +73,27 @@ struct image {
 
 /* ------------------------------------------------------------ blobs */
 
+/* A layer blob is hashed on a thread of its own while the main thread
+ * parses and compresses it: on two cores, sha256 of a few hundred MB in
+ * line was the largest cost import had over tar2sqfs.  The main thread
+ * reads into a ring of buffers; the hasher takes them in order.  A buffer
+ * is reused only when hashed, and RING_SLOTS reads later, when libarchive
+ * (which may look at the last block it was given until it asks for the
+ * next) is done with it too. */
+#define RING_SLOTS 4
+
+struct ring {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct lr_sha256 *hash;
+	char *buf[RING_SLOTS];
+	size_t len[RING_SLOTS];
+	bool full[RING_SLOTS];
+	size_t head, tail; /* next to fill, next to hash */
+	bool closing, running;
+};
+
 /* A blob being read: from a file, or from an archive's member. */
 struct stream {
 	int fd;
@@ -81,11 +102,78 @@ struct stream {
 	uint64_t bytes;
 	char *buf;
 	const char *what;
-	int error; /* errno of a failed read */
+	int error;	   /* errno of a failed read */
+	struct ring *ring; /* when hashed on a thread */
 };
+
+static void *ring_hasher(void *arg)
+{
+	struct ring *r = arg;
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (!r->full[r->tail] && !r->closing)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (!r->full[r->tail])
+			break; /* closing, and everything posted is hashed */
+		size_t slot = r->tail;
+		pthread_mutex_unlock(&r->mu);
+		lr_sha256_update(r->hash, r->buf[slot], r->len[slot]);
+		pthread_mutex_lock(&r->mu);
+		r->full[slot] = false;
+		r->tail = (slot + 1) % RING_SLOTS;
+		pthread_cond_broadcast(&r->cv);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* Stop the hasher once it has hashed everything posted. */
+static void ring_stop(struct ring *r)
+{
+	if (!r->running)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->closing = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thread, NULL);
+	r->running = false;
+}
+
+static void ring_free(struct ring *r)
+{
+	if (!r)
+		return;
+	ring_stop(r);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	for (size_t i = 0; i < RING_SLOTS; i++)
+		free(r->buf[i]);
+	free(r);
+}
+
+static int ring_start(struct stream *s)
+{
+	struct ring *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	r->hash = s->hash;
+	s->ring = r;
+	for (size_t i = 0; i < RING_SLOTS; i++)
+		if (!(r->buf[i] = malloc(STREAM_CHUNK)))
+			return -ENOMEM;
+	int e = pthread_create(&r->thread, NULL, ring_hasher, r);
+	if (e)
+		return -e;
+	r->running = true;
+	return 0;
+}
 
 static void stream_close(struct stream *s)
 {
+	ring_free(s->ring);
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->outer)
@@ -149,7 +237,8 @@ static int stream_open(const struct source *src, const char *member, struct stre
 	}
 }
 
-static long stream_read(struct stream *s, void *buf, size_t len)
+/* Read up to len bytes of the blob into buf, counting them. */
+static long raw_read(struct stream *s, void *buf, size_t len)
 {
 	long n;
 	if (s->outer) {
@@ -163,10 +252,46 @@ static long stream_read(struct stream *s, void *buf, size_t len)
 		if (n < 0)
 			s->error = errno;
 	}
-	if (n > 0) {
-		lr_sha256_update(s->hash, buf, (size_t)n);
+	if (n > 0)
 		s->bytes += (uint64_t)n;
+	return n;
+}
+
+/* The next block of the blob, hashed: in line, or handed to the ring's
+ * hasher (then *out points into the ring, valid for RING_SLOTS calls). */
+static long stream_next(struct stream *s, const void **out)
+{
+	struct ring *r = s->ring;
+	if (!r) {
+		long n = raw_read(s, s->buf, STREAM_CHUNK);
+		if (n > 0)
+			lr_sha256_update(s->hash, s->buf, (size_t)n);
+		*out = s->buf;
+		return n;
 	}
+	size_t slot = r->head;
+	pthread_mutex_lock(&r->mu);
+	while (r->full[slot])
+		pthread_cond_wait(&r->cv, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	long n = raw_read(s, r->buf[slot], STREAM_CHUNK);
+	if (n > 0) {
+		pthread_mutex_lock(&r->mu);
+		r->len[slot] = (size_t)n;
+		r->full[slot] = true;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		r->head = (slot + 1) % RING_SLOTS;
+	}
+	*out = r->buf[slot];
+	return n;
+}
+
+static long stream_read(struct stream *s, void *buf, size_t len)
+{
+	long n = raw_read(s, buf, len);
+	if (n > 0)
+		lr_sha256_update(s->hash, buf, (size_t)n);
 	return n;
 }
 
@@ -174,9 +299,7 @@ static long stream_read(struct stream *s, void *buf, size_t len)
 static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
 {
 	(void)a;
-	struct stream *s = ctx;
-	long n = stream_read(s, s->buf, STREAM_CHUNK);
-	*buf = s->buf;
+	long n = stream_next(ctx, buf);
 	return n < 0 ? -1 : (la_ssize_t)n;
 }
 
@@ -186,11 +309,14 @@ static int stream_check(struct stream *s, const char *want_hex, long long want_s
 			const char *what, struct lr_error *err)
 {
 	long n;
-	while ((n = stream_read(s, s->buf, STREAM_CHUNK)) > 0)
+	const void *block;
+	while ((n = stream_next(s, &block)) > 0)
 		;
 	if (n < 0)
 		return lr_error_set(err, EIO, "%s: read failed%s", what,
 				    s->outer ? " (archive truncated or damaged)" : "");
+	if (s->ring)
+		ring_stop(s->ring);
 	char hex[LR_DIGEST_HEX_LEN + 1];
 	if (lr_sha256_final(s->hash, hex) < 0)
 		return lr_error_set(err, EIO, "%s: sha256 failed", what);
@@ -594,6 +720,10 @@ static int convert_layer(const struct source *src, const struct image_layer *l,
 		 l->blob_hex[0] ? l->blob_hex : l->diff_id_hex);
 	if ((r = stream_open(src, l->member, &s, err)) < 0)
 		goto out;
+	if ((r = ring_start(&s)) < 0) {
+		r = lr_error_errno(err, -r, "%s: start a thread", what);
+		goto out;
+	}
 	if (!(inner = lr_src_tar_reader())) {
 		r = lr_error_errno(err, ENOMEM, "%s", what);
 		goto out;
