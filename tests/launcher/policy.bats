@@ -1,0 +1,184 @@
+#!/usr/bin/env bats
+# policy.bats - labrun-policy check and show on lab files written by each
+# test (labrun-policy(5)): valid policies, errors with FILE:LINE:COLUMN, a
+# directory with one broken file refused as a whole, a user's allocation and
+# where each number comes from, membership through a unix group.
+
+load helpers
+
+setup() {
+	lr_setup
+	LP=${LABRUN_POLICY:-$(dirname "$LABRUN")/labrun-policy}
+	[ -x "$LP" ] || skip "labrun-policy not built next to labrun ($LP)"
+	LABS=$BATS_TEST_TMPDIR/labs.d
+	mkdir -p "$LABS"
+	ME=$(id -un)
+}
+
+teardown() {
+	lr_teardown
+}
+
+lp() {
+	timeout 20 "$LP" -d "$LABS" "$@"
+}
+
+lab() { # lab NAME: the file from stdin
+	cat >"$LABS/$1.conf"
+}
+
+@test "check: a valid policy, counted" {
+	lab physics <<-EOF
+	[lab]
+	members = alice, bob, $ME
+	members = @physics
+	cores = 64
+	[defaults]
+	cores = 8
+	EOF
+	lab chemistry <<-EOF
+	[lab]
+	members = carol
+	EOF
+	run --separate-stderr lp check
+	assert_status 0
+	[[ $output == *"2 labs, 5 member entries: the policy is valid"* ]] || { lr_show; false; }
+}
+
+@test "check: an error names FILE:LINE:COLUMN and what was expected; the directory is refused" {
+	lab good <<-EOF
+	[lab]
+	members = alice
+	EOF
+	lab broken <<-EOF
+	# a comment
+	[lab]
+	members = bob
+	memory  = 64 gigs
+	EOF
+	run --separate-stderr lp check
+	assert_status 1
+	[ "$stderr" = "labrun-policy: $LABS/broken.conf:4:11: expected a size such as 64G, 512M or unlimited for memory, not '64 gigs'" ] ||
+		{ lr_show; false; }
+	# show refuses the whole directory too: nothing is half-applied.
+	run --separate-stderr lp show "$ME"
+	assert_status 1
+	[[ $stderr == *broken.conf:4:11* ]] || { lr_show; false; }
+}
+
+@test "check: unknown keys and sections, repeated keys, bad names" {
+	local -a cases=(
+		"[lab]|members = a|colours = 3|unknown key 'colours'"
+		"[lab]|members = a|[labs]|expected [lab], [defaults] or [member NAME], not [labs]"
+		"[lab]|members = a|cores = 2|cores = 3|cores is set twice in this section"
+		"[lab]|members = a b!c|expected a user name or @group, not 'b!c'"
+		"cores = 2|expected a section first"
+		"[lab]|members = a|[member]|expected [member USER] with one user name"
+		"[lab]|members = a|storage = scratch 5G|expected an absolute path then a size"
+		"[lab]|members = a|io-weight = 0|expected a whole number from 1 to 10000"
+		"[defaults]|cores = 1|no members"
+	)
+	for c in "${cases[@]}"; do
+		rm -f "$LABS"/*.conf
+		IFS='|' read -r -a parts <<<"$c"
+		printf '%s\n' "${parts[@]:0:${#parts[@]}-1}" >"$LABS/x.conf"
+		run --separate-stderr lp check
+		[ "$status" -eq 1 ] || { echo "case: $c"; lr_show; false; }
+		[[ $stderr == *"${parts[-1]}"* ]] || { echo "case: $c"; lr_show; false; }
+		[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || { echo "case: $c"; lr_show; false; }
+	done
+}
+
+@test "check: editor backups and dotfiles are not labs" {
+	lab physics <<-EOF
+	[lab]
+	members = alice
+	EOF
+	echo "garbage" >"$LABS/physics.conf~"
+	echo "garbage" >"$LABS/.physics.conf.swp"
+	echo "garbage" >"$LABS/README"
+	run --separate-stderr lp check
+	assert_status 0
+	[[ $output == *"1 lab,"* ]] || { lr_show; false; }
+}
+
+@test "show: the member's own value, else the default, capped by the lab's total, with origins" {
+	lab physics <<-EOF
+	[lab]
+	members = $ME
+	gpus = 4
+	[defaults]
+	cores = 8
+	memory = 64G
+	gpus = 1
+	storage = /scratch 500G
+	[member $ME]
+	cores = 16
+	gpus = 8
+	EOF
+	run --separate-stderr lp show "$ME"
+	assert_status 0
+	[[ $output == *"lab physics"* ]] || { lr_show; false; }
+	grep -qE "^  cores +16 +physics.conf:10 \[member $ME\]$" <<<"$output" || { lr_show; false; }
+	grep -qE "^  memory +64G +physics.conf:6 \[defaults\]$" <<<"$output" || { lr_show; false; }
+	grep -qE "^  gpus +4 +physics.conf:3 \[lab total\]$" <<<"$output" || { lr_show; false; }
+	grep -qE "^  swap +unlimited +\(not set\)$" <<<"$output" || { lr_show; false; }
+	grep -qE "^  storage +/scratch 500G +physics.conf:8 \[defaults\]$" <<<"$output" || { lr_show; false; }
+}
+
+@test "show: membership through a unix group; two labs are both shown" {
+	extra=$(id -Gn | tr ' ' '\n' | grep -v "^$ME$" | head -1)
+	[ -n "$extra" ] || skip "$ME has no supplementary group (scripts/setup-test-env.sh gives one)"
+	lab a <<-EOF
+	[lab]
+	members = @$extra
+	cores = 2
+	EOF
+	lab b <<-EOF
+	[lab]
+	members = $ME
+	cores = 3
+	EOF
+	run --separate-stderr lp show "$ME"
+	assert_status 0
+	[[ $output == *"lab a"*"lab b"* ]] || { lr_show; false; }
+	[[ $output == *"in 2 labs"* ]] || { lr_show; false; }
+	run --separate-stderr lp show --lab b "$ME"
+	assert_status 0
+	[[ $output != *"lab a"* ]] || { lr_show; false; }
+	run --separate-stderr lp show --lab c "$ME"
+	assert_status 1
+	[[ $stderr == *"not a member of lab 'c'"* ]] || { lr_show; false; }
+}
+
+@test "show: a user in no lab, an unknown user, a missing directory" {
+	lab a <<-EOF
+	[lab]
+	members = somebody-else
+	EOF
+	run --separate-stderr lp show "$ME"
+	assert_status 0
+	[[ $output == *"member of no lab"* ]] || { lr_show; false; }
+	run --separate-stderr lp show no-such-user-xyz
+	assert_status 1
+	[[ $stderr == *"no user 'no-such-user-xyz'"* ]] || { lr_show; false; }
+	run --separate-stderr "$LP" -d "$BATS_TEST_TMPDIR/none" check
+	assert_status 1
+	[[ $stderr == *"$BATS_TEST_TMPDIR/none"*"No such file"* ]] || { lr_show; false; }
+}
+
+@test "usage errors exit 2" {
+	run --separate-stderr lp
+	assert_status 2
+	run --separate-stderr lp frobnicate
+	assert_status 2
+	run --separate-stderr lp show
+	assert_status 2
+	run --separate-stderr lp show --bogus x
+	assert_status 2
+	run --separate-stderr lp check a b
+	assert_status 2
+	run --separate-stderr "$LP" --help
+	assert_status 0
+	[[ $output == *"check"*"show"* ]] || { lr_show; false; }
+}
