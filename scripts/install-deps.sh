@@ -7,7 +7,7 @@ PACKAGES=(
 	# build
 	build-essential autoconf automake libtool pkg-config
 	libfuse3-dev libsquashfuse-dev libjansson-dev libssl-dev
-	libsquashfs-dev libarchive-dev
+	libsquashfs-dev libarchive-dev libhwloc-dev
 	# run: FUSE kernel interface tools, squashfs tools for images
 	fuse3 squashfs-tools squashfs-tools-ng
 	# tests
