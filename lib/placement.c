@@ -3,8 +3,9 @@
  * 1. Each NUMA node's allowed physical cores, in hwloc's order.
  * 2. The nodes ranked: those holding more of the job's GPUs first, then
  *    larger (more allowed cores), then hwloc's order.
- * 3. One node when one has n cores, the best ranked of those; else nodes
- *    in rank order until they hold n cores (as few as the ranking allows).
+ * 3. One node when one has n cores, the best ranked of those.  Else the
+ *    best ranked, then each time the node holding more GPUs, else nearest
+ *    (NUMA latency) to those chosen, until they hold n cores.
  * 4. From the chosen nodes, the first hardware thread of every core, then
  *    the second threads, until there are n.
  * Cores without a NUMA node (a topology without one) count as one node.
@@ -14,9 +15,11 @@
 #include <errno.h>
 #include <hwloc.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "placement.h"
 
@@ -33,7 +36,8 @@ int lr_topology_load(struct lr_topology **out, const char *xml, struct lr_error 
 		free(t);
 		return lr_error_set(err, ENOMEM, "hwloc: cannot start a topology");
 	}
-	hwloc_topology_set_io_types_filter(t->topo, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+	/* PCI and OS devices: where the GPUs are. */
+	hwloc_topology_set_io_types_filter(t->topo, HWLOC_TYPE_FILTER_KEEP_ALL);
 	if (xml && hwloc_topology_set_xml(t->topo, xml) < 0) {
 		int e = errno ? errno : EINVAL;
 		hwloc_topology_destroy(t->topo);
@@ -66,6 +70,21 @@ struct node {
 	unsigned index;
 };
 
+/* NUMA latency between two nodes: hwloc's matrix where the topology has
+ * one, else 10 within a package and 20 across (what Linux reports). */
+static uint64_t node_distance(struct hwloc_distances_s *dist, const struct node *a,
+			      const struct node *b)
+{
+	if (!a->numa || !b->numa)
+		return 0;
+	hwloc_uint64_t ab, ba;
+	if (dist && hwloc_distances_obj_pair_values(dist, a->numa, b->numa, &ab, &ba) == 0)
+		return ab < ba ? ab : ba;
+	hwloc_obj_t pa = hwloc_get_ancestor_obj_by_type(NULL, HWLOC_OBJ_PACKAGE, a->numa);
+	hwloc_obj_t pb = hwloc_get_ancestor_obj_by_type(NULL, HWLOC_OBJ_PACKAGE, b->numa);
+	return pa && pa == pb ? 10 : 20;
+}
+
 static int by_rank(const void *a, const void *b)
 {
 	const struct node *x = a, *y = b;
@@ -76,17 +95,35 @@ static int by_rank(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* The NUMA nodes of the GPU named name, into set; -ENOENT when unknown. */
+static void add_nodes(hwloc_topology_t topo, hwloc_obj_t io, hwloc_bitmap_t set)
+{
+	hwloc_obj_t anc = hwloc_get_non_io_ancestor_obj(topo, io);
+	if (anc && anc->nodeset)
+		hwloc_bitmap_or(set, set, anc->nodeset);
+}
+
+/* The NUMA nodes of the GPU named name (an OS device name such as "cuda0",
+ * or a PCI address "0000:41:00.0" / "41:00.0"), into set; -ENOENT when
+ * unknown. */
 static int gpu_nodes(hwloc_topology_t topo, const char *name, hwloc_bitmap_t set)
 {
-	hwloc_obj_t os = NULL;
-	while ((os = hwloc_get_next_osdev(topo, os)))
-		if (os->name && !strcmp(os->name, name)) {
-			hwloc_obj_t anc = hwloc_get_non_io_ancestor_obj(topo, os);
-			if (anc && anc->nodeset)
-				hwloc_bitmap_or(set, set, anc->nodeset);
+	hwloc_obj_t o = NULL;
+	while ((o = hwloc_get_next_osdev(topo, o)))
+		if (o->name && !strcmp(o->name, name)) {
+			add_nodes(topo, o, set);
 			return 0;
 		}
+	while ((o = hwloc_get_next_pcidev(topo, o))) {
+		char full[32], bus[32];
+		const struct hwloc_pcidev_attr_s *a = &o->attr->pcidev;
+		snprintf(full, sizeof(full), "%04x:%02x:%02x.%01x", a->domain, a->bus, a->dev,
+			 a->func);
+		snprintf(bus, sizeof(bus), "%02x:%02x.%01x", a->bus, a->dev, a->func);
+		if (!strcasecmp(full, name) || !strcasecmp(bus, name)) {
+			add_nodes(topo, o, set);
+			return 0;
+		}
+	}
 	return -ENOENT;
 }
 
@@ -110,7 +147,8 @@ int lr_place(const struct lr_topology *t, const char *allowed_list, unsigned n,
 	hwloc_const_cpuset_t all = hwloc_topology_get_topology_cpuset(topo);
 	if (allowed_list) {
 		if (hwloc_bitmap_list_sscanf(allowed, allowed_list) < 0) {
-			r = lr_error_set(err, EINVAL, "allowed CPUs '%s': expected a list such as 0-7,16",
+			r = lr_error_set(err, EINVAL,
+					 "allowed CPUs '%s': expected a list such as 0-7,16",
 					 allowed_list);
 			goto out;
 		}
@@ -126,9 +164,10 @@ int lr_place(const struct lr_topology *t, const char *allowed_list, unsigned n,
 
 	/* 1. Nodes and their allowed cores. */
 	int depth = hwloc_get_type_depth(topo, HWLOC_OBJ_NUMANODE);
-	unsigned total_numa = depth == HWLOC_TYPE_DEPTH_UNKNOWN
-				      ? 0
-				      : (unsigned)hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+	unsigned total_numa =
+		depth == HWLOC_TYPE_DEPTH_UNKNOWN
+			? 0
+			: (unsigned)hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
 	unsigned slots = total_numa ? total_numa : 1;
 	nodes = calloc(slots, sizeof(*nodes));
 	int n_all_cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
@@ -166,8 +205,7 @@ int lr_place(const struct lr_topology *t, const char *allowed_list, unsigned n,
 			}
 		}
 
-	/* 2. Rank; the allowed threads in all. */
-	qsort(nodes, n_nodes, sizeof(*nodes), by_rank);
+	/* 2. Enough allowed threads at all? */
 	unsigned threads = (unsigned)hwloc_bitmap_weight(allowed);
 	if (n > threads) {
 		r = lr_error_set(err, ENOSPC, "%u CPUs asked for, %u allowed (%s)", n, threads,
@@ -175,8 +213,10 @@ int lr_place(const struct lr_topology *t, const char *allowed_list, unsigned n,
 		goto out;
 	}
 
-	/* 3. One node with n cores, else nodes in rank order until they hold
-	 * n cores (all of them when even that is too few: threads then). */
+	/* 3. One node with n cores, the best ranked; else a first node, then
+	 * the nearest ones to those chosen, until they hold n cores (all when
+	 * even that is too few: second threads then). */
+	qsort(nodes, n_nodes, sizeof(*nodes), by_rank);
 	unsigned use = 0;
 	for (unsigned i = 0; i < n_nodes && !use; i++)
 		if (nodes[i].n_cores >= n) {
@@ -186,11 +226,38 @@ int lr_place(const struct lr_topology *t, const char *allowed_list, unsigned n,
 			use = 1;
 		}
 	if (!use) {
-		unsigned have = 0;
-		while (use < n_nodes && have < n)
-			have += nodes[use++].n_cores;
-		if (have < n)
-			use = n_nodes; /* fewer cores than n: hyperthreads needed anyway */
+		struct hwloc_distances_s *dist = NULL;
+		unsigned nr = 1;
+		if (hwloc_distances_get_by_type(topo, HWLOC_OBJ_NUMANODE, &nr, &dist,
+						HWLOC_DISTANCES_KIND_MEANS_LATENCY, 0) < 0 ||
+		    nr == 0)
+			dist = NULL;
+		unsigned have = nodes[0].n_cores;
+		use = 1;
+		while (use < n_nodes && have < n) {
+			unsigned best = use;
+			uint64_t best_d = UINT64_MAX;
+			for (unsigned i = use; i < n_nodes; i++) {
+				uint64_t d = UINT64_MAX;
+				for (unsigned j = 0; j < use; j++) {
+					uint64_t dij = node_distance(dist, &nodes[i], &nodes[j]);
+					if (dij < d)
+						d = dij;
+				}
+				/* by_rank order breaks ties: GPUs, size, index */
+				if (nodes[i].gpus > nodes[best].gpus ||
+				    (nodes[i].gpus == nodes[best].gpus && d < best_d)) {
+					best = i;
+					best_d = d;
+				}
+			}
+			struct node pick = nodes[best];
+			memmove(&nodes[use + 1], &nodes[use], (best - use) * sizeof(*nodes));
+			nodes[use++] = pick;
+			have += pick.n_cores;
+		}
+		if (dist)
+			hwloc_distances_release(topo, dist);
 	}
 
 	/* 4. First threads of every core, then second threads, and so on. */

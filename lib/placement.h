@@ -22,10 +22,10 @@ void lr_topology_free(struct lr_topology *t);
 
 /* Choose n CPUs (hardware threads, by OS number) among allowed (a Linux
  * cpu list such as "0-7,32-39"; NULL: every CPU), near the GPUs named in
- * gpus (hwloc OS device names: "nvidia0", "cuda1"; an unknown name is an
- * error).  Writes the choice as a cpu list into out.  -ENOSPC with a
- * message when fewer than n CPUs are allowed. */
-int lr_place(const struct lr_topology *t, const char *allowed, unsigned n,
-	     const char *const *gpus, size_t n_gpus, char *out, size_t len, struct lr_error *err);
+ * gpus (hwloc OS device names such as "cuda1", or PCI addresses such as
+ * "0000:41:00.0"; an unknown name is an error).  Writes the choice as a cpu list into out.  -ENOSPC
+ * with a message when fewer than n CPUs are allowed. */
+int lr_place(const struct lr_topology *t, const char *allowed, unsigned n, const char *const *gpus,
+	     size_t n_gpus, char *out, size_t len, struct lr_error *err);
 
 #endif
