@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,8 +72,8 @@ static const char *scope_name(const struct parser *p)
 }
 
 /* "FILE:LINE:COLUMN: " + message; at points into p->text. */
-static int fail(const struct parser *p, const char *at, struct lr_error *err, const char *fmt,
-		...) __attribute__((format(printf, 4, 5)));
+static int fail(const struct parser *p, const char *at, struct lr_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 static int fail(const struct parser *p, const char *at, struct lr_error *err, const char *fmt, ...)
 {
 	char msg[LR_ERROR_MSG_MAX / 2];
@@ -104,8 +105,9 @@ static bool valid_name(const char *s, size_t n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '.' || c == '_' || c == '-' || (c == '$' && i == n - 1);
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+			  (c == '$' && i == n - 1);
 		if (!ok)
 			return false;
 	}
@@ -139,7 +141,8 @@ static int parse_members(struct parser *p, const char *value, struct lr_error *e
 		const char *name = group ? s + 1 : s;
 		size_t len = group ? n - 1 : n;
 		if (!valid_name(name, len))
-			return fail(p, s, err, "expected a user name or @group, not '%.*s'", (int)n, s);
+			return fail(p, s, err, "expected a user name or @group, not '%.*s'", (int)n,
+				    s);
 		char ***v = group ? &lab->groups : &lab->users;
 		size_t *cnt = group ? &lab->n_groups : &lab->n_users;
 		for (size_t i = 0; i < *cnt; i++)
@@ -162,40 +165,51 @@ static int parse_value(struct parser *p, enum lr_res r, const char *value, uint6
 {
 	if (!*value)
 		return fail(p, value, err, "expected a value for %s", resources[r].name);
-	if (!strcmp(value, "unlimited")) {
+	if (!strcasecmp(value, "unlimited")) {
 		*out = LR_POLICY_UNLIMITED;
 		return 0;
 	}
 	if (resources[r].size) {
 		if (lr_parse_size(value, out) < 0)
-			return fail(p, value, err,
-				    "expected a size such as 64G, 512M or unlimited for %s, not '%s'",
-				    resources[r].name, value);
+			return fail(
+				p, value, err,
+				"expected a size such as 64G, 512M or unlimited for %s, not '%s'",
+				resources[r].name, value);
 		return 0;
 	}
 	if (lr_parse_uint(value, resources[r].min, resources[r].max, out) < 0)
-		return fail(p, value, err,
-			    "expected a whole number from %llu to %llu or unlimited for %s, not '%s'",
-			    (unsigned long long)resources[r].min,
-			    (unsigned long long)resources[r].max, resources[r].name, value);
+		return fail(
+			p, value, err,
+			"expected a whole number from %llu to %llu or unlimited for %s, not '%s'",
+			(unsigned long long)resources[r].min, (unsigned long long)resources[r].max,
+			resources[r].name, value);
 	return 0;
 }
 
 /* "DEVICE SIZE" or "PATH SIZE". */
-static int parse_keyed(struct parser *p, const char *name, const char *value,
-		       struct lr_keyed *list, size_t *n, bool device, struct lr_error *err)
+static int parse_keyed(struct parser *p, const char *name, const char *value, struct lr_keyed *list,
+		       size_t *n, bool device, struct lr_error *err)
 {
 	size_t klen = strcspn(value, " \t");
 	const char *size = skip_blank(value + klen);
 	if (value[0] != '/' || klen == 0 || (device && strncmp(value, "/dev/", 5)))
-		return fail(p, value, err, "expected %s then a size, e.g. %s", device ? "a device" : "an absolute path",
+		return fail(p, value, err, "expected %s then a size, e.g. %s",
+			    device ? "a device" : "an absolute path",
 			    device ? "/dev/sda 100M" : "/scratch 500G");
-	if (strstr(value, "/../") || strstr(value, "/./"))
-		return fail(p, value, err, "expected a path without . or .. components");
+	for (const char *c = value; c < value + klen;) {
+		c++; /* past '/' */
+		size_t cl = strcspn(c, "/ \t");
+		if (c + cl > value + klen)
+			cl = (size_t)(value + klen - c);
+		if ((cl == 1 && c[0] == '.') || (cl == 2 && c[0] == '.' && c[1] == '.'))
+			return fail(p, value, err, "expected a path without . or .. components");
+		c += cl;
+	}
 	uint64_t v;
 	if (!*size || lr_parse_size(size, &v) < 0)
 		return fail(p, *size ? size : value + klen, err,
-			    "expected a size after '%.*s', e.g. 100M or unlimited", (int)klen, value);
+			    "expected a size after '%.*s', e.g. 100M or unlimited", (int)klen,
+			    value);
 	for (size_t i = 0; i < *n; i++)
 		if (strlen(list[i].key) == klen && !strncmp(list[i].key, value, klen))
 			return fail(p, value, err, "%s for %.*s is set twice in this section", name,
@@ -215,7 +229,7 @@ static int parse_keyed(struct parser *p, const char *name, const char *value,
 static int section(struct parser *p, char *s, struct lr_error *err)
 {
 	char *end = strchr(s, ']');
-	if (!end || *skip_blank(end + 1))
+	if (!end || (*skip_blank(end + 1) && *skip_blank(end + 1) != '#'))
 		return fail(p, s, err, "expected [lab], [defaults] or [member NAME]");
 	*end = '\0';
 	char *name = (char *)skip_blank(s + 1);
@@ -246,12 +260,13 @@ static int section(struct parser *p, char *s, struct lr_error *err)
 		for (size_t i = 0; i < lab->n_overrides; i++)
 			if (strlen(lab->overrides[i].user) == ulen &&
 			    !strncmp(lab->overrides[i].user, user, ulen))
-				return fail(p, user, err, "a second [member %.*s] section", (int)ulen,
-					    user);
+				return fail(p, user, err, "a second [member %.*s] section",
+					    (int)ulen, user);
 		if (lab->n_overrides == LR_POLICY_MAX_OVERRIDES)
 			return fail(p, s, err, "more than %d [member] sections",
 				    LR_POLICY_MAX_OVERRIDES);
-		struct lr_override *o = realloc(lab->overrides, (lab->n_overrides + 1) * sizeof(*o));
+		struct lr_override *o =
+			realloc(lab->overrides, (lab->n_overrides + 1) * sizeof(*o));
 		if (!o)
 			return lr_error_errno(err, ENOMEM, "%s", p->file);
 		lab->overrides = o;
@@ -281,7 +296,8 @@ static int key_value(struct parser *p, char *s, struct lr_error *err)
 	while (vend > value && blank(vend[-1]))
 		*--vend = '\0';
 	if (p->section == NONE)
-		return fail(p, s, err, "expected a section first: [lab], [defaults] or [member NAME]");
+		return fail(p, s, err,
+			    "expected a section first: [lab], [defaults] or [member NAME]");
 	if (!strcmp(s, "members")) {
 		if (p->section != LAB)
 			return fail(p, s, err, "members belong in the [lab] section");
@@ -321,10 +337,11 @@ static int lab_name(const char *path, char **out, struct lr_error *err)
 	if (n > 5 && !strcmp(base + n - 5, ".conf"))
 		n -= 5;
 	if (!valid_name(base, n))
-		return lr_error_set(err, EINVAL,
-				    "%s: the file name must be the lab's name (letters, digits, . _ "
-				    "-) and .conf",
-				    path);
+		return lr_error_set(
+			err, EINVAL,
+			"%s: the file name must be the lab's name (letters, digits, . _ "
+			"-) and .conf",
+			path);
 	return (*out = strndup(base, n)) ? 0 : lr_error_errno(err, ENOMEM, "%s", path);
 }
 
@@ -332,9 +349,16 @@ int lr_lab_parse(struct lr_lab *out, const char *path, const char *text, size_t 
 		 struct lr_error *err)
 {
 	if (len > LR_POLICY_MAX_BYTES)
-		return lr_error_set(err, EFBIG, "%s: larger than %d bytes", path, LR_POLICY_MAX_BYTES);
-	if (memchr(text, '\0', len))
-		return lr_error_set(err, EINVAL, "%s: a NUL byte (is this a text file?)", path);
+		return lr_error_set(err, EFBIG, "%s: larger than %d bytes", path,
+				    LR_POLICY_MAX_BYTES);
+	const char *nul = memchr(text, '\0', len);
+	if (nul) {
+		unsigned line = 1;
+		for (const char *c = text; c < nul; c++)
+			line += *c == '\n';
+		return lr_error_set(err, EINVAL, "%s:%u: a NUL byte (is this a text file?)", path,
+				    line);
+	}
 	struct lr_lab lab = {0};
 	struct parser p = {.lab = &lab, .file = path};
 	int r = lab_name(path, &lab.name, err);
@@ -387,6 +411,8 @@ static void limits_free(struct lr_limits *l)
 
 void lr_lab_free(struct lr_lab *lab)
 {
+	if (!lab)
+		return;
 	for (size_t i = 0; i < lab->n_users; i++)
 		free(lab->users[i]);
 	for (size_t i = 0; i < lab->n_groups; i++)
@@ -416,7 +442,8 @@ static int read_file(const char *path, char **buf, size_t *len, struct lr_error 
 	if (!S_ISREG(st.st_mode))
 		return lr_error_set(err, EINVAL, "%s: not a regular file", path);
 	if (st.st_size > LR_POLICY_MAX_BYTES)
-		return lr_error_set(err, EFBIG, "%s: larger than %d bytes", path, LR_POLICY_MAX_BYTES);
+		return lr_error_set(err, EFBIG, "%s: larger than %d bytes", path,
+				    LR_POLICY_MAX_BYTES);
 	char *b = malloc((size_t)st.st_size + 1);
 	if (!b)
 		return lr_error_errno(err, ENOMEM, "%s", path);
@@ -459,12 +486,15 @@ int lr_policy_load(struct lr_policy *out, const char *dir, bool missing_ok, stru
 		if (n <= 5 || strcmp(de->d_name + n - 5, ".conf") || de->d_name[0] == '.')
 			continue; /* editors' backups, README, .swp: not labs */
 		if (p.n_labs == LR_POLICY_MAX_LABS) {
-			r = lr_error_set(err, E2BIG, "%s: more than %d labs", dir, LR_POLICY_MAX_LABS);
+			r = lr_error_set(err, E2BIG, "%s: more than %d labs", dir,
+					 LR_POLICY_MAX_LABS);
 			break;
 		}
 		char path[PATH_MAX];
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path)) {
-			r = lr_error_set(err, ENAMETOOLONG, "%s/%s: name too long", dir, de->d_name);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		    sizeof(path)) {
+			r = lr_error_set(err, ENAMETOOLONG, "%s/%s: name too long", dir,
+					 de->d_name);
 			break;
 		}
 		char *text = NULL;
@@ -496,6 +526,8 @@ int lr_policy_load(struct lr_policy *out, const char *dir, bool missing_ok, stru
 
 void lr_policy_free(struct lr_policy *p)
 {
+	if (!p)
+		return;
 	for (size_t i = 0; i < p->n_labs; i++)
 		lr_lab_free(&p->labs[i]);
 	free(p->labs);
@@ -546,7 +578,7 @@ static void keyed_alloc(const struct lr_keyed *member, size_t nm, const struct l
 			bool have = false;
 			for (size_t j = 0; j < *n; j++)
 				have |= !strcmp(out[j].key, def[i].key);
-			if (!have && *n < LR_POLICY_MAX_PATHS)
+			if (!have && *n < LR_POLICY_MAX_KEYED)
 				out[(*n)++] = def[i];
 		}
 	for (size_t i = 0; i < nt; i++) {
@@ -557,7 +589,7 @@ static void keyed_alloc(const struct lr_keyed *member, size_t nm, const struct l
 				if (total[i].value < out[j].value)
 					out[j] = total[i];
 			}
-		if (!have && *n < LR_POLICY_MAX_PATHS)
+		if (!have && *n < LR_POLICY_MAX_KEYED)
 			out[(*n)++] = total[i];
 	}
 }

@@ -30,7 +30,9 @@
 #define LR_POLICY_MAX_LABS 256
 #define LR_POLICY_MAX_MEMBERS 4096 /* per lab, users and groups */
 #define LR_POLICY_MAX_OVERRIDES 1024
-#define LR_POLICY_MAX_PATHS 16 /* io-*-bps devices, storage paths per scope */
+#define LR_POLICY_MAX_PATHS 16 /* io-*-bps devices, storage paths per section */
+/* An allocation merges a member's, the defaults' and the total's keys. */
+#define LR_POLICY_MAX_KEYED (3 * LR_POLICY_MAX_PATHS)
 #define LR_POLICY_MAX_BYTES (1024 * 1024)
 #define LR_POLICY_MAX_LINE 4096
 #define LR_POLICY_UNLIMITED UINT64_MAX
@@ -55,7 +57,7 @@ bool lr_res_is_size(enum lr_res r);
 /* Where a value was set, for `labrun-policy show`. */
 struct lr_origin {
 	const char *file;  /* the lab's file (owned by the lab) */
-	unsigned line;     /* 0: not set anywhere */
+	unsigned line;	   /* 0: not set anywhere */
 	const char *scope; /* "lab total", "defaults", "member" */
 };
 
@@ -71,8 +73,8 @@ struct lr_limits {
 	bool set[LR_RES_COUNT];
 	uint64_t value[LR_RES_COUNT];
 	struct lr_origin origin[LR_RES_COUNT];
-	struct lr_keyed read_bps[LR_POLICY_MAX_PATHS], write_bps[LR_POLICY_MAX_PATHS],
-		storage[LR_POLICY_MAX_PATHS];
+	struct lr_keyed read_bps[LR_POLICY_MAX_KEYED], write_bps[LR_POLICY_MAX_KEYED],
+		storage[LR_POLICY_MAX_KEYED];
 	size_t n_read_bps, n_write_bps, n_storage;
 };
 
@@ -82,8 +84,8 @@ struct lr_override {
 };
 
 struct lr_lab {
-	char *name; /* the file name without .conf */
-	char *file; /* full path, for messages */
+	char *name;		/* the file name without .conf */
+	char *file;		/* full path, for messages */
 	char **users, **groups; /* members: user names; unix groups (without '@') */
 	size_t n_users, n_groups;
 	struct lr_limits total, defaults;
