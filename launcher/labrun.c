@@ -27,6 +27,8 @@
 #include "layers.h"
 #include "log.h"
 #include "options.h"
+#include "policy.h"
+#include "policy_show.h"
 
 #define EXIT_LABRUN 125
 
@@ -99,6 +101,13 @@ int main(int argc, char **argv)
 	bool default_config = !strcmp(o.config_path, LR_DEFAULT_CONFIG_PATH);
 	if (lr_config_load(&cfg, o.config_path, default_config, &ex, &err) < 0)
 		return die(err.msg);
+	if (o.action == LR_ACTION_QUOTA) {
+		int status = lr_policy_show(stdout, "labrun",
+					    cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR,
+					    pw->pw_name, o.quota_lab, true);
+		lr_config_free(&cfg);
+		return status;
+	}
 
 	/* Admin binds first, the user's after: the user's win on the same
 	 * destination, as the last mount over a path does. */

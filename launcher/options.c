@@ -31,6 +31,7 @@ enum {
 	OPT_REMAP_ROOT,
 	OPT_NET,
 	OPT_HOSTNAME,
+	OPT_QUOTA,
 };
 
 /* ':' first: a missing value returns ':' instead of '?', so the two
@@ -47,6 +48,7 @@ static const struct option long_options[] = {
 	{"remap-root", no_argument, NULL, OPT_REMAP_ROOT},
 	{"net", required_argument, NULL, OPT_NET},
 	{"hostname", required_argument, NULL, OPT_HOSTNAME},
+	{"quota", optional_argument, NULL, OPT_QUOTA},
 	{"config", required_argument, NULL, 'c'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -86,6 +88,8 @@ const char lr_options_usage[] =
 	"      --net=none        no network: the container has only a loopback device\n"
 	"      --hostname NAME   set the container's host name (letters, digits, '.'\n"
 	"                        and '-', at most 64)\n"
+	"      --quota[=LAB]     show your allocation in each of your labs (or in\n"
+	"                        LAB), from the admin's lab files, and exit; no IMAGE\n"
 	"  -c, --config FILE     read FILE instead of the admin's labrun.conf,\n"
 	"                        " LR_DEFAULT_CONFIG_PATH "\n"
 	"  -v, --verbose         say what labrun does; repeat for more detail\n"
@@ -180,6 +184,10 @@ static int apply(struct lr_options *o, int c, const char *arg, struct lr_error *
 		return 0;
 	}
 	case OPT_CLEANENV: o->cleanenv = true; return 0;
+	case OPT_QUOTA:
+		o->action = LR_ACTION_QUOTA;
+		o->quota_lab = arg && *arg ? arg : NULL;
+		return 0;
 	case 'w':
 		if (arg[0] != '/')
 			return lr_error_set(err, EINVAL,
@@ -261,6 +269,14 @@ int lr_options_parse(struct lr_options *out, int argc, char **argv, struct lr_er
 			return r;
 	}
 
+	if (o.action == LR_ACTION_QUOTA) {
+		if (optind < argc)
+			return lr_error_set(err, EINVAL,
+					    "--quota takes no IMAGE or COMMAND, not '%.64s'",
+					    argv[optind]);
+		*out = o;
+		return 0;
+	}
 	if (optind >= argc)
 		return lr_error_set(err, EINVAL, "missing IMAGE " SEE_HELP);
 	o.image = argv[optind];

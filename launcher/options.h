@@ -19,6 +19,7 @@ enum lr_action {
 	LR_ACTION_RUN = 0,
 	LR_ACTION_HELP,
 	LR_ACTION_VERSION,
+	LR_ACTION_QUOTA, /* --quota[=LAB]: show the user's allocation */
 };
 
 struct lr_options {
@@ -38,8 +39,9 @@ struct lr_options {
 	int n_binds;
 	const char *env[LR_MAX_USER_ENV]; /* --env K=V */
 	int n_env;
-	bool cleanenv;	     /* --cleanenv */
-	const char *workdir; /* --workdir DIR */
+	bool cleanenv;	       /* --cleanenv */
+	const char *workdir;   /* --workdir DIR */
+	const char *quota_lab; /* --quota=LAB */
 };
 
 /* Parse argv.  Options come before IMAGE; everything after IMAGE (or after

@@ -326,6 +326,17 @@ static int set_tmpfs_size(struct lr_config *cfg, const char *value, const struct
 }
 
 /* One row per key; the "unknown key" message lists them in this order. */
+static int set_policy_dir(struct lr_config *cfg, const char *value, const struct lr_expand *ex,
+			  struct lr_error *err)
+{
+	char *path;
+	if (clean_path(value, ex, &path, err) < 0)
+		return lr_error_prefix(err, "policy-dir");
+	free(cfg->policy_dir);
+	cfg->policy_dir = path;
+	return 0;
+}
+
 static const struct key {
 	const char *name;
 	int (*set)(struct lr_config *cfg, const char *value, const struct lr_expand *ex,
@@ -334,6 +345,7 @@ static const struct key {
 	{"layer-store", set_layer_store}, /* DIR[:DIR...], appends */
 	{"bind", set_bind},		  /* SRC[:DST[:ro|rw]], appends, optional */
 	{"tmpfs-size", set_tmpfs_size},	  /* SIZE >= 1M, replaces */
+	{"policy-dir", set_policy_dir},	  /* DIR, replaces */
 };
 
 static int unknown_key(const char *key, struct lr_error *err)
@@ -481,5 +493,6 @@ void lr_config_free(struct lr_config *cfg)
 		free(cfg->stores[i]);
 	for (size_t i = 0; i < cfg->n_binds && i < LR_CONFIG_MAX_BINDS; i++)
 		lr_bind_free(&cfg->binds[i]);
+	free(cfg->policy_dir);
 	lr_config_init(cfg);
 }

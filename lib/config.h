@@ -38,6 +38,7 @@ struct lr_config {
 	struct lr_bind binds[LR_CONFIG_MAX_BINDS]; /* bind = SRC[:DST[:ro]] (repeatable) */
 	size_t n_binds;
 	uint64_t tmpfs_size; /* tmpfs-size = SIZE (bytes) */
+	char *policy_dir;    /* policy-dir = DIR; NULL: LR_POLICY_DIR (labrun-policy(5)) */
 };
 
 /* Values used to expand "~", "$HOME" and "$USER" in paths. */

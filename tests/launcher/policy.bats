@@ -182,3 +182,34 @@ lab() { # lab NAME: the file from stdin
 	assert_status 0
 	[[ $output == *"check"*"show"* ]] || { lr_show; false; }
 }
+
+@test "labrun --quota: the user's own allocation, from labrun.conf's policy-dir" {
+	lab physics <<-EOF
+	[lab]
+	members = $ME
+	cores = 32
+	[defaults]
+	cores = 4
+	memory = 8G
+	EOF
+	lab chem <<-EOF
+	[lab]
+	members = $ME
+	EOF
+	write_conf "$LR_CONF" "policy-dir = $LABS"
+	run --separate-stderr lr --quota
+	assert_status 0
+	[[ $output == *"lab chem"*"lab physics"* ]] || { lr_show; false; }
+	grep -qE "^  memory +8G +physics.conf:6 \[defaults\]$" <<<"$output" || { lr_show; false; }
+	run --separate-stderr lr --quota=physics
+	assert_status 0
+	[[ $output != *"lab chem"* ]] || { lr_show; false; }
+	# A broken file: the reason, status 1, no image needed.
+	echo "[lab" >"$LABS/broken.conf"
+	run --separate-stderr lr --quota
+	assert_status 1
+	[[ $stderr == "labrun: $LABS/broken.conf:1:1: expected [lab], [defaults] or [member NAME]" ]] ||
+		{ lr_show; false; }
+	run --separate-stderr lr --quota img.sqfs
+	assert_status 125
+}

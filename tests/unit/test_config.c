@@ -199,8 +199,9 @@ static void reports_unknown_key_with_file_and_line(void **state)
 	struct lr_config cfg;
 	struct lr_error err = {0};
 	assert_int_equal(parse(&cfg, "# c\n\nfoo = bar\n", &err), -EINVAL);
-	assert_string_equal(
-		err.msg, "test.conf:3: unknown key 'foo' (known: layer-store, bind, tmpfs-size)");
+	assert_string_equal(err.msg,
+			    "test.conf:3: unknown key 'foo' (known: layer-store, bind, tmpfs-size, "
+			    "policy-dir)");
 }
 
 static void reports_bad_size_with_file_and_line(void **state)
@@ -237,6 +238,19 @@ static void last_tmpfs_size_wins(void **state)
 	assert_int_equal(parse(&cfg, "tmpfs-size = 2G\ntmpfs-size = 3G\n", &err), 0);
 	assert_true(cfg.tmpfs_size == 3ULL << 30);
 	lr_config_free(&cfg);
+}
+
+static void policy_dir_is_a_clean_absolute_path_last_one_wins(void **state)
+{
+	(void)state;
+	struct lr_config cfg;
+	lr_config_init(&cfg);
+	struct lr_error err = {0};
+	assert_null(cfg.policy_dir);
+	assert_int_equal(parse(&cfg, "policy-dir = /a\npolicy-dir = ~/labs\n", &err), 0);
+	assert_string_equal(cfg.policy_dir, "/home/alice/labs");
+	lr_config_free(&cfg);
+	expect_error("policy-dir = labs\n", EINVAL, "policy-dir");
 }
 
 static void rejects_a_line_without_equals(void **state)
@@ -472,6 +486,7 @@ static void the_example_config_parses_as_shipped_and_uncommented(void **state)
 	assert_string_equal(cfg.binds[1].src, "/scratch/alice");
 	assert_true(cfg.binds[2].readonly);
 	assert_true(cfg.tmpfs_size == LR_DEFAULT_TMPFS_SIZE);
+	assert_string_equal(cfg.policy_dir, "/etc/labrun/labs.d");
 	lr_config_free(&cfg);
 }
 
@@ -611,6 +626,7 @@ int main(void)
 		cmocka_unit_test(rejects_tmpfs_size_below_1m_unlimited_or_huge),
 		cmocka_unit_test(accepts_tmpfs_size_of_exactly_1m),
 		cmocka_unit_test(last_tmpfs_size_wins),
+		cmocka_unit_test(policy_dir_is_a_clean_absolute_path_last_one_wins),
 		cmocka_unit_test(rejects_a_line_without_equals),
 		cmocka_unit_test(rejects_relative_or_empty_stores),
 		cmocka_unit_test(rejects_a_line_longer_than_the_limit),

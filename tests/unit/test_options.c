@@ -61,6 +61,20 @@ static void assert_command(const struct lr_options *o, const char *const *want)
 
 /* ------------------------------------------------------------ IMAGE and command */
 
+static void quota_needs_no_image_and_takes_an_optional_lab(void **state)
+{
+	(void)state;
+	struct lr_options o;
+	parse_ok(&o, ARGV("--quota"));
+	assert_int_equal(o.action, LR_ACTION_QUOTA);
+	assert_null(o.quota_lab);
+	parse_ok(&o, ARGV("--quota=physics"));
+	assert_int_equal(o.action, LR_ACTION_QUOTA);
+	assert_string_equal(o.quota_lab, "physics");
+	expect_error(ARGV("--quota", "img.sqfs"),
+		     "--quota takes no IMAGE or COMMAND, not 'img.sqfs'");
+}
+
 static void splits_image_and_command(void **state)
 {
 	struct lr_options o;
@@ -465,6 +479,7 @@ int main(void)
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(splits_image_and_command),
+		cmocka_unit_test(quota_needs_no_image_and_takes_an_optional_lab),
 		cmocka_unit_test(image_alone_gives_an_empty_command_and_defaults),
 		cmocka_unit_test(drops_one_double_dash_after_image),
 		cmocka_unit_test(keeps_a_double_dash_later_in_the_command),

@@ -37,7 +37,9 @@ static void check(const char *fixture, const char *allowed, unsigned n, const ch
 			 allowed ? allowed : "all", n_gpus, got, want);
 }
 
-#define GPUS(...) (const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *)
+#define GPUS(...)                                                                                  \
+	(const char *const[]){__VA_ARGS__},                                                        \
+		sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *)
 #define NO_GPUS NULL, 0
 
 static const char *const two = "two-socket-8gpu.xml";
@@ -57,7 +59,7 @@ static void the_node_of_the_jobs_gpus(void **state)
 {
 	(void)state;
 	check(two, NULL, 4, "8-11", GPUS("nvidia2"));
-	check(two, NULL, 4, "16-19", GPUS("cuda5")); /* a CUDA OS device name */
+	check(two, NULL, 4, "16-19", GPUS("cuda5"));	    /* a CUDA OS device name */
 	check(two, NULL, 8, "24-31", GPUS("0000:c1:00.0")); /* a PCI address */
 	check(two, NULL, 2, "24-25", GPUS("c2:00.0"));
 	check(asym, NULL, 2, "6-7", GPUS("nvidia0"));
