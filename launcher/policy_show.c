@@ -90,8 +90,8 @@ static void show_lab(FILE *out, const struct lr_lab *lab, const char *user)
 	show_keyed(out, "storage", a.storage, a.n_storage);
 }
 
-int lr_policy_show(FILE *out, const char *prog, const char *dir, const char *user,
-		   const char *want, bool missing_ok)
+int lr_policy_show(FILE *out, const char *prog, const char *dir, const char *user, const char *want,
+		   bool missing_ok)
 {
 	shown_user = user;
 	struct passwd *pw = getpwnam(user);
@@ -127,7 +127,8 @@ int lr_policy_show(FILE *out, const char *prog, const char *dir, const char *use
 			status = 1;
 		} else if (!want && n > 1) {
 			fprintf(out,
-				"\n%s is in %zu labs: a job runs under the one it names (labrun --lab)\n",
+				"\n%s is in %zu labs: a job runs under the one it names (labrun "
+				"--lab)\n",
 				user, n);
 		}
 	}

@@ -10,7 +10,7 @@
  * to out, each value with the file, line and section it comes from.
  * Errors go to stderr after "prog: ".  missing_ok: a missing dir is no
  * policy.  Returns the exit status (0, or 1 after a message). */
-int lr_policy_show(FILE *out, const char *prog, const char *dir, const char *user,
-		   const char *lab, bool missing_ok);
+int lr_policy_show(FILE *out, const char *prog, const char *dir, const char *user, const char *lab,
+		   bool missing_ok);
 
 #endif
