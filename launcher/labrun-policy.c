@@ -4,6 +4,7 @@
  * check [DIR]   parse every lab file; one line per problem, status 1
  * show USER     the user's allocation in each of their labs, and the file
  *               and line each number comes from
+ * plan          the cgroup tree and limit files that apply will write
  *
  * Reads only; runs as any user who can read the files.  Exit status: 0
  * success, 1 a problem found or a failure, 2 a bad command line.
@@ -19,8 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include "cgplan.h"
 #include "policy.h"
 #include "policy_show.h"
 
@@ -40,6 +44,9 @@ static const char usage[] =
 	"  show [--lab LAB] USER  USER's allocation in each of their labs (or in\n"
 	"                         LAB), and the file, line and section each number\n"
 	"                         comes from\n"
+	"  plan [--cgroup 1|2]    the cgroup tree (labrun/LAB/MEMBER) and the limit\n"
+	"                         files apply will write, for this machine's cgroup\n"
+	"                         version or the one given\n"
 	"\n"
 	"Options (before COMMAND):\n"
 	"  -d, --dir DIR   read the lab files from DIR instead of " LR_POLICY_DIR "\n"
@@ -103,6 +110,59 @@ static int cmd_show(const char *dir, int argc, char **argv)
 	return lr_policy_show(stdout, "labrun-policy: show", dir, argv[optind], want, true);
 }
 
+/* cgroup v2 when /sys/fs/cgroup is the unified hierarchy, else v1. */
+static enum lr_cg_version host_cgroup_version(void)
+{
+	struct statfs sf;
+	if (statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
+		return LR_CG_V2;
+	return LR_CG_V1;
+}
+
+static int cmd_plan(const char *dir, int argc, char **argv)
+{
+	static const struct option opts[] = {{"cgroup", required_argument, NULL, 'g'},
+					     {NULL, 0, NULL, 0}};
+	enum lr_cg_version v = host_cgroup_version();
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+		if (c == 'g' && (!strcmp(optarg, "1") || !strcmp(optarg, "2")))
+			v = optarg[0] == '1' ? LR_CG_V1 : LR_CG_V2;
+		else if (c == 'g')
+			return bad_usage("plan: --cgroup takes 1 or 2, not '%s'", optarg);
+		else
+			return c == ':' ? bad_usage("plan: option '%s' needs a value",
+						    argv[optind - 1])
+					: bad_usage("plan: unknown option '%s'", argv[optind - 1]);
+	}
+	if (optind < argc)
+		return bad_usage("plan takes no operand, not '%s'", argv[optind]);
+	struct lr_policy p;
+	struct lr_cg_plan plan;
+	struct lr_error err = {0};
+	if (lr_policy_load(&p, dir, false, &err) < 0) {
+		fprintf(stderr, "labrun-policy: %s\n", err.msg);
+		return FAILED;
+	}
+	int r = lr_cg_plan_make(&plan, &p, v, &err);
+	lr_policy_free(&p);
+	if (r < 0) {
+		fprintf(stderr, "labrun-policy: plan: %s\n", err.msg);
+		return FAILED;
+	}
+	char *text = lr_cg_plan_text(&plan);
+	lr_cg_plan_free(&plan);
+	if (!text) {
+		fprintf(stderr, "labrun-policy: plan: out of memory\n");
+		return FAILED;
+	}
+	fputs(text, stdout);
+	free(text);
+	return OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -132,5 +192,7 @@ int main(int argc, char **argv)
 		return cmd_check(dir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "show"))
 		return cmd_show(dir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "plan"))
+		return cmd_plan(dir, sub_argc, sub_argv);
 	return bad_usage("unknown command '%s'", cmd);
 }

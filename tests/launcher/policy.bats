@@ -213,3 +213,56 @@ lab() { # lab NAME: the file from stdin
 	run --separate-stderr lr --quota img.sqfs
 	assert_status 125
 }
+
+@test "plan: the cgroup tree and limit files for cgroup v1 and v2" {
+	lab physics <<-EOF
+	[lab]
+	members = $ME, nobody-here-xyz
+	cores = 8
+	memory = 16G
+	[defaults]
+	cores = 2
+	memory = 4G
+	swap = 1G
+	processes = 512
+	io-weight = 200
+	io-read-bps = /dev/no-such-disk 10M
+	EOF
+	run --separate-stderr lp plan --cgroup 1
+	assert_status 0
+	expected="cgroup v1
+# /dev/no-such-disk: no such device on this node: its io limits are left out
+cgroup labrun
+cgroup labrun/physics
+  cpu.cfs_period_us = 100000
+  cpu.cfs_quota_us = 800000
+  memory.limit_in_bytes = 17179869184
+  memory.memsw.limit_in_bytes = -1
+  pids.max = max
+cgroup labrun/physics/$ME (owner $ME)
+  cpu.cfs_period_us = 100000
+  cpu.cfs_quota_us = 200000
+  memory.limit_in_bytes = 4294967296
+  memory.memsw.limit_in_bytes = 5368709120
+  pids.max = 512
+  blkio.weight = 20"
+	[ "$output" = "$expected" ] || { diff <(echo "$expected") <(echo "$output"); false; }
+	run --separate-stderr lp plan --cgroup 2
+	assert_status 0
+	[[ $output == *"cgroup labrun/physics/$ME (owner $ME)"$'\n'"  cpu.max = 200000 100000"$'\n'"  memory.max = 4294967296"$'\n'"  memory.swap.max = 1073741824"$'\n'"  pids.max = 512"$'\n'"  io.weight = default 200"* ]] ||
+		{ lr_show; false; }
+}
+
+@test "plan: a device that is not a block device is an error; bad --cgroup exits 2" {
+	lab a <<-EOF
+	[lab]
+	members = $ME
+	io-write-bps = /dev/null 1M
+	EOF
+	run --separate-stderr lp plan
+	assert_status 1
+	[ "$stderr" = "labrun-policy: plan: $LABS/a.conf: io limit on /dev/null: not a block device" ] ||
+		{ lr_show; false; }
+	run --separate-stderr lp plan --cgroup 3
+	assert_status 2
+}
