@@ -132,11 +132,11 @@ int lr_place(const struct lr_topology *t, const char *allowed_list, unsigned n,
 {
 	hwloc_topology_t topo = t->topo;
 	int r = 0;
-	hwloc_bitmap_t allowed = hwloc_bitmap_alloc(), gpu_set = hwloc_bitmap_alloc(),
+	hwloc_bitmap_t allowed = hwloc_bitmap_alloc(), gpu = hwloc_bitmap_alloc(),
 		       chosen = hwloc_bitmap_alloc();
 	struct node *nodes = NULL;
 	unsigned n_nodes = 0;
-	if (!allowed || !gpu_set || !chosen) {
+	if (!allowed || !gpu || !chosen) {
 		r = lr_error_errno(err, ENOMEM, "placement");
 		goto out;
 	}
@@ -156,12 +156,6 @@ int lr_place(const struct lr_topology *t, const char *allowed_list, unsigned n,
 	} else {
 		hwloc_bitmap_copy(allowed, all);
 	}
-	for (size_t i = 0; i < n_gpus; i++)
-		if (gpu_nodes(topo, gpus[i], gpu_set) < 0) {
-			r = lr_error_set(err, ENOENT, "GPU %s: not in the topology", gpus[i]);
-			goto out;
-		}
-
 	/* 1. Nodes and their allowed cores. */
 	int depth = hwloc_get_type_depth(topo, HWLOC_OBJ_NUMANODE);
 	unsigned total_numa =
@@ -194,16 +188,17 @@ int lr_place(const struct lr_topology *t, const char *allowed_list, unsigned n,
 		}
 		n_nodes++;
 	}
-	if (n_gpus)
-		for (unsigned i = 0; i < n_nodes; i++) {
-			for (size_t g = 0; g < n_gpus; g++) {
-				hwloc_bitmap_t one = hwloc_bitmap_alloc();
-				if (one && gpu_nodes(topo, gpus[g], one) == 0 && nodes[i].numa &&
-				    hwloc_bitmap_isset(one, nodes[i].numa->os_index))
-					nodes[i].gpus++;
-				hwloc_bitmap_free(one);
-			}
+	/* How many of the job's GPUs each node holds. */
+	for (size_t g = 0; g < n_gpus; g++) {
+		hwloc_bitmap_zero(gpu);
+		if (gpu_nodes(topo, gpus[g], gpu) < 0) {
+			r = lr_error_set(err, ENOENT, "GPU %s: not in the topology", gpus[g]);
+			goto out;
 		}
+		for (unsigned i = 0; i < n_nodes; i++)
+			if (nodes[i].numa && hwloc_bitmap_isset(gpu, nodes[i].numa->os_index))
+				nodes[i].gpus++;
+	}
 
 	/* 2. Enough allowed threads at all? */
 	unsigned threads = (unsigned)hwloc_bitmap_weight(allowed);
@@ -296,7 +291,7 @@ out:
 		free(nodes[i].cores);
 	free(nodes);
 	hwloc_bitmap_free(allowed);
-	hwloc_bitmap_free(gpu_set);
+	hwloc_bitmap_free(gpu);
 	hwloc_bitmap_free(chosen);
 	return r;
 }
