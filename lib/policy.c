@@ -562,35 +562,33 @@ size_t lr_policy_labs_of(const struct lr_policy *p, const char *user, const char
 	return n;
 }
 
-/* out's keyed list from the member's, else the default's, each capped by
- * the total's value for the same key. */
+static ssize_t keyed_index(const struct lr_keyed *v, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].key, key))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* out's keyed list: the member's keys, the defaults' for keys the member
+ * does not set, each capped by the total's value for the same key, and
+ * the total's other keys.  out has room for all three sections' keys. */
 static void keyed_alloc(const struct lr_keyed *member, size_t nm, const struct lr_keyed *def,
 			size_t nd, const struct lr_keyed *total, size_t nt, struct lr_keyed *out,
 			size_t *n)
 {
 	*n = 0;
-	const struct lr_keyed *src = nm ? member : def;
-	size_t ns = nm ? nm : nd;
-	for (size_t i = 0; i < ns; i++)
-		out[(*n)++] = src[i];
-	if (nm) /* the defaults for keys the member does not set */
-		for (size_t i = 0; i < nd; i++) {
-			bool have = false;
-			for (size_t j = 0; j < *n; j++)
-				have |= !strcmp(out[j].key, def[i].key);
-			if (!have && *n < LR_POLICY_MAX_KEYED)
-				out[(*n)++] = def[i];
-		}
+	for (size_t i = 0; i < nm; i++)
+		out[(*n)++] = member[i];
+	for (size_t i = 0; i < nd; i++)
+		if (keyed_index(out, *n, def[i].key) < 0)
+			out[(*n)++] = def[i];
 	for (size_t i = 0; i < nt; i++) {
-		bool have = false;
-		for (size_t j = 0; j < *n; j++)
-			if (!strcmp(out[j].key, total[i].key)) {
-				have = true;
-				if (total[i].value < out[j].value)
-					out[j] = total[i];
-			}
-		if (!have && *n < LR_POLICY_MAX_KEYED)
+		ssize_t j = keyed_index(out, *n, total[i].key);
+		if (j < 0)
 			out[(*n)++] = total[i];
+		else if (total[i].value < out[j].value)
+			out[j] = total[i];
 	}
 }
 
