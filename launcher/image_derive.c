@@ -84,22 +84,6 @@ struct flatten {
 	char path[PATH_MAX];
 };
 
-struct node_reader {
-	const struct lr_view *view;
-	const struct lr_vnode *n;
-	uint64_t off;
-};
-
-static long node_read(void *ctx, void *buf, size_t len, struct lr_error *err)
-{
-	struct node_reader *r = ctx;
-	long n = lr_view_pread(r->view, r->n, r->off, buf, len);
-	if (n < 0)
-		return lr_error_set(err, EIO, "layer %zu: unreadable file", r->n->layer);
-	r->off += (uint64_t)n;
-	return n;
-}
-
 static int flatten_node(struct flatten *f, const struct lr_vnode *n, size_t len,
 			struct lr_error *err)
 {
@@ -120,21 +104,10 @@ static int flatten_node(struct flatten *f, const struct lr_vnode *n, size_t len,
 			return lr_error_errno(err, ENOMEM, "flatten");
 		f->links[f->n_links++] = (struct link_seen){n->layer, n->id, copy};
 	}
-	struct lr_sqw_entry e = {
-		.path = f->path,
-		.mode = n->mode,
-		.uid = n->uid,
-		.gid = n->gid,
-		.mtime = n->mtime,
-		.size = n->size,
-		.rdev_major = n->rdev_major,
-		.rdev_minor = n->rdev_minor,
-		.target = n->target,
-		.xattrs = n->xattrs,
-		.n_xattrs = n->n_xattrs,
-	};
-	struct node_reader rd = {f->view, n, 0};
-	int r = lr_build_entry(f->b, &e, node_read, &rd, err);
+	struct lr_sqw_entry e;
+	lr_vnode_entry(n, f->path, &e);
+	struct lr_view_cursor rd = {f->view, n, 0};
+	int r = lr_build_entry(f->b, &e, lr_view_read, &rd, err);
 	if (r < 0 || !S_ISDIR(n->mode))
 		return r;
 	for (size_t i = 0; i < n->n_children; i++) {
@@ -225,7 +198,6 @@ int lr_image_flatten(const struct lr_image_ctx *ctx, int argc, char **argv)
 		goto out_view;
 	status = LR_IMAGE_FAILED;
 	struct lr_build_options bo = {.sqw = a.layer};
-	lr_idmap_parse(&bo.owners, "keep", &err);
 	f.view = &view;
 	if (lr_build_begin(&f.b, out.tmp, &bo, &err) < 0 ||
 	    flatten_node(&f, view.root, 0, &err) < 0 || lr_build_finish(f.b, json, &err) < 0) {
@@ -285,7 +257,6 @@ int lr_image_config(const struct lr_image_ctx *ctx, int argc, char **argv)
 		goto out;
 	status = LR_IMAGE_FAILED;
 	struct lr_build_options bo = {.sqw = a.layer};
-	lr_idmap_parse(&bo.owners, "keep", &err);
 	if (lr_build_begin(&b, out.tmp, &bo, &err) < 0 || lr_build_finish(b, json, &err) < 0) {
 		lr_out_abort(&out);
 		lr_image_fail("config", err.msg);

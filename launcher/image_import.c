@@ -661,7 +661,8 @@ static bool stored_already(const char *store, const char *parent, const char *di
 	bool found = false;
 	struct dirent *de;
 	while (!found && (de = readdir(d))) {
-		if (strncmp(de->d_name, "sha256-", 7) || strlen(de->d_name) != 7 + 64 + 5)
+		char name_hex[LR_DIGEST_HEX_LEN + 1];
+		if (!lr_layer_name_hex(de->d_name, name_hex))
 			continue;
 		char path[PATH_MAX + 256];
 		snprintf(path, sizeof(path), "%s/%s", store, de->d_name);
@@ -673,8 +674,7 @@ static bool stored_already(const char *store, const char *parent, const char *di
 			json_auto_t *p = json_loads(l.meta.provenance_json, 0, NULL);
 			const char *id = digest_hex(json_object_get(p, "oci-diff-id"));
 			if (id && !strcmp(id, diff_id)) {
-				memcpy(out, de->d_name + 7, LR_DIGEST_HEX_LEN);
-				out[LR_DIGEST_HEX_LEN] = '\0';
+				memcpy(out, name_hex, sizeof(name_hex));
 				found = true;
 			}
 		}
@@ -709,7 +709,6 @@ static int convert_layer(const struct source *src, const struct image_layer *l,
 	if (r < 0)
 		return r;
 	struct lr_build_options bo = {.sqw = *opts, .input_is_diff = true};
-	lr_idmap_parse(&bo.owners, "keep", err);
 	struct lr_build *b = NULL;
 	struct stream s = {.fd = -1};
 	struct archive *inner = NULL;
@@ -809,35 +808,6 @@ static int publish_wait(struct publish *p, struct added *added, struct lr_error 
 	}
 	lr_out_done(&p->out);
 	note_added(added, &p->out);
-	return 0;
-}
-
-/* -o OUT: the top layer under the user's name, by hard link or copy. */
-static int place(const char *from, const char *out, struct lr_error *err)
-{
-	char tmp[PATH_MAX];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.labrun-image-tmp", out) >= sizeof(tmp))
-		return lr_error_set(err, ENAMETOOLONG, "%s: name too long", out);
-	unlink(tmp);
-	if (link(from, tmp) < 0) {
-		_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
-		_cleanup_close_ int o = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (in < 0 || o < 0)
-			return lr_error_errno(err, errno, "%s", out);
-		char buf[1 << 16];
-		ssize_t n;
-		while ((n = read(in, buf, sizeof(buf))) > 0)
-			if (write(o, buf, (size_t)n) != n) {
-				int e = errno ? errno : EIO;
-				unlink(tmp);
-				return lr_error_errno(err, e, "%s", out);
-			}
-	}
-	if (rename(tmp, out) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return lr_error_errno(err, e, "%s", out);
-	}
 	return 0;
 }
 
@@ -1025,7 +995,10 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 	if (out_path) {
 		char from[PATH_MAX * 2];
 		snprintf(from, sizeof(from), "%s/sha256-%s.sqfs", o.dir, o.hex);
-		if (place(from, out_path, &err) < 0) {
+		/* -o OUT: the top layer under the user's name. */
+		bool copied;
+		if ((r = lr_link_or_copy(from, out_path, &copied)) < 0) {
+			lr_error_errno(&err, -r, "%s", out_path);
 			lr_image_fail("import", err.msg);
 			goto out;
 		}

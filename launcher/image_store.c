@@ -30,22 +30,6 @@ struct entry {
 	size_t children;
 };
 
-/* "sha256-<64 lower-case hex>.sqfs" -> the hex. */
-static bool layer_name(const char *name, char hex[LR_DIGEST_HEX_LEN + 1])
-{
-	if (strncmp(name, "sha256-", 7) != 0 || strlen(name) != 7 + LR_DIGEST_HEX_LEN + 5 ||
-	    strcmp(name + 7 + LR_DIGEST_HEX_LEN, ".sqfs") != 0)
-		return false;
-	for (size_t i = 0; i < LR_DIGEST_HEX_LEN; i++) {
-		char c = name[7 + i];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-	}
-	memcpy(hex, name + 7, LR_DIGEST_HEX_LEN);
-	hex[LR_DIGEST_HEX_LEN] = '\0';
-	return true;
-}
-
 static int by_name(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
@@ -65,7 +49,7 @@ static int scan(const char *store, struct entry **es, size_t *n, size_t *cap)
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		char hex[LR_DIGEST_HEX_LEN + 1];
-		if (!layer_name(de->d_name, hex))
+		if (!lr_layer_name_hex(de->d_name, hex))
 			continue;
 		if (*n == MAX_STORE_LAYERS) {
 			fprintf(stderr, "labrun-image: more than %d layers; listing stops there\n",
@@ -403,8 +387,13 @@ int lr_image_gc(const struct lr_image_ctx *ctx, int argc, char **argv)
 				return LR_IMAGE_FAILED;
 			}
 			for (size_t l = 0; l < chain->n; l++) {
+				/* Below the top, a layer is the file named by the
+				 * digest its child holds: only the top is hashed. */
 				char hex[LR_DIGEST_HEX_LEN + 1];
-				if (lr_digest_fd(chain->layers[l].fd, hex, &err) < 0)
+				if (l > 0)
+					memcpy(hex, chain->layers[l - 1].meta.parent_hex,
+					       sizeof(hex));
+				else if (lr_digest_fd(chain->layers[0].fd, hex, &err) < 0)
 					continue;
 				ssize_t i = find_layer(es, n, hex);
 				if (i >= 0)

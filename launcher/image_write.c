@@ -230,31 +230,47 @@ int lr_parent_open(const struct lr_image_ctx *ctx, const char *arg, struct lr_ch
 	return 0;
 }
 
-static int copy_file(const char *from, const char *to)
+/* Copy from into the new file to (O_EXCL). */
+static int copy_into(const char *from, const char *to)
 {
 	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return -errno;
-	char tmp[PATH_MAX];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", to) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	_cleanup_close_ int out = mkostemp(tmp, O_CLOEXEC);
+	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (out < 0)
 		return -errno;
-	fchmod(out, 0644);
 	char buf[1 << 16];
 	ssize_t n;
 	while ((n = read(in, buf, sizeof(buf))) > 0)
 		for (ssize_t done = 0; done < n;) {
 			ssize_t w = write(out, buf + done, (size_t)(n - done));
-			if (w < 0) {
-				int e = errno;
-				unlink(tmp);
-				return -e;
-			}
+			if (w < 0)
+				return -errno;
 			done += w;
 		}
-	if (n < 0 || rename(tmp, to) < 0) {
+	return n < 0 ? -errno : 0;
+}
+
+int lr_link_or_copy(const char *from, const char *to, bool *copied)
+{
+	*copied = false;
+	char tmp[PATH_MAX];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", to) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	int fd = mkostemp(tmp, O_CLOEXEC); /* a name of our own beside to */
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	unlink(tmp);
+	if (link(from, tmp) < 0) {
+		int r = copy_into(from, tmp);
+		if (r < 0) {
+			unlink(tmp);
+			return r;
+		}
+		*copied = true;
+	}
+	if (rename(tmp, to) < 0) {
 		int e = errno;
 		unlink(tmp);
 		return -e;
@@ -278,15 +294,16 @@ int lr_parent_reachable(const struct lr_image_ctx *ctx, const char *parent_path,
 	if ((size_t)snprintf(beside, sizeof(beside), "%s/sha256-%s.sqfs", dir, hex) >=
 	    sizeof(beside))
 		return lr_error_set(err, ENAMETOOLONG, "%s: name too long", dir);
-	if (link(parent_path, beside) == 0) {
-		lr_debug(1, "linked %s as %s", parent_path, beside);
-		return 0;
-	}
-	int r = copy_file(parent_path, beside);
+	bool copied;
+	int r = lr_link_or_copy(parent_path, beside, &copied);
 	if (r < 0)
 		return lr_error_errno(err, -r, "copy parent %s to %s", parent_path, beside);
-	fprintf(stderr, "labrun-image: copied parent %s to %s (a hard link was not possible)\n",
-		parent_path, beside);
+	if (copied)
+		fprintf(stderr,
+			"labrun-image: copied parent %s to %s (a hard link was not possible)\n",
+			parent_path, beside);
+	else
+		lr_debug(1, "linked %s as %s", parent_path, beside);
 	return 0;
 }
 

@@ -64,6 +64,10 @@ int lr_parent_open(const struct lr_image_ctx *ctx, const char *arg, struct lr_ch
 int lr_parent_reachable(const struct lr_image_ctx *ctx, const char *parent_path, const char *hex,
 			const char *out, struct lr_error *err);
 
+/* to becomes a hard link of from, else a copy (*copied set), put in
+ * place by one rename: never a partial file at to.  -errno. */
+int lr_link_or_copy(const char *from, const char *to, bool *copied);
+
 /* The config options (--entrypoint, --cmd, --env, --workdir, --label)
  * into c.  Returns 1 when opt was one of them, 0 when not, or a negative
  * errno with err set for a bad value. */

@@ -94,11 +94,6 @@ static bool is_whiteout(const struct lr_sqw_entry *e)
 	return S_ISCHR(e->mode) && e->rdev_major == 0 && e->rdev_minor == 0;
 }
 
-static bool is_overlay_xattr(const char *name)
-{
-	return !strncmp(name, "user.overlay.", 13) || !strncmp(name, "trusted.overlay.", 16);
-}
-
 /* Drop overlay.* xattrs from e (they are layer mechanics); report whether
  * one of them made the directory opaque. */
 static bool strip_overlay(struct lr_sqw_entry *e, struct lr_xattr *keep)
@@ -107,9 +102,8 @@ static bool strip_overlay(struct lr_sqw_entry *e, struct lr_xattr *keep)
 	size_t n = 0;
 	for (size_t i = 0; i < e->n_xattrs; i++) {
 		const struct lr_xattr *x = &e->xattrs[i];
-		if (is_overlay_xattr(x->name)) {
-			if (strstr(x->name, ".opaque") && x->len == 1 && x->value[0] == 'y')
-				opaque = true;
+		if (lr_xattr_is_overlay(x->name)) {
+			opaque |= lr_xattr_is_opaque(x);
 			continue;
 		}
 		keep[n++] = *x;
@@ -235,20 +229,6 @@ static int store_if_changed(struct lr_build *b, const struct lr_sqw_entry *e,
 	}
 }
 
-static long parent_reader(void *ctx, void *buf, size_t len, struct lr_error *err)
-{
-	struct {
-		struct lr_build *b;
-		const struct lr_vnode *p;
-		uint64_t off;
-	} *pr = ctx;
-	long n = lr_view_pread(pr->b->parent, pr->p, pr->off, buf, len);
-	if (n < 0)
-		return lr_error_set(err, EIO, "parent: unreadable file");
-	pr->off += (uint64_t)n;
-	return n;
-}
-
 /* Store the parent's entry at path, as is (a hard link needs its target
  * in this layer even when the target did not change). */
 static int store_from_parent(struct lr_build *b, const char *path, struct lr_error *err)
@@ -257,24 +237,10 @@ static int store_from_parent(struct lr_build *b, const char *path, struct lr_err
 	if (!p)
 		return lr_error_set(err, ENOENT, "%s: hard link to an entry that is not there",
 				    path);
-	struct lr_sqw_entry e = {
-		.path = path,
-		.mode = p->mode,
-		.uid = p->uid,
-		.gid = p->gid,
-		.mtime = p->mtime,
-		.rdev_major = p->rdev_major,
-		.rdev_minor = p->rdev_minor,
-		.target = p->target,
-		.xattrs = p->xattrs,
-		.n_xattrs = p->n_xattrs,
-	};
-	struct {
-		struct lr_build *b;
-		const struct lr_vnode *p;
-		uint64_t off;
-	} pr = {b, p, 0};
-	return store(b, &e, parent_reader, &pr, err);
+	struct lr_sqw_entry e;
+	lr_vnode_entry(p, path, &e);
+	struct lr_view_cursor pr = {b->parent, p, 0};
+	return store(b, &e, lr_view_read, &pr, err);
 }
 
 static bool reserved(const char *path)

@@ -34,7 +34,7 @@
 
 /* Owner mapping (--owner-map): ids in [from, from+count) become
  * to + (id - from); ids in no range stay; with all_to set every id
- * becomes all_to_id. */
+ * becomes all_to_id.  A zeroed map keeps every id. */
 #define LR_IDMAP_MAX 16
 struct lr_idmap {
 	struct {

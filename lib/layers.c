@@ -61,6 +61,21 @@ int lr_layer_load(struct lr_layer *l, struct lr_error *err)
 /* Find sha256-<hex>.sqfs in the stores, then in the image's directory.
  * Returns an fd and the path it was found at, or -ENOENT with the list of
  * places searched in the message. */
+bool lr_layer_name_hex(const char *name, char hex[LR_DIGEST_HEX_LEN + 1])
+{
+	if (strncmp(name, "sha256-", 7) != 0 || strlen(name) != 7 + LR_DIGEST_HEX_LEN + 5 ||
+	    strcmp(name + 7 + LR_DIGEST_HEX_LEN, ".sqfs") != 0)
+		return false;
+	for (size_t i = 0; i < LR_DIGEST_HEX_LEN; i++) {
+		char c = name[7 + i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	memcpy(hex, name + 7, LR_DIGEST_HEX_LEN);
+	hex[LR_DIGEST_HEX_LEN] = '\0';
+	return true;
+}
+
 int lr_layer_find(const char *hex, char *const *stores, size_t n_stores, const char *image_dir,
 		  char **path_out, struct lr_error *err)
 {

@@ -36,6 +36,10 @@ int lr_layer_load(struct lr_layer *l, struct lr_error *err);
 /* Close and free what lr_layer_load() and the chain set in l. */
 void lr_layer_free(struct lr_layer *l);
 
+/* Is name a layer's file name in a store, "sha256-<64 lower-case
+ * hex>.sqfs"?  Then hex is set to the digest. */
+bool lr_layer_name_hex(const char *name, char hex[LR_DIGEST_HEX_LEN + 1]);
+
 /* Open the layer sha256-<hex>.sqfs from the first of stores (then dir,
  * when not NULL) that has it; returns the fd and sets *path (malloc'd).
  * -ENOENT with a message naming the places looked in. */

@@ -67,16 +67,10 @@ struct lr_vnode *lr_view_lookup(const struct lr_view *v, const char *path)
 	return n;
 }
 
-static bool is_overlay_xattr(const char *name)
-{
-	return !strncmp(name, "user.overlay.", 13) || !strncmp(name, "trusted.overlay.", 16);
-}
-
 static bool has_opaque(const struct lr_squash_entry *e)
 {
 	for (size_t i = 0; i < e->n_xattrs; i++)
-		if (is_overlay_xattr(e->xattrs[i].name) && strstr(e->xattrs[i].name, ".opaque") &&
-		    e->xattrs[i].len == 1 && e->xattrs[i].value[0] == 'y')
+		if (lr_xattr_is_opaque(&e->xattrs[i]))
 			return true;
 	return false;
 }
@@ -101,7 +95,7 @@ static int node_set(struct lr_vnode *n, const struct lr_squash_entry *e, size_t 
 	n->xattrs = NULL;
 	n->n_xattrs = 0;
 	for (size_t i = 0; i < e->n_xattrs; i++)
-		if (!is_overlay_xattr(e->xattrs[i].name) &&
+		if (!lr_xattr_is_overlay(e->xattrs[i].name) &&
 		    lr_xattr_push(&n->xattrs, &n->n_xattrs, &e->xattrs[i]) < 0)
 			return -ENOMEM;
 	return 0;
@@ -211,6 +205,33 @@ long lr_view_pread(const struct lr_view *v, const struct lr_vnode *n, uint64_t o
 		   size_t len)
 {
 	return lr_squash_pread(v->chain->layers[n->layer].sq, n->id, off, buf, len);
+}
+
+long lr_view_read(void *cursor, void *buf, size_t len, struct lr_error *err)
+{
+	struct lr_view_cursor *c = cursor;
+	long n = lr_view_pread(c->view, c->node, c->off, buf, len);
+	if (n < 0)
+		return lr_error_set(err, EIO, "layer %zu: unreadable file", c->node->layer);
+	c->off += (uint64_t)n;
+	return n;
+}
+
+void lr_vnode_entry(const struct lr_vnode *n, const char *path, struct lr_sqw_entry *e)
+{
+	*e = (struct lr_sqw_entry){
+		.path = path,
+		.mode = n->mode,
+		.uid = n->uid,
+		.gid = n->gid,
+		.mtime = n->mtime,
+		.size = n->size,
+		.rdev_major = n->rdev_major,
+		.rdev_minor = n->rdev_minor,
+		.target = n->target,
+		.xattrs = n->xattrs,
+		.n_xattrs = n->n_xattrs,
+	};
 }
 
 bool lr_xattrs_equal(const struct lr_xattr *a, size_t na, const struct lr_xattr *b, size_t nb)

@@ -54,6 +54,18 @@ struct lr_vnode *lr_view_lookup(const struct lr_view *v, const char *path);
 long lr_view_pread(const struct lr_view *v, const struct lr_vnode *n, uint64_t off, void *buf,
 		   size_t len);
 
+/* A regular file of the view, read from its start by lr_view_read(), the
+ * reader of an entry's data as layerbuild.h's lr_build_reader wants it. */
+struct lr_view_cursor {
+	const struct lr_view *view;
+	const struct lr_vnode *node;
+	uint64_t off;
+};
+long lr_view_read(void *cursor, void *buf, size_t len, struct lr_error *err);
+
+/* n's metadata as a layer writer's entry at path (borrowing n's strings). */
+void lr_vnode_entry(const struct lr_vnode *n, const char *path, struct lr_sqw_entry *e);
+
 /* Are the two xattr sets equal (same names and values, any order)? */
 bool lr_xattrs_equal(const struct lr_xattr *a, size_t na, const struct lr_xattr *b, size_t nb);
 

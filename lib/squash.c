@@ -546,6 +546,17 @@ void lr_xattrs_free(struct lr_xattr *v, size_t n)
 	free(v);
 }
 
+bool lr_xattr_is_overlay(const char *name)
+{
+	return !strncmp(name, "user.overlay.", 13) || !strncmp(name, "trusted.overlay.", 16);
+}
+
+bool lr_xattr_is_opaque(const struct lr_xattr *x)
+{
+	return lr_xattr_is_overlay(x->name) && strstr(x->name, ".opaque") && x->len == 1 &&
+	       x->value[0] == 'y';
+}
+
 int lr_xattr_push(struct lr_xattr **v, size_t *n, const struct lr_xattr *x)
 {
 	struct lr_xattr *nv = realloc(*v, (*n + 1) * sizeof(*nv));

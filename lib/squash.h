@@ -67,6 +67,12 @@ struct lr_xattr {
 int lr_xattr_push(struct lr_xattr **v, size_t *n, const struct lr_xattr *x);
 void lr_xattrs_free(struct lr_xattr *v, size_t n);
 
+/* overlayfs's own xattrs (user.overlay.*, trusted.overlay.*): how a layer
+ * stacks, not content. */
+bool lr_xattr_is_overlay(const char *name);
+/* Is x an overlay.opaque = "y" (the directory hides the layers below)? */
+bool lr_xattr_is_opaque(const struct lr_xattr *x);
+
 /* One entry of a layer, as lr_squash_walk() reports it. */
 struct lr_squash_entry {
 	const char *path; /* relative to the root, no leading "/"; "" is the root */
