@@ -5,9 +5,11 @@
  * show USER     the user's allocation in each of their labs, and the file
  *               and line each number comes from
  * plan          the cgroup tree and limit files that apply will write
+ * apply         make it so (root): cgroups, limits, delegation, login rules
  *
- * Reads only; runs as any user who can read the files.  Exit status: 0
- * success, 1 a problem found or a failure, 2 a bad command line.
+ * check, show and plan read only, as any user who can read the files;
+ * apply changes the machine and runs as root.  Exit status: 0 success,
+ * 1 a problem found or a failure, 2 a bad command line.
  */
 #include "build-config.h"
 
@@ -20,13 +22,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/magic.h>
-#include <sys/vfs.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgplan.h"
+#include "cgroup.h"
+#include "cleanup.h"
+#include "launch_quota.h"
+#include "placement.h"
 #include "policy.h"
 #include "policy_show.h"
+
+/* The rules file apply writes, and the lock that keeps two applies apart. */
+#define LR_CGRULES_FILE "/etc/cgrules.d/labrun.conf"
+#define APPLY_LOCK "/run/labrun-policy.lock"
 
 #define OK 0
 #define FAILED 1
@@ -47,6 +59,14 @@ static const char usage[] =
 	"  plan [--cgroup 1|2]    the cgroup tree (labrun/LAB/MEMBER) and the limit\n"
 	"                         files apply will write, for this machine's cgroup\n"
 	"                         version or the one given\n"
+	"  apply [--dry-run] [--rules FILE]\n"
+	"                         as root: create that tree, write the limits,\n"
+	"                         delegate each member's cgroup to the member,\n"
+	"                         remove what the policy no longer names (when\n"
+	"                         empty), and write the rules that put members'\n"
+	"                         logins in their cgroup (FILE, default\n"
+	"                         " LR_CGRULES_FILE ");\n"
+	"                         --dry-run prints what would change\n"
 	"\n"
 	"Options (before COMMAND):\n"
 	"  -d, --dir DIR   read the lab files from DIR instead of " LR_POLICY_DIR "\n"
@@ -110,20 +130,11 @@ static int cmd_show(const char *dir, int argc, char **argv)
 	return lr_policy_show(stdout, "labrun-policy: show", dir, argv[optind], want, true);
 }
 
-/* cgroup v2 when /sys/fs/cgroup is the unified hierarchy, else v1. */
-static enum lr_cg_version host_cgroup_version(void)
-{
-	struct statfs sf;
-	if (statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
-		return LR_CG_V2;
-	return LR_CG_V1;
-}
-
 static int cmd_plan(const char *dir, int argc, char **argv)
 {
 	static const struct option opts[] = {{"cgroup", required_argument, NULL, 'g'},
 					     {NULL, 0, NULL, 0}};
-	enum lr_cg_version v = host_cgroup_version();
+	enum lr_cg_version v = lr_cgroup_version();
 	opterr = 0;
 	optind = 1;
 	int c;
@@ -163,6 +174,115 @@ static int cmd_plan(const char *dir, int argc, char **argv)
 	return OK;
 }
 
+static int cmd_apply(const char *dir, int argc, char **argv)
+{
+	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+					     {"rules", required_argument, NULL, 'r'},
+					     {NULL, 0, NULL, 0}};
+	bool dry = false;
+	const char *rules = LR_CGRULES_FILE;
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+		if (c == 'n')
+			dry = true;
+		else if (c == 'r')
+			rules = optarg;
+		else
+			return c == ':' ? bad_usage("apply: option '%s' needs a value",
+						    argv[optind - 1])
+					: bad_usage("apply: unknown option '%s'", argv[optind - 1]);
+	}
+	if (optind < argc)
+		return bad_usage("apply takes no operand, not '%s'", argv[optind]);
+	if (!dry && geteuid() != 0) {
+		fprintf(stderr, "labrun-policy: apply: only root can change cgroups "
+				"(--dry-run shows what apply would do)\n");
+		return FAILED;
+	}
+	_cleanup_close_ int lock = -1;
+	if (!dry) {
+		lock = open(APPLY_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+			fprintf(stderr, "labrun-policy: apply: lock %s: %s\n", APPLY_LOCK,
+				strerror(errno));
+			return FAILED;
+		}
+	}
+	/* The whole policy parses, or nothing is applied. */
+	struct lr_policy p;
+	struct lr_error err = {0};
+	if (lr_policy_load(&p, dir, false, &err) < 0) {
+		fprintf(stderr, "labrun-policy: %s: nothing applied\n", err.msg);
+		return FAILED;
+	}
+	struct lr_cg_plan plan;
+	int r = lr_cg_plan_make(&plan, &p, lr_cgroup_version(), &err);
+	lr_policy_free(&p);
+	if (r < 0) {
+		fprintf(stderr, "labrun-policy: apply: %s: nothing applied\n", err.msg);
+		return FAILED;
+	}
+	for (size_t i = 0; i < plan.n_notes; i++)
+		printf("note: %s\n", plan.notes[i]);
+	struct lr_cgroup_log log = {0};
+	r = lr_cgroup_apply(&plan, dry, &log, &err);
+	for (size_t i = 0; i < log.n; i++)
+		printf("%s%s\n", dry ? "would " : "", log.lines[i]);
+	size_t changes = log.n;
+	lr_cgroup_log_free(&log);
+	_cleanup_free_ char *text = r < 0 ? NULL : lr_cg_rules_text(&plan);
+	lr_cg_plan_free(&plan);
+	if (r < 0) {
+		fprintf(stderr, "labrun-policy: apply: %s\n", err.msg);
+		return FAILED;
+	}
+	if (!text) {
+		fprintf(stderr, "labrun-policy: apply: out of memory\n");
+		return FAILED;
+	}
+	/* The rules file, when it changes. */
+	_cleanup_free_ char *old = NULL;
+	size_t old_len = 0;
+	FILE *f = fopen(rules, "re");
+	if (f) {
+		old = calloc(1, strlen(text) + 2);
+		if (old)
+			old_len = fread(old, 1, strlen(text) + 1, f);
+		fclose(f);
+	}
+	if (!old || old_len != strlen(text) || memcmp(old, text, old_len)) {
+		changes++;
+		printf("%swrite %s\n", dry ? "would " : "", rules);
+		if (dry)
+			fputs(text, stdout);
+		else if (lr_cgroup_write_rules(rules, text, &err) < 0) {
+			fprintf(stderr, "labrun-policy: apply: login rules: %s\n", err.msg);
+			return FAILED;
+		}
+	}
+	/* The topology, for the launcher's placement of cores. */
+	if (!dry) {
+		struct lr_topology *t = NULL;
+		if (mkdir(LR_TOPOLOGY_DIR, 0755) < 0 && errno != EEXIST) {
+			fprintf(stderr, "labrun-policy: apply: %s: %s\n", LR_TOPOLOGY_DIR,
+				strerror(errno));
+			return FAILED;
+		}
+		if (lr_topology_load(&t, NULL, &err) < 0 ||
+		    lr_topology_save(t, LR_TOPOLOGY_XML, &err) < 0) {
+			lr_topology_free(t);
+			fprintf(stderr, "labrun-policy: apply: %s\n", err.msg);
+			return FAILED;
+		}
+		lr_topology_free(t);
+	}
+	if (!changes)
+		printf("nothing to change: the cgroups match the policy\n");
+	return OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -194,5 +314,7 @@ int main(int argc, char **argv)
 		return cmd_show(dir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "plan"))
 		return cmd_plan(dir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "apply"))
+		return cmd_apply(dir, sub_argc, sub_argv);
 	return bad_usage("unknown command '%s'", cmd);
 }

@@ -25,6 +25,7 @@
 #include "container.h"
 #include "job.h"
 #include "layers.h"
+#include "launch_quota.h"
 #include "log.h"
 #include "options.h"
 #include "policy.h"
@@ -159,6 +160,31 @@ int main(int argc, char **argv)
 		.user_home = pw->pw_dir,
 		.group_name = gr ? gr->gr_name : gidname,
 	};
+	/* The lab's quotas: the container runs in the member's cgroup, or
+	 * not at all. */
+	const char *groups[NGROUPS_MAX + 1];
+	size_t n_groups = 0;
+	gid_t gids[NGROUPS_MAX];
+	int ng = getgroups(NGROUPS_MAX, gids);
+	for (int i = 0; i < ng; i++) {
+		struct group *g = getgrgid(gids[i]);
+		if (g && (groups[n_groups] = strdup(g->gr_name)))
+			n_groups++;
+	}
+	if (gr && (groups[n_groups] = strdup(gr->gr_name)))
+		n_groups++;
+	static struct lr_launch_quota limits;
+	if (lr_launch_quota_enter(&limits, cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR,
+				  pw->pw_name, groups, n_groups, o.lab, &err) < 0)
+		return die(err.msg);
+	const struct lr_limits *a = &limits.alloc;
+	if (limits.applies && a->set[LR_RES_TMPFS] && a->value[LR_RES_TMPFS] < spec.tmpfs_size) {
+		if (o.has_tmpfs_size)
+			fprintf(stderr, "labrun: --tmpfs-size: lab %s allows you %llu bytes\n",
+				limits.lab, (unsigned long long)a->value[LR_RES_TMPFS]);
+		spec.tmpfs_size = a->value[LR_RES_TMPFS];
+	}
+
 	int status = 0;
 	if (lr_container_run(&spec, &status, &err) < 0)
 		return die(err.msg);

@@ -32,6 +32,7 @@ enum {
 	OPT_NET,
 	OPT_HOSTNAME,
 	OPT_QUOTA,
+	OPT_LAB,
 };
 
 /* ':' first: a missing value returns ':' instead of '?', so the two
@@ -49,6 +50,7 @@ static const struct option long_options[] = {
 	{"net", required_argument, NULL, OPT_NET},
 	{"hostname", required_argument, NULL, OPT_HOSTNAME},
 	{"quota", optional_argument, NULL, OPT_QUOTA},
+	{"lab", required_argument, NULL, OPT_LAB},
 	{"config", required_argument, NULL, 'c'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -88,6 +90,8 @@ const char lr_options_usage[] =
 	"      --net=none        no network: the container has only a loopback device\n"
 	"      --hostname NAME   set the container's host name (letters, digits, '.'\n"
 	"                        and '-', at most 64)\n"
+	"      --lab LAB         run under your allocation in LAB (needed when you\n"
+	"                        are a member of more than one lab)\n"
 	"      --quota[=LAB]     show your allocation in each of your labs (or in\n"
 	"                        LAB), from the admin's lab files, and exit; no IMAGE\n"
 	"  -c, --config FILE     read FILE instead of the admin's labrun.conf,\n"
@@ -184,6 +188,11 @@ static int apply(struct lr_options *o, int c, const char *arg, struct lr_error *
 		return 0;
 	}
 	case OPT_CLEANENV: o->cleanenv = true; return 0;
+	case OPT_LAB:
+		if (!*arg || strlen(arg) > LR_LAB_NAME_MAX || strchr(arg, '/') || arg[0] == '.')
+			return lr_error_set(err, EINVAL, "--lab '%.64s': not a lab's name", arg);
+		o->lab = arg;
+		return 0;
 	case OPT_QUOTA:
 		o->action = LR_ACTION_QUOTA;
 		o->quota_lab = arg && *arg ? arg : NULL;

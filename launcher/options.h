@@ -12,6 +12,7 @@
 
 #define LR_MAX_USER_BINDS 64
 #define LR_MAX_USER_ENV 1024
+#define LR_LAB_NAME_MAX 32  /* as the lab files allow (labrun-policy(5)) */
 #define LR_MAX_ARG_LEN 4096 /* any single option value */
 #define LR_HOSTNAME_MAX 64
 
@@ -42,6 +43,7 @@ struct lr_options {
 	bool cleanenv;	       /* --cleanenv */
 	const char *workdir;   /* --workdir DIR */
 	const char *quota_lab; /* --quota=LAB */
+	const char *lab;       /* --lab LAB */
 };
 
 /* Parse argv.  Options come before IMAGE; everything after IMAGE (or after

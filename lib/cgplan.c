@@ -11,15 +11,19 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 
 #include "cgplan.h"
 
-static struct lr_cg_node *add_node(struct lr_cg_plan *plan, const char *path, uid_t uid, gid_t gid)
+static struct lr_cg_node *add_node(struct lr_cg_plan *plan, const char *path, enum lr_cg_kind kind,
+				   uid_t uid, gid_t gid)
 {
 	struct lr_cg_node *n = realloc(plan->nodes, (plan->n_nodes + 1) * sizeof(*n));
 	if (!n)
@@ -29,6 +33,7 @@ static struct lr_cg_node *add_node(struct lr_cg_plan *plan, const char *path, ui
 	memset(n, 0, sizeof(*n));
 	if (!(n->path = strdup(path)))
 		return NULL;
+	n->kind = kind;
 	n->owner = uid;
 	n->group = gid;
 	plan->n_nodes++;
@@ -259,7 +264,7 @@ int lr_cg_plan_make(struct lr_cg_plan *out, const struct lr_policy *p, enum lr_c
 {
 	struct lr_cg_plan plan = {.version = v};
 	int r = 0;
-	if (!add_node(&plan, LR_CG_ROOT, 0, 0)) {
+	if (!add_node(&plan, LR_CG_ROOT, LR_CG_TOP, 0, 0)) {
 		r = lr_error_errno(err, ENOMEM, "cgroup plan");
 		goto fail;
 	}
@@ -267,7 +272,7 @@ int lr_cg_plan_make(struct lr_cg_plan *out, const struct lr_policy *p, enum lr_c
 		const struct lr_lab *lab = &p->labs[i];
 		char path[512];
 		snprintf(path, sizeof(path), "%s/%s", LR_CG_ROOT, lab->name);
-		struct lr_cg_node *n = add_node(&plan, path, 0, 0);
+		struct lr_cg_node *n = add_node(&plan, path, LR_CG_LAB, 0, 0);
 		if (!n) {
 			r = lr_error_errno(err, ENOMEM, "cgroup plan");
 			goto fail;
@@ -287,10 +292,15 @@ int lr_cg_plan_make(struct lr_cg_plan *out, const struct lr_policy *p, enum lr_c
 			snprintf(path, sizeof(path), "%s/%s/%s", LR_CG_ROOT, lab->name, users[u]);
 			struct lr_limits a;
 			lr_lab_allocation(lab, users[u], &a);
-			if (!pw || !(n = add_node(&plan, path, pw->pw_uid, pw->pw_gid)))
+			if (!pw ||
+			    !(n = add_node(&plan, path, LR_CG_MEMBER, pw->pw_uid, pw->pw_gid)))
 				r = lr_error_errno(err, ENOMEM, "cgroup plan");
 			else if ((r = limits(&plan, n, &a, v, err)) < 0)
 				lr_error_prefix(err, "%s: member %s", lab->file, users[u]);
+			else if (strlen(path) + sizeof("/login") > sizeof(path) ||
+				 !add_node(&plan, strcat(path, "/login"), LR_CG_LOGIN, pw->pw_uid,
+					   pw->pw_gid))
+				r = lr_error_errno(err, ENOMEM, "cgroup plan");
 		}
 		for (size_t u = 0; u < nu; u++)
 			free(users[u]);
@@ -320,6 +330,59 @@ void lr_cg_plan_free(struct lr_cg_plan *plan)
 		free(plan->notes[i]);
 	free(plan->notes);
 	memset(plan, 0, sizeof(*plan));
+}
+
+enum lr_cg_version lr_cgroup_version(void)
+{
+	struct statfs sf;
+	if (statfs(LR_CGROUP_MOUNT, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
+		return LR_CG_V2;
+	return LR_CG_V1;
+}
+
+const char *lr_cg_controllers(enum lr_cg_version v)
+{
+	/* v1: cpuacct for the CPU time a member used, devices for GPUs; v2
+	 * has both built in (cpu.stat, eBPF device programs). */
+	return v == LR_CG_V1 ? "cpu,cpuacct,cpuset,memory,pids,blkio,devices"
+			     : "cpu,cpuset,memory,pids,io";
+}
+
+char *lr_cg_rules_text(const struct lr_cg_plan *plan)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	fprintf(f, "# Written by labrun-policy apply from the labs' policy: do not edit.\n"
+		   "# Each member's logins go to their login cgroup (cgrules.conf(5)).\n");
+	/* Labs come by name, so a member's first lab is the first seen. */
+	uid_t *seen = NULL;
+	size_t n_seen = 0;
+	for (size_t i = 0; i < plan->n_nodes; i++) {
+		const struct lr_cg_node *n = &plan->nodes[i];
+		if (n->kind != LR_CG_LOGIN)
+			continue;
+		bool dup = false;
+		for (size_t k = 0; k < n_seen && !dup; k++)
+			dup = seen[k] == n->owner;
+		struct passwd *pw = getpwuid(n->owner);
+		if (dup || !pw)
+			continue;
+		uid_t *s = realloc(seen, (n_seen + 1) * sizeof(*s));
+		if (!s)
+			break;
+		seen = s;
+		seen[n_seen++] = n->owner;
+		fprintf(f, "%s\t%s\t%s\n", pw->pw_name, lr_cg_controllers(plan->version), n->path);
+	}
+	free(seen);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 char *lr_cg_plan_text(const struct lr_cg_plan *plan)

@@ -24,6 +24,12 @@
 
 enum lr_cg_version { LR_CG_V1 = 1, LR_CG_V2 = 2 };
 
+/* Where the cgroup hierarchies are mounted, and which version is in use:
+ * v2 when /sys/fs/cgroup is the unified hierarchy, else v1 (also in the
+ * "hybrid" layout, whose unified hierarchy has no controllers). */
+#define LR_CGROUP_MOUNT "/sys/fs/cgroup"
+enum lr_cg_version lr_cgroup_version(void);
+
 /* One write: into the cgroup path (relative to the controller's root, e.g.
  * "labrun/physics/alice"), the file of controller (v1: its hierarchy;
  * v2: "" for the one hierarchy), the value. */
@@ -34,10 +40,27 @@ struct lr_cg_write {
 	char *value;
 };
 
-/* One cgroup of the tree, with what to write into it. */
+enum lr_cg_kind {
+	LR_CG_TOP,    /* "labrun" */
+	LR_CG_LAB,    /* "labrun/physics": the lab's total */
+	LR_CG_MEMBER, /* "labrun/physics/alice": the member's allocation, delegated */
+	LR_CG_LOGIN,  /* "labrun/physics/alice/login": where the member's logins go */
+};
+
+/* One cgroup of the tree, with what to write into it.
+ *
+ * A member's cgroup is delegated (the kernel's cgroup-v2.rst,
+ * "Delegation"): the directory and the files that move processes are the
+ * member's, so that the launcher can make a cgroup per container inside;
+ * the limit files stay root's, so the member cannot raise them.  Logins
+ * go to a leaf of their own below it, because cgroup v2 allows processes
+ * only in leaves once controllers are enabled for children ("no internal
+ * processes"), and the launcher's containers are the member cgroup's other
+ * children. */
 struct lr_cg_node {
-	char *path;  /* "labrun", "labrun/physics", "labrun/physics/alice" */
-	uid_t owner; /* the member for their cgroup (delegated); 0 for the others */
+	char *path; /* "labrun", "labrun/physics", "labrun/physics/alice" */
+	enum lr_cg_kind kind;
+	uid_t owner; /* the member for their cgroup and login (delegated); 0 else */
 	gid_t group;
 	struct lr_cg_write *writes;
 	size_t n_writes;
@@ -59,6 +82,16 @@ struct lr_cg_plan {
 int lr_cg_plan_make(struct lr_cg_plan *plan, const struct lr_policy *p, enum lr_cg_version v,
 		    struct lr_error *err);
 void lr_cg_plan_free(struct lr_cg_plan *plan);
+
+/* The rules (cgrules.conf(5)) that place each member's logins in their
+ * login cgroup, through libcgroup's PAM module or cgrulesengd: one line per
+ * member, in the first of their labs by name (a job names its lab; see
+ * DECISIONS.md).  Returns a malloc'd string, NULL on ENOMEM. */
+char *lr_cg_rules_text(const struct lr_cg_plan *plan);
+
+/* The controllers a cgroup of ours is made in, comma-separated: the v1
+ * hierarchies, or the v2 controllers enabled down the tree. */
+const char *lr_cg_controllers(enum lr_cg_version v);
 
 /* The plan as text, one line per cgroup and per write, e.g.
  *   cgroup labrun/physics/alice (owner alice)

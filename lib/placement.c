@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "placement.h"
@@ -51,6 +53,24 @@ int lr_topology_load(struct lr_topology **out, const char *xml, struct lr_error 
 		return lr_error_errno(err, e, "topology %s", xml ? xml : "of this machine");
 	}
 	*out = t;
+	return 0;
+}
+
+int lr_topology_save(const struct lr_topology *t, const char *path, struct lr_error *err)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return lr_error_set(err, ENAMETOOLONG, "%s: path too long", path);
+	/* hwloc writes the file itself, with the process's umask: 0644. */
+	mode_t old = umask(022);
+	int r = hwloc_topology_export_xml(t->topo, tmp, 0);
+	int e = errno ? errno : EIO;
+	umask(old);
+	if (r < 0 || rename(tmp, path) < 0) {
+		e = r < 0 ? e : errno;
+		unlink(tmp);
+		return lr_error_errno(err, e, "save the topology to %s", path);
+	}
 	return 0;
 }
 

@@ -20,6 +20,10 @@ struct lr_topology;
 int lr_topology_load(struct lr_topology **out, const char *xml, struct lr_error *err);
 void lr_topology_free(struct lr_topology *t);
 
+/* Save t as XML at path (atomically), for lr_topology_load() to read back
+ * in a tenth of the time discovery takes. */
+int lr_topology_save(const struct lr_topology *t, const char *path, struct lr_error *err);
+
 /* Choose n CPUs (hardware threads, by OS number) among allowed (a Linux
  * cpu list such as "0-7,32-39"; NULL: every CPU), near the GPUs named in
  * gpus (hwloc OS device names such as "cuda1", or PCI addresses such as

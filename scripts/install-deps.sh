@@ -7,9 +7,11 @@ PACKAGES=(
 	# build
 	build-essential autoconf automake libtool pkg-config
 	libfuse3-dev libsquashfuse-dev libjansson-dev libssl-dev
-	libsquashfs-dev libarchive-dev libhwloc-dev
+	libsquashfs-dev libarchive-dev libhwloc-dev libcgroup-dev
 	# run: FUSE kernel interface tools, squashfs tools for images
 	fuse3 squashfs-tools squashfs-tools-ng
+	# quotas: cgrulesengd and cgclassify, libcgroup's PAM module
+	cgroup-tools libpam-cgroup
 	# tests
 	libcmocka-dev bats busybox-static attr util-linux procps psmisc
 	bsdextrautils tmux coreutils

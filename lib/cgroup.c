@@ -1,0 +1,649 @@
+/* cgroup.c - a cgroup plan made real, through libcgroup (cgroup.h).
+ *
+ * Runs as root.  libcgroup finds the hierarchies, makes the cgroups and
+ * writes the limit files, on v1 and v2 alike; every libcgroup error is
+ * translated here and nowhere else (STYLE.md).  Three things it does not
+ * do are done here with plain file operations, each for a reason:
+ *  - delegation: libcgroup gives a cgroup's "tasks" file to one user and
+ *    everything else to another, while the kernel's delegation model
+ *    (cgroup-v2.rst, "Delegation Containment") needs the directory and the
+ *    files that move processes (cgroup.procs, v1's tasks, v2's
+ *    cgroup.threads and cgroup.subtree_control) to be the member's and the
+ *    limit files to stay root's;
+ *  - v2's cgroup.subtree_control, which is not a controller's file;
+ *  - removal of what the policy no longer names, empty cgroups only:
+ *    libcgroup's recursive delete moves processes to the parent first,
+ *    which would put a member's running job under the lab's total only.
+ *
+ * Ordering.  The kernel refuses some values given the ones already there,
+ * and apply starts from any earlier policy:
+ *  - v1 memory: memory.memsw.limit_in_bytes may never be below
+ *    memory.limit_in_bytes, so when memory grows past the current
+ *    memory+swap, memory+swap is written first;
+ *  - v1 cpu: a child's CFS quota may not exceed its parent's
+ *    (kernel/sched/core.c, tg_cfs_schedulable_down), so quotas that shrink
+ *    are written leaves first, before the pass that writes everything
+ *    parents first.
+ * Writes go one value per libcgroup call, so that an error names the file.
+ */
+#include "build-config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libcgroup.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "cleanup.h"
+
+#define MAX_HIER 8     /* hierarchies in lr_cg_controllers(): 7 on v1 */
+#define MAX_STALE 4096 /* cgroups below "labrun" apply will consider removing */
+#define VALUE_MAX 4096 /* a limit file's content, as read back */
+#define PAGE 4096      /* v1 memory limits are kept in whole pages */
+
+void lr_cgroup_log_free(struct lr_cgroup_log *log)
+{
+	if (!log)
+		return;
+	for (size_t i = 0; i < log->n; i++)
+		free(log->lines[i]);
+	free(log->lines);
+	log->lines = NULL;
+	log->n = 0;
+}
+
+static int logf_(struct lr_cgroup_log *log, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int logf_(struct lr_cgroup_log *log, const char *fmt, ...)
+{
+	char **v = realloc(log->lines, (log->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	log->lines = v;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&v[log->n], fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	log->n++;
+	return 0;
+}
+
+/* libcgroup's error rc as ours: its own text, and the errno behind it when
+ * it has one (ECGOTHER: "look at cgroup_get_last_errno()"). */
+static int cg_error(struct lr_error *err, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int cg_error(struct lr_error *err, int rc, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	int e = cgroup_get_last_errno();
+	if (rc == ECGOTHER || (rc == ECGROUPVALUENOTEXIST && e))
+		return lr_error_errno(err, e ? e : EIO, "%s", what);
+	return lr_error_set(err, rc == ECGROUPNOTMOUNTED ? ENOENT : EIO, "%s: %s", what,
+			    cgroup_strerror(rc));
+}
+
+/* The hierarchies a cgroup of ours lives in: their controller (v1) and
+ * mount point.  On v2 one, the unified hierarchy, named by "". */
+struct hier {
+	char ctrl[16];
+	char mount[256];
+};
+
+static int hierarchies(enum lr_cg_version v, struct hier *out, size_t *n, struct lr_error *err)
+{
+	if (v == LR_CG_V2) {
+		snprintf(out[0].ctrl, sizeof(out[0].ctrl), "%s", "");
+		snprintf(out[0].mount, sizeof(out[0].mount), "%s", LR_CGROUP_MOUNT);
+		*n = 1;
+		return 0;
+	}
+	char list[128];
+	snprintf(list, sizeof(list), "%s", lr_cg_controllers(v));
+	size_t k = 0;
+	char *save = NULL;
+	for (char *c = strtok_r(list, ",", &save); c && k < MAX_HIER;
+	     c = strtok_r(NULL, ",", &save)) {
+		char *mp = NULL;
+		int rc = cgroup_get_subsys_mount_point(c, &mp);
+		if (rc)
+			return cg_error(err, rc,
+					"cgroup v1 controller %s: not mounted (the kernel or the "
+					"init system leaves it out)",
+					c);
+		snprintf(out[k].ctrl, sizeof(out[k].ctrl), "%s", c);
+		snprintf(out[k].mount, sizeof(out[k].mount), "%s", mp);
+		free(mp);
+		k++;
+	}
+	*n = k;
+	return 0;
+}
+
+/* The controller libcgroup files a limit under: v1's hierarchy, or on v2
+ * the file's prefix ("memory.max" -> "memory"). */
+static void controller_of(const struct lr_cg_write *w, char *buf, size_t len)
+{
+	if (w->controller[0]) {
+		snprintf(buf, len, "%s", w->controller);
+		return;
+	}
+	size_t n = strcspn(w->file, ".");
+	snprintf(buf, len, "%.*s", (int)n, w->file);
+}
+
+static int read_file(const char *mount, const char *path, const char *file, char *buf, size_t len)
+{
+	char p[1024];
+	snprintf(p, sizeof(p), "%s/%s/%s", mount, path, file);
+	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return 0;
+}
+
+static int write_file(const char *mount, const char *path, const char *file, const char *value)
+{
+	char p[1024];
+	snprintf(p, sizeof(p), "%s/%s/%s", mount, path, file);
+	_cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(value);
+	if (write(fd, value, len) != (ssize_t)len)
+		return -errno;
+	return 0;
+}
+
+/* A number as the kernel shows it: "-1" and "max" are UINT64_MAX, and so
+ * is v1's "unlimited" (LONG_MAX rounded down to a page). */
+static uint64_t number(const char *s)
+{
+	if (!strcmp(s, "-1") || !strncmp(s, "max", 3))
+		return UINT64_MAX;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return 0;
+	return v >= 0x7ffffffffffff000ULL ? UINT64_MAX : v;
+}
+
+/* Does the file already hold the value apply would write?  Only to keep
+ * the log to real changes: apply writes every value anyway. */
+static bool holds(const char *file, const char *want, const char *have)
+{
+	if (!strcmp(want, have))
+		return true;
+	if (strstr(file, "_device") || !strcmp(file, "io.max")) {
+		/* One line per device in the file; "DEV 0" (v1) or
+		 * "DEV rbps=max" (v2) means none for DEV. */
+		size_t dl = strcspn(want, " ");
+		const char *line = have;
+		bool none = strstr(want, " 0") == want + dl || strstr(want, "=max");
+		while (*line) {
+			if (!strncmp(line, want, dl) && line[dl] == ' ')
+				return !none && strstr(line, want + dl + 1) != NULL;
+			line += strcspn(line, "\n");
+			line += *line == '\n';
+		}
+		return none;
+	}
+	if (!strcmp(file, "cpu.max") || !strcmp(file, "io.weight"))
+		return false;
+	uint64_t w = number(want), h = number(have);
+	if (strstr(file, "memory.") && w != UINT64_MAX)
+		w -= w % PAGE;
+	return w == h;
+}
+
+/* One value into one cgroup through libcgroup. */
+static int cg_write(const char *path, const struct lr_cg_write *w, struct lr_error *err)
+{
+	char ctrl[32];
+	controller_of(w, ctrl, sizeof(ctrl));
+	struct cgroup *cg = cgroup_new_cgroup(path);
+	if (!cg)
+		return lr_error_errno(err, ENOMEM, "%s", path);
+	struct cgroup_controller *c = cgroup_add_controller(cg, ctrl);
+	int rc = c ? cgroup_add_value_string(c, w->file, w->value) : ECGFAIL;
+	if (!rc)
+		rc = cgroup_modify_cgroup(cg);
+	cgroup_free(&cg);
+	if (rc)
+		return cg_error(err, rc, "%s: %s = %s", path, w->file, w->value);
+	return 0;
+}
+
+static const struct lr_cg_write *find_write(const struct lr_cg_node *n, const char *file)
+{
+	for (size_t i = 0; i < n->n_writes; i++)
+		if (!strcmp(n->writes[i].file, file))
+			return &n->writes[i];
+	return NULL;
+}
+
+static const char *mount_of(const struct hier *h, size_t nh, const char *ctrl)
+{
+	for (size_t i = 0; i < nh; i++)
+		if (!strcmp(h[i].ctrl, ctrl))
+			return h[i].mount;
+	return nh ? h[0].mount : LR_CGROUP_MOUNT;
+}
+
+static bool exists_in(const struct hier *h, const char *path)
+{
+	char p[1024];
+	snprintf(p, sizeof(p), "%s/%s", h->mount, path);
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* v2: the controllers of lr_cg_controllers() enabled for path's children. */
+static int enable_v2(const char *path, bool dry_run, struct lr_cgroup_log *log,
+		     struct lr_error *err)
+{
+	char have[VALUE_MAX], want[128] = "", list[128];
+	if (read_file(LR_CGROUP_MOUNT, path, "cgroup.subtree_control", have, sizeof(have)) < 0)
+		have[0] = '\0';
+	snprintf(list, sizeof(list), "%s", lr_cg_controllers(LR_CG_V2));
+	char *save = NULL;
+	for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+		/* the words of have, one by one */
+		bool on = false;
+		for (char *p = have; *p && !on; p += strcspn(p, " "), p += *p == ' ')
+			on = strncmp(p, c, strlen(c)) == 0 &&
+			     (p[strlen(c)] == ' ' || p[strlen(c)] == '\0');
+		if (!on)
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s+%s",
+				 want[0] ? " " : "", c);
+	}
+	if (!want[0])
+		return 0;
+	if (logf_(log, "enable %s in %s/cgroup.subtree_control", want, path[0] ? path : ".") < 0)
+		return lr_error_errno(err, ENOMEM, "apply");
+	if (dry_run)
+		return 0;
+	int r = write_file(LR_CGROUP_MOUNT, path, "cgroup.subtree_control", want);
+	if (r == -EBUSY)
+		return lr_error_set(err, EBUSY,
+				    "%s: cannot enable %s for its children: it holds processes "
+				    "itself (cgroup v2 allows processes only in leaves); move them "
+				    "to a child cgroup",
+				    path[0] ? path : LR_CGROUP_MOUNT, want);
+	if (r < 0)
+		return lr_error_errno(err, -r, "%s/cgroup.subtree_control: %s", path, want);
+	return 0;
+}
+
+/* A new v1 cpuset cgroup has no CPUs and no memory nodes, and no task can
+ * join it until it has: give it its parent's. */
+static int cpuset_inherit(const struct hier *h, const char *path, struct lr_error *err)
+{
+	char parent[1024];
+	snprintf(parent, sizeof(parent), "%s", path);
+	char *slash = strrchr(parent, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		parent[0] = '\0';
+	static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
+	for (size_t i = 0; i < 2; i++) {
+		char have[VALUE_MAX], from[VALUE_MAX];
+		if (read_file(h->mount, path, files[i], have, sizeof(have)) == 0 && have[0])
+			continue;
+		int r = read_file(h->mount, parent, files[i], from, sizeof(from));
+		if (r == 0)
+			r = write_file(h->mount, path, files[i], from);
+		if (r < 0)
+			return lr_error_errno(err, -r, "%s: %s from its parent", path, files[i]);
+	}
+	return 0;
+}
+
+static int create(const struct lr_cg_node *n, const struct hier *h, size_t nh, enum lr_cg_version v,
+		  bool dry_run, struct lr_cgroup_log *log, struct lr_error *err)
+{
+	if (v == LR_CG_V2) {
+		char parent[1024];
+		snprintf(parent, sizeof(parent), "%s", n->path);
+		char *slash = strrchr(parent, '/');
+		*(slash ? slash : parent) = '\0';
+		int r = enable_v2(parent, dry_run, log, err);
+		if (r < 0)
+			return r;
+	}
+	bool missing = false;
+	for (size_t i = 0; i < nh; i++)
+		missing |= !exists_in(&h[i], n->path);
+	if (missing) {
+		if (logf_(log, "create %s", n->path) < 0)
+			return lr_error_errno(err, ENOMEM, "apply");
+		if (dry_run)
+			return 0;
+		struct cgroup *cg = cgroup_new_cgroup(n->path);
+		if (!cg)
+			return lr_error_errno(err, ENOMEM, "%s", n->path);
+		int rc = 0;
+		if (v == LR_CG_V1) {
+			for (size_t i = 0; i < nh && !rc; i++)
+				if (!cgroup_add_controller(cg, h[i].ctrl))
+					rc = ECGFAIL;
+		}
+		/* ignore_ownership: the owners are set below, as delegation
+		 * needs them. */
+		if (!rc)
+			rc = cgroup_create_cgroup(cg, 1);
+		cgroup_free(&cg);
+		if (rc)
+			return cg_error(err, rc, "create cgroup %s", n->path);
+	}
+	if (v == LR_CG_V1 && !dry_run)
+		for (size_t i = 0; i < nh; i++)
+			if (!strcmp(h[i].ctrl, "cpuset")) {
+				int r = cpuset_inherit(&h[i], n->path, err);
+				if (r < 0)
+					return r;
+			}
+	return 0;
+}
+
+/* The member's: the directory and the files that move processes (and, on
+ * v2, that give controllers to children); never a limit file. */
+static int delegate(const struct lr_cg_node *n, const struct hier *h, size_t nh,
+		    enum lr_cg_version v, bool dry_run, struct lr_cgroup_log *log,
+		    struct lr_error *err)
+{
+	static const char *const v1_files[] = {".", "tasks", "cgroup.procs", NULL};
+	static const char *const v2_files[] = {".", "cgroup.procs", "cgroup.threads",
+					       "cgroup.subtree_control", NULL};
+	const char *const *files = v == LR_CG_V1 ? v1_files : v2_files;
+	bool changed = false;
+	for (size_t i = 0; i < nh; i++) {
+		char p[1024];
+		snprintf(p, sizeof(p), "%s/%s", h[i].mount, n->path);
+		_cleanup_close_ int dfd = open(p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0) {
+			if (dry_run && errno == ENOENT) {
+				changed = true;
+				continue;
+			}
+			return lr_error_errno(err, errno, "delegate %s", p);
+		}
+		for (const char *const *f = files; *f; f++) {
+			struct stat st;
+			int flags = AT_SYMLINK_NOFOLLOW | (strcmp(*f, ".") ? 0 : AT_EMPTY_PATH);
+			const char *name = strcmp(*f, ".") ? *f : "";
+			if (fstatat(dfd, name, &st, flags) < 0)
+				return lr_error_errno(err, errno, "delegate %s/%s", p, *f);
+			if (st.st_uid == n->owner && st.st_gid == n->group)
+				continue;
+			changed = true;
+			if (!dry_run && fchownat(dfd, name, n->owner, n->group, flags) < 0)
+				return lr_error_errno(err, errno, "delegate %s/%s", p, *f);
+		}
+	}
+	if (changed) {
+		struct passwd *pw = getpwuid(n->owner);
+		char uid[16];
+		snprintf(uid, sizeof(uid), "%u", (unsigned)n->owner);
+		if (logf_(log, "delegate %s to %s", n->path, pw ? pw->pw_name : uid) < 0)
+			return lr_error_errno(err, ENOMEM, "apply");
+	}
+	return 0;
+}
+
+static bool shrinks_cpu(const struct lr_cg_node *n, const struct hier *h, size_t nh)
+{
+	const struct lr_cg_write *w = find_write(n, "cpu.cfs_quota_us");
+	char have[64];
+	if (!w || read_file(mount_of(h, nh, "cpu"), n->path, w->file, have, sizeof(have)) < 0)
+		return false;
+	return number(w->value) < number(have);
+}
+
+/* The node's values; those that change are logged.  v1 memory+swap goes
+ * first when memory grows past it. */
+static int write_limits(const struct lr_cg_node *n, const struct hier *h, size_t nh, bool dry_run,
+			struct lr_cgroup_log *log, struct lr_error *err)
+{
+	const struct lr_cg_write *mem = find_write(n, "memory.limit_in_bytes");
+	const struct lr_cg_write *memsw = find_write(n, "memory.memsw.limit_in_bytes");
+	char cur_memsw[64];
+	bool memsw_first = mem && memsw &&
+			   read_file(mount_of(h, nh, "memory"), n->path, memsw->file, cur_memsw,
+				     sizeof(cur_memsw)) == 0 &&
+			   number(mem->value) > number(cur_memsw);
+	/* The plan has memory before memory+swap. */
+	for (size_t k = 0; k <= n->n_writes; k++) {
+		const struct lr_cg_write *w =
+			k == 0 ? (memsw_first ? memsw : NULL) : &n->writes[k - 1];
+		if (!w || (k > 0 && memsw_first && w == memsw))
+			continue;
+		char ctrl[32], have[VALUE_MAX];
+		controller_of(w, ctrl, sizeof(ctrl));
+		const char *mount = w->controller[0] ? mount_of(h, nh, ctrl) : LR_CGROUP_MOUNT;
+		if (read_file(mount, n->path, w->file, have, sizeof(have)) == 0 &&
+		    holds(w->file, w->value, have))
+			continue;
+		if (logf_(log, "set %s %s = %s", n->path, w->file, w->value) < 0)
+			return lr_error_errno(err, ENOMEM, "apply");
+		if (dry_run)
+			continue;
+		int r = cg_write(n->path, w, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ removal */
+
+static bool in_plan(const struct lr_cg_plan *plan, const char *path)
+{
+	for (size_t i = 0; i < plan->n_nodes; i++)
+		if (!strcmp(plan->nodes[i].path, path))
+			return true;
+	return false;
+}
+
+/* The cgroups of labs and members below "labrun" in one hierarchy that the
+ * plan does not name.  A named member's own children (login, containers)
+ * are theirs and not looked at. */
+static int stale_in(const struct hier *h, const struct lr_cg_plan *plan, char **out, size_t *n,
+		    struct lr_error *err)
+{
+	char top[1024];
+	snprintf(top, sizeof(top), "%s/%s", h->mount, LR_CG_ROOT);
+	_cleanup_closedir_ DIR *labs = opendir(top);
+	if (!labs)
+		return errno == ENOENT ? 0 : lr_error_errno(err, errno, "%s", top);
+	struct dirent *d;
+	while ((d = readdir(labs))) {
+		if (d->d_type != DT_DIR || d->d_name[0] == '.')
+			continue;
+		char lab[512];
+		snprintf(lab, sizeof(lab), "%s/%s", LR_CG_ROOT, d->d_name);
+		bool lab_named = in_plan(plan, lab);
+		char sub[1024];
+		snprintf(sub, sizeof(sub), "%s/%s", h->mount, lab);
+		_cleanup_closedir_ DIR *members = lab_named ? opendir(sub) : NULL;
+		struct dirent *m;
+		while (members && (m = readdir(members))) {
+			if (m->d_type != DT_DIR || m->d_name[0] == '.')
+				continue;
+			char member[1024];
+			snprintf(member, sizeof(member), "%s/%s", lab, m->d_name);
+			if (in_plan(plan, member))
+				continue;
+			bool seen = false;
+			for (size_t i = 0; i < *n && !seen; i++)
+				seen = !strcmp(out[i], member);
+			if (seen)
+				continue;
+			if (*n >= MAX_STALE)
+				return lr_error_set(err, E2BIG, "more than %d cgroups to remove",
+						    MAX_STALE);
+			if (!(out[(*n)++] = strdup(member)))
+				return lr_error_errno(err, ENOMEM, "apply");
+		}
+		if (lab_named)
+			continue;
+		bool seen = false;
+		for (size_t i = 0; i < *n && !seen; i++)
+			seen = !strcmp(out[i], lab);
+		if (seen)
+			continue;
+		if (*n >= MAX_STALE)
+			return lr_error_set(err, E2BIG, "more than %d cgroups to remove",
+					    MAX_STALE);
+		if (!(out[(*n)++] = strdup(lab)))
+			return lr_error_errno(err, ENOMEM, "apply");
+	}
+	return 0;
+}
+
+/* rmdir the cgroup dir (name in parent) after its children, deepest first.
+ * A cgroup with processes gives EBUSY, and so do its ancestors. */
+static int remove_tree(int parent, const char *name)
+{
+	_cleanup_close_ int fd =
+		openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	int dup_fd = dup(fd);
+	if (dup_fd < 0)
+		return -errno;
+	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+			int rr = remove_tree(fd, e->d_name);
+			r = r ? r : rr;
+		}
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return -errno;
+	return r;
+}
+
+static int remove_stale(const struct lr_cg_plan *plan, const struct hier *h, size_t nh,
+			bool dry_run, struct lr_cgroup_log *log, struct lr_error *err)
+{
+	char **stale = calloc(MAX_STALE, sizeof(*stale));
+	size_t n = 0;
+	if (!stale)
+		return lr_error_errno(err, ENOMEM, "apply");
+	int r = 0;
+	for (size_t i = 0; i < nh && r == 0; i++)
+		r = stale_in(&h[i], plan, stale, &n, err);
+	for (size_t s = 0; s < n && r == 0; s++) {
+		int busy = 0;
+		for (size_t i = 0; i < nh && !dry_run; i++) {
+			char parent[1024];
+			snprintf(parent, sizeof(parent), "%s/%s", h[i].mount, stale[s]);
+			char *slash = strrchr(parent, '/');
+			*slash = '\0';
+			_cleanup_close_ int pfd =
+				open(parent, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int rr = pfd < 0 ? (errno == ENOENT ? 0 : -errno)
+					 : remove_tree(pfd, slash + 1);
+			if (rr == -EBUSY)
+				busy = 1;
+			else if (rr < 0)
+				r = lr_error_errno(err, -rr, "remove cgroup %s/%s", h[i].mount,
+						   stale[s]);
+		}
+		if (r == 0 && logf_(log,
+				    busy ? "keep %s: not in the policy, but it still has "
+					   "processes"
+					 : "remove %s",
+				    stale[s]) < 0)
+			r = lr_error_errno(err, ENOMEM, "apply");
+	}
+	for (size_t s = 0; s < n; s++)
+		free(stale[s]);
+	free(stale);
+	return r;
+}
+
+int lr_cgroup_apply(const struct lr_cg_plan *plan, bool dry_run, struct lr_cgroup_log *log,
+		    struct lr_error *err)
+{
+	int rc = cgroup_init();
+	if (rc)
+		return cg_error(err, rc, "libcgroup");
+	struct hier h[MAX_HIER];
+	size_t nh = 0;
+	int r = hierarchies(plan->version, h, &nh, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < plan->n_nodes; i++) {
+		const struct lr_cg_node *n = &plan->nodes[i];
+		if ((r = create(n, h, nh, plan->version, dry_run, log, err)) < 0)
+			return r;
+		if (n->owner && (r = delegate(n, h, nh, plan->version, dry_run, log, err)) < 0)
+			return r;
+	}
+	/* v1 CFS quotas that shrink, leaves first (see the head comment). */
+	for (size_t i = plan->n_nodes; plan->version == LR_CG_V1 && i-- > 0;) {
+		const struct lr_cg_node *n = &plan->nodes[i];
+		if (!shrinks_cpu(n, h, nh))
+			continue;
+		const struct lr_cg_write *w = find_write(n, "cpu.cfs_quota_us");
+		if (logf_(log, "set %s %s = %s", n->path, w->file, w->value) < 0)
+			return lr_error_errno(err, ENOMEM, "apply");
+		if (!dry_run && (r = cg_write(n->path, w, err)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < plan->n_nodes; i++)
+		if ((r = write_limits(&plan->nodes[i], h, nh, dry_run, log, err)) < 0)
+			return r;
+	return remove_stale(plan, h, nh, dry_run, log, err);
+}
+
+int lr_cgroup_write_rules(const char *path, const char *text, struct lr_error *err)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-labrun", path) >= (int)sizeof(tmp))
+		return lr_error_set(err, ENAMETOOLONG, "%s: path too long", path);
+	_cleanup_close_ int fd =
+		open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return lr_error_errno(err, errno, "%s", tmp);
+	size_t len = strlen(text);
+	if (write(fd, text, len) != (ssize_t)len || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+		int e = errno ? errno : EIO;
+		unlink(tmp);
+		return lr_error_errno(err, e, "%s", tmp);
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return lr_error_errno(err, e, "%s", path);
+	}
+	return 0;
+}

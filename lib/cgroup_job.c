@@ -1,0 +1,277 @@
+/* cgroup_job.c - the container's cgroup inside the member's (cgroup_job.h).
+ *
+ * Runs as the user.  Why this is safe: every operation is one the kernel
+ * checks against the member's own rights in the delegated subtree
+ * (cgroup-v2.rst, "Delegation Containment"): making a child cgroup needs
+ * write access to the member's directory, moving a process needs write
+ * access to the target's cgroup.procs (and, on v2, to that of the common
+ * ancestor of source and target, the member's), and a child's limits can
+ * only narrow the parent's.  The member's own limit files are root's.
+ * Paths are opened once, from a fixed root (LR_CGROUP_MOUNT), and
+ * everything after works through those descriptors.
+ */
+#include "build-config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup_job.h"
+#include "cleanup.h"
+
+/* How long the cleaner waits for the kernel to empty the cgroup after the
+ * last process holding its pipe ended: the container's pid namespace is
+ * torn down by then, and its processes are reaped within milliseconds. */
+#define CLEANER_DEADLINE_MS 30000
+
+int lr_cgroup_job_open(struct lr_cgroup_job *job, enum lr_cg_version v, const char *lab,
+		       const char *member, struct lr_error *err)
+{
+	struct lr_cgroup_job j = {.version = v, .cleaner = -1, .cleaner_fd = -1};
+	char list[128];
+	snprintf(list, sizeof(list), "%s", v == LR_CG_V1 ? lr_cg_controllers(v) : "");
+	char *save = NULL, *ctrl = v == LR_CG_V1 ? strtok_r(list, ",", &save) : list;
+	int r = 0;
+	for (; ctrl && j.n < LR_CGROUP_JOB_MAX_HIER; ctrl = strtok_r(NULL, ",", &save)) {
+		char path[1024];
+		snprintf(path, sizeof(path), "%s%s%s/%s/%s/%s", LR_CGROUP_MOUNT, *ctrl ? "/" : "",
+			 ctrl, LR_CG_ROOT, lab, member);
+		int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			r = errno == ENOENT
+				    ? lr_error_set(err, ENOENT,
+						   "lab %s sets quotas for %s, but the cgroup %s "
+						   "is missing: an admin must run "
+						   "'labrun-policy apply'",
+						   lab, member, path)
+				    : lr_error_errno(err, errno, "%s", path);
+			break;
+		}
+		if (!strcmp(ctrl, "cpuset"))
+			j.cpuset = j.n;
+		j.member[j.n++] = fd;
+		if (faccessat(fd, ".", W_OK, AT_EACCESS) < 0) {
+			r = lr_error_set(err, EACCES,
+					 "the cgroup %s is not delegated to you: an admin must "
+					 "run 'labrun-policy apply'",
+					 path);
+			break;
+		}
+		if (v == LR_CG_V2)
+			break;
+	}
+	if (r < 0) {
+		lr_cgroup_job_close(&j);
+		return r;
+	}
+	*job = j;
+	return 0;
+}
+
+void lr_cgroup_job_close(struct lr_cgroup_job *job)
+{
+	if (!job)
+		return;
+	for (size_t i = 0; i < job->n; i++)
+		if (job->member[i] >= 0)
+			close(job->member[i]);
+	job->n = 0;
+	if (job->cleaner_fd >= 0)
+		close(job->cleaner_fd);
+	job->cleaner_fd = -1;
+}
+
+static int read_at(int dfd, const char *file, char *buf, size_t len)
+{
+	_cleanup_close_ int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return 0;
+}
+
+static int write_at(int dfd, const char *file, const char *value)
+{
+	_cleanup_close_ int fd = openat(dfd, file, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(value);
+	return write(fd, value, len) == (ssize_t)len ? 0 : -errno;
+}
+
+int lr_cgroup_job_allowed_cpus(const struct lr_cgroup_job *job, char *buf, size_t len,
+			       struct lr_error *err)
+{
+	int dfd = job->member[job->cpuset];
+	int r = read_at(
+		dfd, job->version == LR_CG_V1 ? "cpuset.effective_cpus" : "cpuset.cpus.effective",
+		buf, len);
+	if (r < 0)
+		return lr_error_errno(err, -r, "the CPUs of your lab cgroup");
+	return 0;
+}
+
+/* Remove the empty job-PID cgroups of containers whose labrun is gone.
+ * Only dead PIDs: a live one may be a launch that has made its cgroup and
+ * not yet moved into it. */
+static void sweep(const struct lr_cgroup_job *job)
+{
+	int dup_fd = openat(job->member[0], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dup_fd < 0)
+		return;
+	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		if (strncmp(e->d_name, "job-", 4))
+			continue;
+		long pid = strtol(e->d_name + 4, &end, 10);
+		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		for (size_t i = 0; i < job->n; i++)
+			unlinkat(job->member[i], e->d_name, AT_REMOVEDIR);
+	}
+}
+
+/* The cleaner's life: wait for the pipe's EOF, then rmdir job-PID in each
+ * hierarchy until the kernel lets it (EBUSY while processes remain). */
+static __attribute__((noreturn)) void cleaner(const struct lr_cgroup_job *job, int pipe_fd)
+{
+	/* Its own session: the terminal's Ctrl-C and a kill of labrun's
+	 * process group do not reach it; nothing of the user's stays open in
+	 * it (a pipe reader waiting for EOF would wait for it too). */
+	setsid();
+	prctl(PR_SET_NAME, "labrun-cleanup");
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int fd = 0; fd < 3; fd++)
+		if (null >= 0)
+			dup2(null, fd);
+	/* Keep only the pipe and the member's cgroups (opened in order, so
+	 * the gaps between them are what to close). */
+	int keep[LR_CGROUP_JOB_MAX_HIER + 1], nk = 0;
+	keep[nk++] = pipe_fd;
+	for (size_t i = 0; i < job->n; i++)
+		keep[nk++] = job->member[i];
+	for (int a = 0; a < nk; a++)
+		for (int b = a + 1; b < nk; b++)
+			if (keep[b] < keep[a]) {
+				int t = keep[a];
+				keep[a] = keep[b];
+				keep[b] = t;
+			}
+	unsigned from = 3;
+	for (int k = 0; k < nk; k++) {
+		if ((unsigned)keep[k] > from)
+			close_range(from, (unsigned)keep[k] - 1, 0);
+		from = (unsigned)keep[k] + 1;
+	}
+	close_range(from, ~0U, 0);
+	char c;
+	while (read(pipe_fd, &c, 1) != 0 && (errno == EINTR || errno == EAGAIN))
+		;
+	struct timespec delay = {0, 1000000};
+	long waited = 0;
+	for (;;) {
+		int busy = 0;
+		for (size_t i = 0; i < job->n; i++)
+			if (unlinkat(job->member[i], job->name, AT_REMOVEDIR) < 0 && errno == EBUSY)
+				busy = 1;
+		if (!busy || waited > CLEANER_DEADLINE_MS)
+			_exit(busy);
+		nanosleep(&delay, NULL);
+		waited += delay.tv_nsec / 1000000;
+		if (delay.tv_nsec < 64000000)
+			delay.tv_nsec *= 2;
+	}
+}
+
+int lr_cgroup_job_enter(struct lr_cgroup_job *job, const char *cpus, struct lr_error *err)
+{
+	snprintf(job->name, sizeof(job->name), "job-%d", (int)getpid());
+	sweep(job);
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return lr_error_errno(err, errno, "cgroup cleaner");
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return lr_error_errno(err, e, "cgroup cleaner");
+	}
+	if (pid == 0) {
+		close(p[1]);
+		cleaner(job, p[0]);
+	}
+	close(p[0]);
+	job->cleaner = pid;
+	job->cleaner_fd = p[1];
+
+	int r = 0;
+	for (size_t i = 0; i < job->n && r == 0; i++)
+		if (mkdirat(job->member[i], job->name, 0755) < 0 && errno != EEXIST)
+			r = lr_error_errno(err, errno, "make your container's cgroup %s",
+					   job->name);
+	/* CPUs: v1's cpuset starts empty and takes no task until it has CPUs
+	 * and memory nodes; both versions take the placement. */
+	_cleanup_close_ int cg = -1;
+	if (r == 0) {
+		cg = openat(job->member[job->cpuset], job->name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cg < 0)
+			r = lr_error_errno(err, errno, "your container's cgroup %s", job->name);
+	}
+	if (r == 0 && job->version == LR_CG_V1) {
+		char mems[256];
+		int rr = read_at(job->member[job->cpuset], "cpuset.mems", mems, sizeof(mems));
+		if (rr == 0)
+			rr = write_at(cg, "cpuset.mems", mems);
+		if (rr == 0 && !cpus) {
+			char all[1024];
+			rr = read_at(job->member[job->cpuset], "cpuset.cpus", all, sizeof(all));
+			if (rr == 0)
+				rr = write_at(cg, "cpuset.cpus", all);
+		}
+		if (rr < 0)
+			r = lr_error_errno(err, -rr, "the CPUs of your container's cgroup");
+	}
+	if (r == 0 && cpus) {
+		int rr = write_at(cg, "cpuset.cpus", cpus);
+		if (rr < 0)
+			r = lr_error_errno(err, -rr, "give your container's cgroup the CPUs %s",
+					   cpus);
+	}
+	for (size_t i = 0; i < job->n && r == 0; i++) {
+		_cleanup_close_ int dfd =
+			openat(job->member[i], job->name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int rr = dfd < 0 ? -errno : write_at(dfd, "cgroup.procs", "0");
+		if (rr == -ENOENT || (rr == -EACCES && job->version == LR_CG_V2))
+			r = lr_error_set(err, -rr,
+					 "cannot move into your container's cgroup %s: your "
+					 "session is not in your lab's cgroup (cgroup v2 moves "
+					 "processes only within it); log in again, or ask an "
+					 "admin to set up libcgroup's PAM module",
+					 job->name);
+		else if (rr < 0)
+			r = lr_error_errno(err, -rr, "move into your container's cgroup %s",
+					   job->name);
+	}
+	/* On failure the cleaner removes what was made, once we are gone. */
+	return r;
+}

@@ -1,0 +1,127 @@
+/* launch_quota.c - the quota side of one launch (launch_quota.h).
+ *
+ * Runs as the user.  The policy files are the admin's and readable by all;
+ * nothing here can raise a limit: the kernel holds the member's cgroup to
+ * its limits whatever the container's cgroup below it says.
+ */
+#include "build-config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "launch_quota.h"
+#include "log.h"
+#include "placement.h"
+
+/* The number of CPUs in a Linux cpu list ("0-3,8,10-11"); 0 when bad. */
+static unsigned cpu_count(const char *list)
+{
+	unsigned n = 0;
+	const char *p = list;
+	while (*p) {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+		if (end == p)
+			return 0;
+		if (*end == '-') {
+			p = end + 1;
+			b = strtoul(p, &end, 10);
+			if (end == p || b < a)
+				return 0;
+		}
+		n += (unsigned)(b - a + 1);
+		p = end;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return 0;
+	}
+	return n;
+}
+
+/* Narrow the container to the member's number of cores, placed (hwloc),
+ * when the member's cgroup allows more CPUs than that. */
+static int place(struct lr_launch_quota *l, struct lr_error *err)
+{
+	const struct lr_limits *a = &l->alloc;
+	if (!a->set[LR_RES_CORES] || a->value[LR_RES_CORES] == LR_POLICY_UNLIMITED)
+		return 0;
+	char allowed[1024];
+	int r = lr_cgroup_job_allowed_cpus(&l->job, allowed, sizeof(allowed), err);
+	if (r < 0)
+		return r;
+	uint64_t n = a->value[LR_RES_CORES];
+	if (n >= cpu_count(allowed))
+		return 0;
+	struct lr_topology *t = NULL;
+	if (access(LR_TOPOLOGY_XML, R_OK) == 0)
+		r = lr_topology_load(&t, LR_TOPOLOGY_XML, err);
+	else
+		r = lr_topology_load(&t, NULL, err);
+	if (r == 0)
+		r = lr_place(t, allowed, (unsigned)n, NULL, 0, l->cpus, sizeof(l->cpus), err);
+	lr_topology_free(t);
+	if (r < 0)
+		return lr_error_prefix(err, "place your %llu cores", (unsigned long long)n);
+	lr_debug(1, "lab %s: cores %s of %s", l->lab, l->cpus, allowed);
+	return 0;
+}
+
+int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, const char *user,
+			  const char *const *groups, size_t n_groups, const char *want,
+			  struct lr_error *err)
+{
+	memset(l, 0, sizeof(*l));
+	l->job.cleaner_fd = -1;
+	struct lr_policy *p = &l->policy;
+	int r = lr_policy_load(p, policy_dir, true, err);
+	if (r < 0)
+		return lr_error_prefix(err, "the labs' quota policy is broken, so no container "
+					    "can start until an admin fixes it");
+	const struct lr_lab *labs[LR_POLICY_MAX_LABS];
+	size_t n = lr_policy_labs_of(p, user, groups, n_groups, labs, LR_POLICY_MAX_LABS);
+	const struct lr_lab *lab = NULL;
+	for (size_t i = 0; i < n && want; i++)
+		if (!strcmp(labs[i]->name, want))
+			lab = labs[i];
+	if (want && !lab)
+		r = lr_error_set(err, ENOENT, "--lab %s: you are not a member of that lab", want);
+	else if (!want && n > 1) {
+		char names[256] = "";
+		for (size_t i = 0; i < n; i++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 i ? ", " : "", labs[i]->name);
+		r = lr_error_set(err, EINVAL,
+				 "you are a member of several labs (%s): choose one with --lab",
+				 names);
+	} else if (n == 1)
+		lab = labs[0];
+	if (r == 0 && lab) {
+		l->applies = true;
+		snprintf(l->lab, sizeof(l->lab), "%s", lab->name);
+		lr_lab_allocation(lab, user, &l->alloc);
+	}
+	if (r < 0 || !l->applies) {
+		lr_policy_free(p);
+		return r;
+	}
+	r = lr_cgroup_job_open(&l->job, lr_cgroup_version(), l->lab, user, err);
+	if (r == 0)
+		r = place(l, err);
+	if (r == 0)
+		r = lr_cgroup_job_enter(&l->job, l->cpus[0] ? l->cpus : NULL, err);
+	if (r < 0)
+		lr_launch_quota_close(l);
+	return r;
+}
+
+void lr_launch_quota_close(struct lr_launch_quota *l)
+{
+	if (!l)
+		return;
+	lr_cgroup_job_close(&l->job);
+	lr_policy_free(&l->policy);
+}
