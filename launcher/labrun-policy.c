@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #include "cgplan.h"
+#include "config.h"
+#include "devices.h"
 #include "cgroup.h"
 #include "cleanup.h"
 #include "launch_quota.h"
@@ -69,12 +71,28 @@ static const char usage[] =
 	"                         --dry-run prints what would change\n"
 	"\n"
 	"Options (before COMMAND):\n"
-	"  -d, --dir DIR   read the lab files from DIR instead of " LR_POLICY_DIR "\n"
+	"  -c, --config FILE  read FILE instead of " LR_DEFAULT_CONFIG_PATH "\n"
+	"                  (its policy-dir and gpu-devices)\n"
+	"  -d, --dir DIR   read the lab files from DIR instead of policy-dir\n"
+	"                  (default " LR_POLICY_DIR ")\n"
 	"  -h, --help      print this help and exit\n"
 	"  -V, --version   print the version and exit\n"
 	"\n"
 	"Exit status: 0 success; 1 a problem found (one line each on stderr) or a\n"
 	"failure; 2 a bad command line.\n";
+
+/* The node's GPUs, from labrun.conf's gpu-devices. */
+static struct lr_cg_gpus gpus;
+static const char *gpu_glob = LR_CONFIG_GPU_DEVICES;
+
+static int find_gpus(struct lr_error *err)
+{
+	int n = lr_devices_glob(gpu_glob, gpus.dev, gpus.path, LR_DEVICES_MAX, err);
+	if (n < 0)
+		return lr_error_prefix(err, "gpu-devices %s", gpu_glob);
+	gpus.n = (size_t)n;
+	return 0;
+}
 
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int bad_usage(const char *fmt, ...)
@@ -157,7 +175,9 @@ static int cmd_plan(const char *dir, int argc, char **argv)
 		fprintf(stderr, "labrun-policy: %s\n", err.msg);
 		return FAILED;
 	}
-	int r = lr_cg_plan_make(&plan, &p, v, &err);
+	int r = find_gpus(&err);
+	if (r == 0)
+		r = lr_cg_plan_make(&plan, &p, v, &gpus, &err);
 	lr_policy_free(&p);
 	if (r < 0) {
 		fprintf(stderr, "labrun-policy: plan: %s\n", err.msg);
@@ -218,7 +238,9 @@ static int cmd_apply(const char *dir, int argc, char **argv)
 		return FAILED;
 	}
 	struct lr_cg_plan plan;
-	int r = lr_cg_plan_make(&plan, &p, lr_cgroup_version(), &err);
+	int r = find_gpus(&err);
+	if (r == 0)
+		r = lr_cg_plan_make(&plan, &p, lr_cgroup_version(), &gpus, &err);
 	lr_policy_free(&p);
 	if (r < 0) {
 		fprintf(stderr, "labrun-policy: apply: %s: nothing applied\n", err.msg);
@@ -278,6 +300,26 @@ static int cmd_apply(const char *dir, int argc, char **argv)
 		}
 		lr_topology_free(t);
 	}
+	/* libcgroup reads no rule at all, cgrules.d's included, without
+	 * /etc/cgrules.conf (cgclassify: "failed to parse the configuration
+	 * rules"): make it, empty, beside our directory. */
+	char main_rules[4096];
+	const char *slash = strrchr(rules, '/');
+	if (!dry && slash && slash - rules >= 9 && !strncmp(slash - 9, "cgrules.d", 9) &&
+	    snprintf(main_rules, sizeof(main_rules), "%.*s.conf", (int)(slash - rules - 2), rules) <
+		    (int)sizeof(main_rules)) {
+		int fd = open(main_rules, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			      0644);
+		if (fd >= 0) {
+			static const char head[] = "# libcgroup's rules (cgrules.conf(5)); "
+						   "labrun's are in cgrules.d/labrun.conf\n";
+			if (write(fd, head, sizeof(head) - 1) < 0)
+				fprintf(stderr, "labrun-policy: apply: %s: %s\n", main_rules,
+					strerror(errno));
+			close(fd);
+			printf("create %s (libcgroup reads no rule without it)\n", main_rules);
+		}
+	}
 	if (!changes)
 		printf("nothing to change: the cgroups match the policy\n");
 	return OK;
@@ -286,16 +328,18 @@ static int cmd_apply(const char *dir, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
 		{"dir", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *dir = LR_POLICY_DIR;
+	const char *dir = NULL, *config = LR_DEFAULT_CONFIG_PATH;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+:d:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:c:d:hV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c': config = optarg; break;
 		case 'd': dir = optarg; break;
 		case 'h': fputs(usage, stdout); return OK;
 		case 'V': printf("labrun-policy %s\n", PACKAGE_VERSION); return OK;
@@ -305,6 +349,19 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return bad_usage("missing COMMAND");
+	static struct lr_config cfg;
+	lr_config_init(&cfg);
+	struct passwd *pw = getpwuid(getuid());
+	struct lr_expand ex = {.home = pw ? pw->pw_dir : "/", .user = pw ? pw->pw_name : "root"};
+	struct lr_error err = {0};
+	if (lr_config_load(&cfg, config, !strcmp(config, LR_DEFAULT_CONFIG_PATH), &ex, &err) < 0) {
+		fprintf(stderr, "labrun-policy: %s\n", err.msg);
+		return FAILED;
+	}
+	if (!dir)
+		dir = cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR;
+	if (cfg.gpu_devices)
+		gpu_glob = cfg.gpu_devices;
 	const char *cmd = argv[optind];
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;

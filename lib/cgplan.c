@@ -259,10 +259,35 @@ out:
 	return 0;
 }
 
+/* Member n's GPUs: count of them from the node's, starting at *next. */
+static void give_gpus(struct lr_cg_node *n, const struct lr_limits *a, const struct lr_cg_gpus *g,
+		      size_t *next)
+{
+	if (!g || !g->n)
+		return;
+	size_t want = unlimited(a, LR_RES_GPUS) || a->value[LR_RES_GPUS] >= g->n
+			      ? g->n
+			      : (size_t)a->value[LR_RES_GPUS];
+	bool given[LR_DEVICES_MAX] = {false};
+	for (size_t k = 0; k < want; k++)
+		given[(*next + k) % g->n] = true;
+	if (want < g->n)
+		*next = (*next + want) % g->n;
+	for (size_t i = 0; i < g->n; i++) {
+		if (given[i]) {
+			n->gpu_allow_path[n->n_gpu_allow] = g->path[i];
+			n->gpu_allow[n->n_gpu_allow++] = g->dev[i];
+		} else {
+			n->gpu_deny[n->n_gpu_deny++] = g->dev[i];
+		}
+	}
+}
+
 int lr_cg_plan_make(struct lr_cg_plan *out, const struct lr_policy *p, enum lr_cg_version v,
-		    struct lr_error *err)
+		    const struct lr_cg_gpus *gpus, struct lr_error *err)
 {
 	struct lr_cg_plan plan = {.version = v};
+	size_t next_gpu = 0;
 	int r = 0;
 	if (!add_node(&plan, LR_CG_ROOT, LR_CG_TOP, 0, 0)) {
 		r = lr_error_errno(err, ENOMEM, "cgroup plan");
@@ -297,9 +322,12 @@ int lr_cg_plan_make(struct lr_cg_plan *out, const struct lr_policy *p, enum lr_c
 				r = lr_error_errno(err, ENOMEM, "cgroup plan");
 			else if ((r = limits(&plan, n, &a, v, err)) < 0)
 				lr_error_prefix(err, "%s: member %s", lab->file, users[u]);
-			else if (strlen(path) + sizeof("/login") > sizeof(path) ||
-				 !add_node(&plan, strcat(path, "/login"), LR_CG_LOGIN, pw->pw_uid,
-					   pw->pw_gid))
+			if (r < 0)
+				break;
+			give_gpus(n, &a, gpus, &next_gpu);
+			if (strlen(path) + sizeof("/login") > sizeof(path) ||
+			    !add_node(&plan, strcat(path, "/login"), LR_CG_LOGIN, pw->pw_uid,
+				      pw->pw_gid))
 				r = lr_error_errno(err, ENOMEM, "cgroup plan");
 		}
 		for (size_t u = 0; u < nu; u++)
@@ -404,6 +432,13 @@ char *lr_cg_plan_text(const struct lr_cg_plan *plan)
 			fprintf(f, "cgroup %s\n", n->path);
 		for (size_t w = 0; w < n->n_writes; w++)
 			fprintf(f, "  %s = %s\n", n->writes[w].file, n->writes[w].value);
+		if (n->n_gpu_allow + n->n_gpu_deny) {
+			fprintf(f, "  gpus =");
+			for (size_t g = 0; g < n->n_gpu_allow; g++)
+				fprintf(f, " %s", n->gpu_allow_path[g]);
+			fprintf(f, "%s (of %zu; the others denied)\n",
+				n->n_gpu_allow ? "" : " none", n->n_gpu_allow + n->n_gpu_deny);
+		}
 	}
 	if (fclose(f) != 0) {
 		free(buf);

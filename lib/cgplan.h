@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "devices.h"
 #include "error.h"
 #include "policy.h"
 
@@ -64,6 +65,11 @@ struct lr_cg_node {
 	gid_t group;
 	struct lr_cg_write *writes;
 	size_t n_writes;
+	/* A member's GPUs, of the node's (lr_cg_plan_make's gpus): those given
+	 * to the member and those denied; both empty when the node has none. */
+	struct lr_device gpu_allow[LR_DEVICES_MAX], gpu_deny[LR_DEVICES_MAX];
+	const char *gpu_allow_path[LR_DEVICES_MAX];
+	size_t n_gpu_allow, n_gpu_deny;
 };
 
 struct lr_cg_plan {
@@ -74,13 +80,23 @@ struct lr_cg_plan {
 	size_t n_notes;
 };
 
+/* The node's GPUs: the devices and their paths (lr_devices_glob()). */
+struct lr_cg_gpus {
+	struct lr_device dev[LR_DEVICES_MAX];
+	char *path[LR_DEVICES_MAX];
+	size_t n;
+};
+
 /* The plan for policy p: every lab, and in it every member (users named,
  * and the users of the groups named, from the user database) that exists
- * on this machine.  A device of io-*-bps missing on this node is left out
- * with a note (a policy serves nodes with different disks); one that is not
- * a block device is an error. */
+ * on this machine.  GPUs (may be NULL: none): each member is given as many
+ * of them as their gpus allocation says, the others denied; without Slurm
+ * to choose per job, which ones is fixed here: the members, in the plan's
+ * order, take the node's GPUs in turn, wrapping around (DECISIONS.md).  A device of io-*-bps
+ * missing on this node is left out with a note (a policy serves nodes with different disks); one
+ * that is not a block device is an error. */
 int lr_cg_plan_make(struct lr_cg_plan *plan, const struct lr_policy *p, enum lr_cg_version v,
-		    struct lr_error *err);
+		    const struct lr_cg_gpus *gpus, struct lr_error *err);
 void lr_cg_plan_free(struct lr_cg_plan *plan);
 
 /* The rules (cgrules.conf(5)) that place each member's logins in their

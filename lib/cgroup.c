@@ -456,6 +456,59 @@ static int write_limits(const struct lr_cg_node *n, const struct hier *h, size_t
 	return 0;
 }
 
+/* v1: the devices rules into dfd's cgroup and every cgroup below it.  A
+ * v1 cgroup copies its parent's exceptions when it is made and keeps them:
+ * a device allowed again in the member's cgroup stays denied in the login
+ * and container cgroups already there (security/device_cgroup.c,
+ * propagate_exception() only ever narrows children). */
+static int devices_v1_tree(int dfd, const struct lr_cg_node *n, int depth, struct lr_error *err)
+{
+	int r = lr_devices_apply_v1(dfd, n->gpu_deny, n->n_gpu_deny, n->gpu_allow, n->n_gpu_allow,
+				    err);
+	if (r < 0 || depth >= 8)
+		return r;
+	int dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dup_fd < 0)
+		return lr_error_errno(err, errno, "%s", n->path);
+	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return lr_error_errno(err, errno, "%s", n->path);
+	}
+	struct dirent *e;
+	while (r == 0 && (e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		_cleanup_close_ int sub =
+			openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue; /* a container's cgroup removed meanwhile */
+		r = devices_v1_tree(sub, n, depth + 1, err);
+	}
+	return r;
+}
+
+/* The member's GPUs: the others denied (devices.c).  Written on every
+ * apply and not logged: neither v1's devices.list (which shows only
+ * "a *:* rwm" while access is allowed by default) nor a v2 program says
+ * which devices it denies, so there is nothing to compare with; the
+ * writes are idempotent.  (v2: a program applies to the whole subtree.) */
+static int gpus(const struct lr_cg_node *n, const struct hier *h, size_t nh, enum lr_cg_version v,
+		struct lr_error *err)
+{
+	if (n->kind != LR_CG_MEMBER || n->n_gpu_allow + n->n_gpu_deny == 0)
+		return 0;
+	char p[1024];
+	snprintf(p, sizeof(p), "%s/%s",
+		 v == LR_CG_V1 ? mount_of(h, nh, "devices") : LR_CGROUP_MOUNT, n->path);
+	_cleanup_close_ int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return lr_error_errno(err, errno, "%s", p);
+	int r = v == LR_CG_V1 ? devices_v1_tree(fd, n, 0, err)
+			      : lr_devices_apply_v2(fd, n->gpu_deny, n->n_gpu_deny, err);
+	return r < 0 ? lr_error_prefix(err, "%s: GPUs", n->path) : 0;
+}
+
 /* ------------------------------------------------------------ removal */
 
 static bool in_plan(const struct lr_cg_plan *plan, const char *path)
@@ -621,6 +674,9 @@ int lr_cgroup_apply(const struct lr_cg_plan *plan, bool dry_run, struct lr_cgrou
 	}
 	for (size_t i = 0; i < plan->n_nodes; i++)
 		if ((r = write_limits(&plan->nodes[i], h, nh, dry_run, log, err)) < 0)
+			return r;
+	for (size_t i = 0; i < plan->n_nodes && !dry_run; i++)
+		if ((r = gpus(&plan->nodes[i], h, nh, plan->version, err)) < 0)
 			return r;
 	return remove_stale(plan, h, nh, dry_run, log, err);
 }

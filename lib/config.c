@@ -337,6 +337,22 @@ static int set_policy_dir(struct lr_config *cfg, const char *value, const struct
 	return 0;
 }
 
+static int set_gpu_devices(struct lr_config *cfg, const char *value, const struct lr_expand *ex,
+			   struct lr_error *err)
+{
+	if (value[0] != '/' || strlen(value) > LR_CONFIG_MAX_GLOB)
+		return lr_error_set(err, EINVAL,
+				    "gpu-devices: expected an absolute path or glob of at most %d "
+				    "characters, not '%.64s'",
+				    LR_CONFIG_MAX_GLOB, value);
+	char *copy = strdup(value);
+	if (!copy)
+		return lr_error_errno(err, ENOMEM, "gpu-devices");
+	free(cfg->gpu_devices);
+	cfg->gpu_devices = copy;
+	return 0;
+}
+
 static const struct key {
 	const char *name;
 	int (*set)(struct lr_config *cfg, const char *value, const struct lr_expand *ex,
@@ -346,6 +362,7 @@ static const struct key {
 	{"bind", set_bind},		  /* SRC[:DST[:ro|rw]], appends, optional */
 	{"tmpfs-size", set_tmpfs_size},	  /* SIZE >= 1M, replaces */
 	{"policy-dir", set_policy_dir},	  /* DIR, replaces */
+	{"gpu-devices", set_gpu_devices}, /* GLOB, replaces */
 };
 
 static int unknown_key(const char *key, struct lr_error *err)
@@ -494,5 +511,6 @@ void lr_config_free(struct lr_config *cfg)
 	for (size_t i = 0; i < cfg->n_binds && i < LR_CONFIG_MAX_BINDS; i++)
 		lr_bind_free(&cfg->binds[i]);
 	free(cfg->policy_dir);
+	free(cfg->gpu_devices);
 	lr_config_init(cfg);
 }

@@ -20,6 +20,9 @@
 #define LR_CONFIG_MAX_BINDS 64
 
 #define LR_DEFAULT_CONFIG_PATH SYSCONFDIR "/labrun/labrun.conf"
+/* The node's GPUs, for the labs' gpus quotas: NVIDIA's device nodes. */
+#define LR_CONFIG_GPU_DEVICES "/dev/nvidia[0-9]*"
+#define LR_CONFIG_MAX_GLOB 256
 #define LR_DEFAULT_TMPFS_SIZE (1024ULL * 1024 * 1024) /* 1 GiB */
 #define LR_MIN_TMPFS_SIZE (1024ULL * 1024)	      /* 1 MiB: below, nothing fits */
 
@@ -39,6 +42,7 @@ struct lr_config {
 	size_t n_binds;
 	uint64_t tmpfs_size; /* tmpfs-size = SIZE (bytes) */
 	char *policy_dir;    /* policy-dir = DIR; NULL: LR_POLICY_DIR (labrun-policy(5)) */
+	char *gpu_devices;   /* gpu-devices = GLOB; NULL: LR_CONFIG_GPU_DEVICES */
 };
 
 /* Values used to expand "~", "$HOME" and "$USER" in paths. */

@@ -1,0 +1,445 @@
+#!/usr/bin/env bats
+# quota.bats - the labs' quotas for real (DESIGN.md §5, issue 5): as root,
+# `labrun-policy apply` builds the cgroup tree of a test lab; labrun then
+# runs as the test user (TEST_USER) inside it, and the kernel holds it to
+# the member's limits.  Runs on the machine's cgroup version: v1 here (the
+# v2 writers are tested in the VM, tests/vm/).
+#
+# These tests own labrun's cgroup tree while they run: they refuse to start
+# when it holds labs they did not make (a machine with a real policy).
+
+load helpers
+
+LAB=lrtest
+: "${TEST_USER:?run by tests/launcher/run-bats as root}"
+LP=$(dirname "$LABRUN")/labrun-policy
+
+setup_file() {
+	local d
+	for d in /sys/fs/cgroup/memory/labrun/* /sys/fs/cgroup/labrun/*; do
+		if [ ! -d "$d" ] || [ "$(basename "$d")" = "$LAB" ]; then
+			continue
+		fi
+		skip "labrun's cgroup tree holds the lab $(basename "$d") of this machine: " \
+			"these tests would remove it"
+	done
+}
+
+# Runs as root, unlike the launcher tests: the host-state checks look at the
+# test user's processes, and at the cgroups of the test lab.
+lr_procs() {
+	local me=$BASHPID
+	ps -u "$TEST_USER" -o pid=,ppid=,stat=,comm= |
+		awk -v me="$me" '$1 != me && $2 != me && $3 !~ /^Z/ { print $1, $4 }' | sort
+}
+
+# The container cgroups left in the member's cgroup, in any hierarchy.
+job_cgroups() {
+	find /sys/fs/cgroup/ -mindepth 2 -maxdepth 5 -type d -path "*/labrun/$LAB/*/job-*" \
+		2>/dev/null
+}
+
+# (wait_for runs a command: these are evaluated each time.)
+has_job_cgroup() { [ -n "$(job_cgroups)" ]; }
+no_job_cgroup() { [ -z "$(job_cgroups)" ]; }
+owned_by_user() { [ "$(stat -c %U "/proc/$1" 2>/dev/null)" = "$TEST_USER" ]; }
+
+setup() {
+	lr_setup
+	T=$(mktemp -d /tmp/labrun-root.XXXXXX)
+	chmod 755 "$T"
+	mkdir "$T/labs"
+	LR_CONF=$T/labrun.conf
+	write_conf "$LR_CONF" "layer-store = $IMAGES/store" "policy-dir = $T/labs"
+	chmod -R a+rX "$T"
+	RULES=$T/cgrules.conf
+	# cgroups the test user's labrun runs in: the ones of this member
+	V1=/sys/fs/cgroup
+	MEMBER=labrun/$LAB/$TEST_USER
+}
+
+teardown() {
+	local rc=0
+	lr_teardown || rc=1
+	# The cleaner removes a container's cgroup once it empties.
+	if ! wait_for 10 no_job_cgroup; then
+		echo "container cgroups left behind:"
+		job_cgroups
+		rc=1
+	fi
+	if [ -n "${SAVED_RULES:-}" ]; then
+		if [ -e "$SAVED_RULES" ]; then
+			cp -a "$SAVED_RULES" /etc/cgrules.d/labrun.conf
+		else
+			rm -f /etc/cgrules.d/labrun.conf
+		fi
+		[ -z "${MADE_CGRULES:-}" ] || rm -f /etc/cgrules.conf
+	fi
+	# No lab named: apply removes the test lab's cgroups.
+	rm -f "$T"/labs/*.conf
+	"$LP" -d "$T/labs" apply --rules "$RULES" >/dev/null || rc=1
+	if [ -n "$(find /sys/fs/cgroup/ -maxdepth 3 -type d -path "*/labrun/$LAB" 2>/dev/null)" ]; then
+		echo "the test lab's cgroups are left after an apply without it"
+		rc=1
+	fi
+	rm -rf "$T"
+	return $rc
+}
+
+# lab TEXT: the test lab's file, from stdin.
+lab() {
+	cat >"$T/labs/$LAB.conf"
+	chmod 644 "$T/labs/$LAB.conf"
+}
+apply() {
+	run --separate-stderr "$LP" -d "$T/labs" apply --rules "$RULES" "$@"
+}
+# as_user CMD...: CMD as the test user, in a fresh environment.
+as_user() {
+	setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups \
+		env -i PATH=/usr/bin:/bin HOME="$T" LANG=C.UTF-8 "$@"
+}
+# user_bg VAR CMD...: CMD as the test user in the background, the pid (of
+# CMD itself: setpriv and env exec it) in VAR; teardown ends it.
+user_bg() {
+	local var=$1
+	shift
+	setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups \
+		env -i PATH=/usr/bin:/bin HOME="$T" LANG=C.UTF-8 "$@" </dev/null &
+	printf -v "$var" '%s' "$!"
+	LR_BG_PIDS+=("$!")
+}
+# ulr ARGS...: labrun as the test user, with the test's config.
+ulr() {
+	as_user timeout -k 5 "$LR_TIMEOUT" "$LABRUN" -c "$LR_CONF" "$@" </dev/null
+}
+cg() { # cg CONTROLLER FILE: a file of the member's cgroup
+	cat "$V1/$1/$MEMBER/$2"
+}
+
+@test "apply: the lab and member cgroups, their limits, delegation; a second apply changes nothing" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	cores = 2
+	memory = 1G
+	[defaults]
+	cores = 1
+	memory = 256M
+	swap = 64M
+	processes = 64
+	EOF
+	apply --dry-run
+	assert_status 0
+	assert_output_contains "would create labrun/$LAB/$TEST_USER"
+	[ ! -d "$V1/memory/labrun/$LAB" ]
+	apply
+	assert_status 0
+	assert_output_contains "delegate labrun/$LAB/$TEST_USER to $TEST_USER"
+	[ "$(cg memory memory.limit_in_bytes)" = $((256 << 20)) ]
+	[ "$(cg memory memory.memsw.limit_in_bytes)" = $((320 << 20)) ]
+	[ "$(cg pids pids.max)" = 64 ]
+	[ "$(cg cpu cpu.cfs_quota_us)" = 100000 ]
+	[ "$(cat "$V1/cpu/labrun/$LAB/cpu.cfs_quota_us")" = 200000 ]
+	[ "$(cat "$V1/memory/labrun/$LAB/memory.limit_in_bytes")" = $((1 << 30)) ]
+	# The member's: the directory and the files that move processes;
+	# root's: the limits.
+	for c in cpu cpuacct cpuset memory pids blkio devices; do
+		[ "$(stat -c %U "$V1/$c/$MEMBER")" = "$TEST_USER" ]
+		[ "$(stat -c %U "$V1/$c/$MEMBER/cgroup.procs")" = "$TEST_USER" ]
+		[ "$(stat -c %U "$V1/$c/$MEMBER/tasks")" = "$TEST_USER" ]
+		[ "$(stat -c %U "$V1/$c/$MEMBER/login")" = "$TEST_USER" ]
+	done
+	[ "$(stat -c %U "$V1/memory/$MEMBER/memory.limit_in_bytes")" = root ]
+	run as_user sh -c "echo -1 > $V1/memory/$MEMBER/memory.limit_in_bytes"
+	[ "$status" -ne 0 ]
+	[ "$(cg memory memory.limit_in_bytes)" = $((256 << 20)) ]
+	grep -qxF "$TEST_USER	cpu,cpuacct,cpuset,memory,pids,blkio,devices	$MEMBER/login" "$RULES"
+	apply
+	assert_status 0
+	assert_output "nothing to change: the cgroups match the policy"
+}
+
+@test "apply: a raised and a lowered allocation are both written, whatever the order the kernel needs" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	cores = 1
+	[defaults]
+	memory = 64M
+	swap = 0
+	EOF
+	apply
+	assert_status 0
+	# More memory than the old memory+swap, more cores than the old lab
+	# total: memsw and the lab's quota must go first.
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	cores = 2
+	[defaults]
+	cores = 2
+	memory = 512M
+	swap = 0
+	EOF
+	apply
+	assert_status 0
+	[ "$(cg memory memory.limit_in_bytes)" = $((512 << 20)) ]
+	[ "$(cg cpu cpu.cfs_quota_us)" = 200000 ]
+	# And back down: the member's quota must go first.
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	cores = 1
+	[defaults]
+	memory = 32M
+	swap = 0
+	EOF
+	apply
+	assert_status 0
+	[ "$(cg memory memory.limit_in_bytes)" = $((32 << 20)) ]
+	[ "$(cg memory memory.memsw.limit_in_bytes)" = $((32 << 20)) ]
+	[ "$(cg cpu cpu.cfs_quota_us)" = 100000 ]
+}
+
+@test "apply: a broken policy applies nothing and says where; labrun refuses to start under it" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 64M
+	EOF
+	printf '[lab]\nmembers = x\n[defaults]\nmemory = lots\n' >"$T/labs/broken.conf"
+	chmod 644 "$T/labs/broken.conf"
+	apply
+	assert_status 1
+	[[ $stderr == *"$T/labs/broken.conf:4:"*"nothing applied"* ]] || { lr_show; false; }
+	[ -z "$output" ]
+	[ ! -d "$V1/memory/labrun/$LAB" ]
+	run --separate-stderr ulr "$BB" true
+	assert_labrun_error "broken.conf:4:" "no container can start"
+	rm "$T/labs/broken.conf"
+}
+
+@test "labrun: a member without their cgroup is told what the admin must run" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 64M
+	EOF
+	run --separate-stderr ulr "$BB" true
+	assert_labrun_error "lab $LAB sets quotas for $TEST_USER" "labrun-policy apply"
+	# A member of two labs names one.
+	apply
+	cp "$T/labs/$LAB.conf" "$T/labs/lrtest2.conf"
+	run --separate-stderr ulr "$BB" true
+	assert_labrun_error "member of several labs \\($LAB, lrtest2\\)" "--lab"
+	run --separate-stderr ulr --lab nolab "$BB" true
+	assert_labrun_error "--lab nolab: you are not a member"
+	rm "$T/labs/lrtest2.conf"
+	run --separate-stderr ulr --lab "$LAB" "$BB" true
+	assert_status 0
+}
+
+@test "labrun: the container runs in its own cgroup inside the member's, removed after" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 128M
+	EOF
+	apply
+	run --separate-stderr ulr "$BB" cat /proc/self/cgroup
+	assert_status 0
+	[[ $output =~ memory:/$MEMBER/job-[0-9]+ ]] || { lr_show; false; }
+	[[ $output =~ pids:/$MEMBER/job-[0-9]+ ]] || { lr_show; false; }
+	# teardown checks the job cgroup is gone
+}
+
+@test "memory: a hog is killed at the member's limit, and nothing else is" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 64M
+	swap = 0
+	EOF
+	apply
+	# Another container of the same member, idle, must survive.
+	local idle
+	user_bg idle "$LABRUN" -c "$LR_CONF" "$BB" sleep 30
+	wait_for 10 has_job_cgroup
+	run --separate-stderr ulr "$IMAGES/probes.sqfs" /probes/hog 256
+	# SIGKILL from the OOM killer: labrun dies of the job's signal too.
+	[ "$status" -eq 137 ] || { lr_show; false; }
+	[[ $output != *done* ]]
+	local last
+	last=$(tail -1 <<<"$output")
+	[ "${last% MiB}" -le 64 ] || { lr_show; false; }
+	# The member's cgroup reached its limit (v1 counts no failcnt for a
+	# charge that ends in the OOM killer on this kernel).
+	[ "$(cg memory memory.max_usage_in_bytes)" -eq $((64 << 20)) ]
+	kill -0 "$idle"
+}
+
+@test "processes: a fork bomb stops at the member's limit" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	processes = 30
+	EOF
+	apply
+	run --separate-stderr ulr "$BB" sh -c \
+		'n=0; while [ $n -lt 100 ]; do sleep 3 & n=$((n+1)); done; echo started; wait'
+	[[ $stderr == *"can't fork"* || $stderr == *"Resource temporarily unavailable"* ]] ||
+		{ lr_show; false; }
+	[ "$(cg pids pids.peak)" -eq 30 ] || { echo "pids.peak $(cg pids pids.peak)"; false; }
+}
+
+@test "cores: the container gets the placed cores, and its CPU time stays within the quota" {
+	local ncpu
+	ncpu=$(nproc --all)
+	[ "$ncpu" -ge 2 ] || skip "needs 2 CPUs, this machine has $ncpu"
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	cores = 1
+	EOF
+	apply
+	local before after
+	before=$(cg cpuacct cpuacct.usage)
+	# Two spinners for 3 s: on one core they share it.
+	run --separate-stderr ulr -v "$BB" sh -c \
+		'grep Cpus_allowed_list /proc/self/status
+		 timeout 3 sh -c "while :; do :; done" & timeout 3 sh -c "while :; do :; done"; wait'
+	after=$(cg cpuacct cpuacct.usage)
+	local placed
+	placed=$(sed -n 's/.*lab [a-z0-9]*: cores \([0-9,-]*\) of .*/\1/p' <<<"$stderr")
+	[ -n "$placed" ] || { lr_show; false; }
+	[[ $output == *"Cpus_allowed_list:	$placed"* ]] || { lr_show; false; }
+	[[ $placed =~ ^[0-9]+$ ]]
+	# 3 s of one core, and some slack for the start.
+	local used_ms=$(((after - before) / 1000000))
+	echo "CPU time used: $used_ms ms"
+	[ "$used_ms" -le 3500 ] || { echo "CPU time $used_ms ms over 3 s on 1 core"; false; }
+	[ "$used_ms" -ge 2000 ]
+}
+
+@test "login rules: libcgroup's classifier puts the member's processes in their login cgroup" {
+	command -v cgclassify >/dev/null || skip "cgclassify not installed (cgroup-tools)"
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	EOF
+	# The machine's rules files are put back by teardown.
+	mkdir -p /etc/cgrules.d
+	SAVED_RULES=$T/saved-rules
+	[ ! -e /etc/cgrules.d/labrun.conf ] || cp -a /etc/cgrules.d/labrun.conf "$SAVED_RULES"
+	[ -e /etc/cgrules.conf ] || MADE_CGRULES=1
+	run "$LP" -d "$T/labs" apply
+	assert_status 0
+	local pid
+	user_bg pid sleep 20
+	wait_for 5 owned_by_user "$pid"
+	cgclassify "$pid"
+	local cls
+	cls=$(grep '^[0-9]*:memory:' "/proc/$pid/cgroup")
+	[ "$cls" = "4:memory:/$MEMBER/login" ] || [[ $cls == *":memory:/$MEMBER/login" ]] ||
+		{ echo "sleep is in $cls"; false; }
+}
+
+@test "apply: a member dropped from the policy loses their cgroup, kept while it has processes" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	EOF
+	apply
+	sleep 30 &
+	local pid=$!
+	LR_BG_PIDS+=("$pid")
+	echo "$pid" >"$V1/pids/$MEMBER/login/cgroup.procs"
+	lab <<-EOF
+	[lab]
+	members = nobody
+	EOF
+	apply
+	assert_status 0
+	assert_output_contains "keep $MEMBER: not in the policy, but it still has processes"
+	[ -d "$V1/pids/$MEMBER" ]
+	kill "$pid"
+	wait "$pid" || true
+	apply
+	assert_output_contains "remove $MEMBER"
+	for c in cpu cpuacct cpuset memory pids blkio devices; do
+		[ ! -d "$V1/$c/$MEMBER" ]
+	done
+}
+
+@test "apply: only root applies; --dry-run works for anyone" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	EOF
+	run --separate-stderr as_user "$LP" -d "$T/labs" apply --rules "$T/r"
+	assert_status 1
+	[[ $stderr == *"only root can change cgroups"* ]]
+	run --separate-stderr as_user "$LP" -d "$T/labs" apply --dry-run --rules "$T/r"
+	assert_status 0
+	assert_output_contains "would create labrun/$LAB/$TEST_USER"
+	[ ! -e "$T/r" ]
+}
+
+# open_as_member DEVICE...: as the test user in the member's login cgroup
+# (as after a login placed there by libcgroup's PAM module), open each
+# DEVICE read-write; one line each, "DEVICE: OK" or bash's strerror.
+open_as_member() {
+	(
+		for c in cpu cpuacct cpuset memory pids blkio devices; do
+			echo "$BASHPID" >"$V1/$c/$MEMBER/login/cgroup.procs" || exit 1
+		done
+		as_user bash -c 'for d; do (exec 3<>"$d") 2>/dev/null && echo "$d: OK" ||
+			echo "$d: $( (exec 3<>"$d") 2>&1 | sed "s/.*: //")"; done' - "$@"
+	)
+}
+
+@test "gpus: the member's GPU opens (no driver: ENXIO), the others are denied (EPERM)" {
+	local i
+	for i in 0 1 2 3; do
+		rm -f "$T/gpu$i"
+		mknod -m 666 "$T/gpu$i" c 195 "$i"
+	done
+	write_conf "$LR_CONF" "layer-store = $IMAGES/store" "policy-dir = $T/labs" \
+		"gpu-devices = $T/gpu[0-9]*"
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	gpus = 1
+	EOF
+	run "$LP" -c "$LR_CONF" plan
+	assert_output_contains "gpus = $T/gpu0 (of 4; the others denied)"
+	run --separate-stderr "$LP" -c "$LR_CONF" apply --rules "$RULES"
+	assert_status 0
+	run --separate-stderr open_as_member "$T/gpu0" "$T/gpu1" "$T/gpu3"
+	[[ $output == *"$T/gpu0: No such device"* ]] || { lr_show; false; } # ENXIO or ENODEV
+	[[ $output == *"$T/gpu1: Operation not permitted"* ]] || { lr_show; false; } # EPERM
+	[[ $output == *"$T/gpu3: Operation not permitted"* ]] || { lr_show; false; }
+	# The same nodes outside the member's cgroup: no driver, for all.
+	run as_user bash -c "(exec 3<>$T/gpu1) 2>&1"
+	[[ $output == *"No such device"* ]] || { lr_show; false; }
+	# More GPUs for the member: a re-apply gives them.
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	gpus = 3
+	EOF
+	run --separate-stderr "$LP" -c "$LR_CONF" apply --rules "$RULES"
+	assert_status 0
+	run --separate-stderr open_as_member "$T/gpu0" "$T/gpu2" "$T/gpu3"
+	[[ $output == *"$T/gpu2: No such device"* ]] || { lr_show; false; }
+	[[ $output == *"$T/gpu3: Operation not permitted"* ]] || { lr_show; false; }
+}
