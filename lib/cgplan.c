@@ -193,6 +193,21 @@ static int limits(struct lr_cg_plan *plan, struct lr_cg_node *n, const struct lr
 	return 0;
 }
 
+/* v1's blkio throttling is not hierarchical (block/blk-throttle.c: on the
+ * legacy hierarchy a group's limits hold for its own processes only), so
+ * the member's rates go to their login cgroup too; labrun copies them into
+ * each container's (cgroup_job.c).  v2's io.max is hierarchical. */
+static int throttle_too(struct lr_cg_node *login, const struct lr_cg_node *member)
+{
+	for (size_t i = 0; i < member->n_writes; i++) {
+		const struct lr_cg_write *w = &member->writes[i];
+		if (strstr(w->file, "blkio.throttle.") == w->file &&
+		    add_write(login, w->controller, w->file, "%s", w->value) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int by_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -325,9 +340,13 @@ int lr_cg_plan_make(struct lr_cg_plan *out, const struct lr_policy *p, enum lr_c
 			if (r < 0)
 				break;
 			give_gpus(n, &a, gpus, &next_gpu);
+			size_t member = plan.n_nodes - 1;
+			struct lr_cg_node *login = NULL;
 			if (strlen(path) + sizeof("/login") > sizeof(path) ||
-			    !add_node(&plan, strcat(path, "/login"), LR_CG_LOGIN, pw->pw_uid,
-				      pw->pw_gid))
+			    !(login = add_node(&plan, strcat(path, "/login"), LR_CG_LOGIN,
+					       pw->pw_uid, pw->pw_gid)))
+				r = lr_error_errno(err, ENOMEM, "cgroup plan");
+			else if (v == LR_CG_V1 && throttle_too(login, &plan.nodes[member]) < 0)
 				r = lr_error_errno(err, ENOMEM, "cgroup plan");
 		}
 		for (size_t u = 0; u < nu; u++)

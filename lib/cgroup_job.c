@@ -57,6 +57,8 @@ int lr_cgroup_job_open(struct lr_cgroup_job *job, enum lr_cg_version v, const ch
 		}
 		if (!strcmp(ctrl, "cpuset"))
 			j.cpuset = j.n;
+		if (!strcmp(ctrl, "blkio"))
+			j.blkio = j.n;
 		j.member[j.n++] = fd;
 		if (faccessat(fd, ".", W_OK, AT_EACCESS) < 0) {
 			r = lr_error_set(err, EACCES,
@@ -202,6 +204,35 @@ static __attribute__((noreturn)) void cleaner(const struct lr_cgroup_job *job, i
 	}
 }
 
+/* v1: the member's disk rates into the container's cgroup.  On the legacy
+ * hierarchy blkio throttling holds only for a cgroup's own processes
+ * (block/blk-throttle.c), not for its descendants' as v2's io.max does. */
+static int copy_throttle(const struct lr_cgroup_job *job, struct lr_error *err)
+{
+	static const char *const files[] = {"blkio.throttle.read_bps_device",
+					    "blkio.throttle.write_bps_device"};
+	_cleanup_close_ int cg =
+		openat(job->member[job->blkio], job->name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0)
+		return lr_error_errno(err, errno, "your container's cgroup %s", job->name);
+	for (size_t f = 0; f < 2; f++) {
+		char rules[4096];
+		if (read_at(job->member[job->blkio], files[f], rules, sizeof(rules)) < 0)
+			continue; /* the kernel has no throttling */
+		/* one "MAJ:MIN BYTES" per line, each written alone */
+		for (char *line = rules, *next; *line; line = next) {
+			next = line + strcspn(line, "\n");
+			if (*next)
+				*next++ = '\0';
+			int rr = write_at(cg, files[f], line);
+			if (rr < 0)
+				return lr_error_errno(err, -rr, "%s of your container's cgroup: %s",
+						      files[f], line);
+		}
+	}
+	return 0;
+}
+
 int lr_cgroup_job_enter(struct lr_cgroup_job *job, const char *cpus, struct lr_error *err)
 {
 	snprintf(job->name, sizeof(job->name), "job-%d", (int)getpid());
@@ -257,6 +288,8 @@ int lr_cgroup_job_enter(struct lr_cgroup_job *job, const char *cpus, struct lr_e
 			r = lr_error_errno(err, -rr, "give your container's cgroup the CPUs %s",
 					   cpus);
 	}
+	if (r == 0 && job->version == LR_CG_V1)
+		r = copy_throttle(job, err);
 	for (size_t i = 0; i < job->n && r == 0; i++) {
 		_cleanup_close_ int dfd =
 			openat(job->member[i], job->name, O_PATH | O_DIRECTORY | O_CLOEXEC);

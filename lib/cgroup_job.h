@@ -24,6 +24,7 @@ struct lr_cgroup_job {
 	enum lr_cg_version version;
 	size_t n;			    /* hierarchies */
 	size_t cpuset;			    /* which of them is cpuset's */
+	size_t blkio;			    /* and blkio's (v1) */
 	int member[LR_CGROUP_JOB_MAX_HIER]; /* the member's cgroup, per hierarchy */
 	char name[32];			    /* "job-PID" */
 	pid_t cleaner;			    /* removes the cgroup once it is empty */

@@ -82,6 +82,7 @@ teardown() {
 		echo "the test lab's cgroups are left after an apply without it"
 		rc=1
 	fi
+	[ -z "${LOOP:-}" ] || losetup -d "$LOOP" || rc=1
 	rm -rf "$T"
 	return $rc
 }
@@ -442,4 +443,55 @@ open_as_member() {
 	run --separate-stderr open_as_member "$T/gpu0" "$T/gpu2" "$T/gpu3"
 	[[ $output == *"$T/gpu2: No such device"* ]] || { lr_show; false; }
 	[[ $output == *"$T/gpu3: Operation not permitted"* ]] || { lr_show; false; }
+}
+
+# dd_rate DD-ARGS...: dd's bytes per second, from its summary line.
+dd_rate() {
+	local line bytes secs
+	line=$("$@" 2>&1 | grep copied) || return 1
+	bytes=${line%% bytes*}
+	secs=$(sed -E 's/.*copied, ([0-9.]+) s.*/\1/' <<<"$line")
+	awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%d\n", b / s }'
+}
+
+@test "disk I/O: direct writes and reads to a loop device are held near the member's rates" {
+	truncate -s 32M "$T/disk.img"
+	local dev
+	dev=$(losetup -f --show "$T/disk.img")
+	LOOP=$dev # for teardown's losetup -d
+	chmod 666 "$dev"
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	io-write-bps = $dev 1M
+	io-read-bps = $dev 2M
+	EOF
+	apply
+	assert_status 0
+	local w r
+	w=$(
+		echo "$BASHPID" >"$V1/blkio/$MEMBER/login/cgroup.procs"
+		dd_rate as_user dd if=/dev/zero of="$dev" bs=64k count=40 oflag=direct
+	)
+	r=$(
+		echo "$BASHPID" >"$V1/blkio/$MEMBER/login/cgroup.procs"
+		dd_rate as_user dd if="$dev" of=/dev/null bs=64k count=80 iflag=direct
+	)
+	echo "write $w B/s (limit 1 MiB/s), read $r B/s (limit 2 MiB/s)"
+	# Within 30 % of the limit: 2.5 MiB take 2.5 s, 5 MiB 2.5 s.
+	[ "$w" -ge $((1048576 * 7 / 10)) ] && [ "$w" -le $((1048576 * 13 / 10)) ]
+	[ "$r" -ge $((2097152 * 7 / 10)) ] && [ "$r" -le $((2097152 * 13 / 10)) ]
+	# Unthrottled outside the member's cgroups.
+	w=$(dd_rate dd if=/dev/zero of="$dev" bs=64k count=40 oflag=direct)
+	[ "$w" -gt $((1048576 * 4)) ]
+	# A container's cgroup gets the rates too (v1 throttling is not
+	# hierarchical: labrun copies them).
+	run --separate-stderr ulr "$BB" sh -c \
+		'p=$(sed -n "s/^[0-9]*:blkio://p" /proc/self/cgroup)
+		 cat /sys/fs/cgroup/blkio$p/blkio.throttle.write_bps_device'
+	assert_status 0
+	local devnum
+	devnum=$(printf '%d:%d' "0x$(stat -c %t "$dev")" "0x$(stat -c %T "$dev")")
+	[ "$output" = "$devnum 1048576" ] || { lr_show; false; }
 }
