@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup_job.h"
 #include "policy.h"
 #include "policy_show.h"
 #include "units.h"
@@ -43,6 +44,14 @@ static char **groups_of(const struct passwd *pw, size_t *n)
 }
 
 static const char *shown_user;
+
+static const char *host(void)
+{
+	static char name[256];
+	if (!name[0] && gethostname(name, sizeof(name) - 1) < 0)
+		snprintf(name, sizeof(name), "this node");
+	return name;
+}
 
 static void origin(const struct lr_origin *o, char *buf, size_t len)
 {
@@ -88,6 +97,16 @@ static void show_lab(FILE *out, const struct lr_lab *lab, const char *user)
 	show_keyed(out, "io-read-bps", a.read_bps, a.n_read_bps);
 	show_keyed(out, "io-write-bps", a.write_bps, a.n_write_bps);
 	show_keyed(out, "storage", a.storage, a.n_storage);
+	/* What the member's cgroup holds now, where apply made it here. */
+	struct lr_cgroup_usage u;
+	if (lr_cgroup_usage(lr_cgroup_version(), lab->name, user, &u) == 0) {
+		char mem[32] = "?";
+		if (u.memory >= 0)
+			lr_format_size((uint64_t)u.memory, mem, sizeof(mem));
+		fprintf(out, "  in use now on %s: memory %s, processes %lld, CPU time %.1f s\n",
+			host(), mem, u.processes < 0 ? 0 : u.processes,
+			u.cpu_ns < 0 ? 0.0 : (double)u.cpu_ns / 1e9);
+	}
 }
 
 int lr_policy_show(FILE *out, const char *prog, const char *dir, const char *user, const char *want,

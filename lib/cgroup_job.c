@@ -114,6 +114,44 @@ static int write_at(int dfd, const char *file, const char *value)
 	return write(fd, value, len) == (ssize_t)len ? 0 : -errno;
 }
 
+/* The first number in file (v2's cpu.stat: after key). */
+static long long number_in(const char *ctrl, const char *lab, const char *member, const char *file,
+			   const char *key)
+{
+	char path[1024], buf[4096];
+	snprintf(path, sizeof(path), "%s%s%s/%s/%s/%s", LR_CGROUP_MOUNT, *ctrl ? "/" : "", ctrl,
+		 LR_CG_ROOT, lab, member);
+	_cleanup_close_ int dfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || read_at(dfd, file, buf, sizeof(buf)) < 0)
+		return -1;
+	const char *p = buf;
+	if (key) {
+		p = strstr(buf, key);
+		if (!p)
+			return -1;
+		p += strlen(key);
+	}
+	char *end;
+	long long v = strtoll(p, &end, 10);
+	return end == p ? -1 : v;
+}
+
+int lr_cgroup_usage(enum lr_cg_version v, const char *lab, const char *member,
+		    struct lr_cgroup_usage *out)
+{
+	if (v == LR_CG_V1) {
+		out->memory = number_in("memory", lab, member, "memory.usage_in_bytes", NULL);
+		out->processes = number_in("pids", lab, member, "pids.current", NULL);
+		out->cpu_ns = number_in("cpuacct", lab, member, "cpuacct.usage", NULL);
+	} else {
+		out->memory = number_in("", lab, member, "memory.current", NULL);
+		out->processes = number_in("", lab, member, "pids.current", NULL);
+		long long us = number_in("", lab, member, "cpu.stat", "usage_usec ");
+		out->cpu_ns = us < 0 ? -1 : us * 1000;
+	}
+	return out->memory < 0 && out->processes < 0 && out->cpu_ns < 0 ? -ENOENT : 0;
+}
+
 int lr_cgroup_job_allowed_cpus(const struct lr_cgroup_job *job, char *buf, size_t len,
 			       struct lr_error *err)
 {
@@ -298,9 +336,10 @@ int lr_cgroup_job_enter(struct lr_cgroup_job *job, const char *cpus, struct lr_e
 		 * an RCU grace period (measured: 13 ms for cgroup.procs, 0.04
 		 * ms for tasks; kernel/cgroup/cgroup.c,
 		 * cgroup_procs_write_start()).  labrun has one thread here. */
-		int rr = dfd < 0 ? -errno
-				 : write_at(dfd, job->version == LR_CG_V1 ? "tasks" : "cgroup.procs",
-					    "0");
+		int rr =
+			dfd < 0 ? -errno
+				: write_at(dfd, job->version == LR_CG_V1 ? "tasks" : "cgroup.procs",
+					   "0");
 		if (rr == -ENOENT || (rr == -EACCES && job->version == LR_CG_V2))
 			r = lr_error_set(err, -rr,
 					 "cannot move into your container's cgroup %s: your "

@@ -51,6 +51,15 @@ int lr_cgroup_job_allowed_cpus(const struct lr_cgroup_job *job, char *buf, size_
  * earlier containers whose labrun is gone (their cleaner was killed). */
 int lr_cgroup_job_enter(struct lr_cgroup_job *job, const char *cpus, struct lr_error *err);
 
+/* What a member's cgroup holds now, for `labrun --quota`: memory in bytes
+ * (v1 with swap: memory+swap), processes, CPU time in ns; each -1 when not
+ * known (that hierarchy has no cgroup for the member). */
+struct lr_cgroup_usage {
+	long long memory, processes, cpu_ns;
+};
+int lr_cgroup_usage(enum lr_cg_version v, const char *lab, const char *member,
+		    struct lr_cgroup_usage *out);
+
 /* Close what open and enter opened (the cleaner goes on alone). */
 void lr_cgroup_job_close(struct lr_cgroup_job *job);
 

@@ -256,6 +256,12 @@ cg() { # cg CONTROLLER FILE: a file of the member's cgroup
 	[[ $output =~ memory:/$MEMBER/job-[0-9]+ ]] || { lr_show; false; }
 	[[ $output =~ pids:/$MEMBER/job-[0-9]+ ]] || { lr_show; false; }
 	# teardown checks the job cgroup is gone
+	# --quota shows what the member's cgroup holds now.
+	run --separate-stderr as_user "$LABRUN" -c "$LR_CONF" --quota
+	assert_status 0
+	assert_output_contains "memory        128M"
+	[[ $output =~ "in use now on "[^:]*": memory "[0-9.]+[KMG]?", processes "[0-9]+", CPU time " ]] ||
+		{ lr_show; false; }
 }
 
 @test "memory: a hog is killed at the member's limit, and nothing else is" {
