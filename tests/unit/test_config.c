@@ -201,7 +201,19 @@ static void reports_unknown_key_with_file_and_line(void **state)
 	assert_int_equal(parse(&cfg, "# c\n\nfoo = bar\n", &err), -EINVAL);
 	assert_string_equal(err.msg,
 			    "test.conf:3: unknown key 'foo' (known: layer-store, bind, tmpfs-size, "
-			    "policy-dir)");
+			    "policy-dir, gpu-devices)");
+}
+
+static void gpu_devices_takes_an_absolute_glob(void **state)
+{
+	(void)state;
+	struct lr_config cfg;
+	struct lr_error err = {0};
+	assert_int_equal(parse(&cfg, "gpu-devices = /dev/nvidia[0-9]*\n", &err), 0);
+	assert_string_equal(cfg.gpu_devices, "/dev/nvidia[0-9]*");
+	lr_config_free(&cfg);
+	assert_int_equal(parse(&cfg, "gpu-devices = nvidia*\n", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "gpu-devices: expected an absolute path or glob"));
 }
 
 static void reports_bad_size_with_file_and_line(void **state)
@@ -622,6 +634,7 @@ int main(void)
 		cmocka_unit_test(skips_comments_blank_lines_and_whitespace),
 		cmocka_unit_test(keeps_hash_inside_values),
 		cmocka_unit_test(reports_unknown_key_with_file_and_line),
+		cmocka_unit_test(gpu_devices_takes_an_absolute_glob),
 		cmocka_unit_test(reports_bad_size_with_file_and_line),
 		cmocka_unit_test(rejects_tmpfs_size_below_1m_unlimited_or_huge),
 		cmocka_unit_test(accepts_tmpfs_size_of_exactly_1m),
