@@ -343,12 +343,15 @@ static int create(const struct lr_cg_node *n, const struct hier *h, size_t nh, e
 		struct cgroup *cg = cgroup_new_cgroup(n->path);
 		if (!cg)
 			return lr_error_errno(err, ENOMEM, "%s", n->path);
+		/* v1: a directory per hierarchy; v2: one, libcgroup enabling
+		 * the controllers in the parent's subtree_control. */
 		int rc = 0;
-		if (v == LR_CG_V1) {
-			for (size_t i = 0; i < nh && !rc; i++)
-				if (!cgroup_add_controller(cg, h[i].ctrl))
-					rc = ECGFAIL;
-		}
+		char list[128];
+		snprintf(list, sizeof(list), "%s", lr_cg_controllers(v));
+		char *save = NULL;
+		for (char *c = strtok_r(list, ",", &save); c && !rc; c = strtok_r(NULL, ",", &save))
+			if (!cgroup_add_controller(cg, c))
+				rc = ECGFAIL;
 		/* ignore_ownership: the owners are set below, as delegation
 		 * needs them. */
 		if (!rc)

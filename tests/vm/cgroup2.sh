@@ -1,0 +1,154 @@
+#!/bin/bash
+# cgroup2.sh - the labs' quotas on cgroup v2, for real: run by tests/vm/vm.sh
+# as root in a VM whose kernel has the v2 cpu, cpuset, memory, pids and io
+# controllers (this build host's v2 hierarchy has none of them).  Prints TAP.
+#
+# As in tests/root/quota.bats: `labrun-policy apply` builds a test lab's
+# tree, then the test user runs in it, from their login cgroup (where
+# libcgroup's PAM module puts a login) or through labrun, and the kernel
+# holds them to the member's limits.
+set -u
+
+: "${top_builddir:?run by tests/vm/vm.sh}"
+LP=$top_builddir/launcher/labrun-policy
+LABRUN=$top_builddir/launcher/labrun
+IMAGES=$top_builddir/tests/build/images
+USER_=labrun-test
+LAB=lrvm
+CG=/sys/fs/cgroup
+MEMBER=labrun/$LAB/$USER_
+
+n=0
+failed=0
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+not_ok() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $1"
+	shift
+	local l
+	for l in "$@"; do echo "# $l"; done
+}
+check() { # check NAME CMD...: ok when CMD succeeds
+	local name=$1
+	shift
+	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
+}
+
+echo "1..12"
+for b in "$LP" "$LABRUN"; do
+	[ -x "$b" ] || { echo "Bail out! $b not built"; exit 1; }
+done
+id "$USER_" >/dev/null 2>&1 || { echo "Bail out! no user $USER_ (scripts/setup-test-env.sh)"; exit 1; }
+chmod 666 /dev/fuse 2>/dev/null
+
+T=$(mktemp -d /tmp/cg2.XXXXXX)
+chmod 755 "$T"
+mkdir "$T/labs"
+for i in 0 1 2 3; do mknod -m 666 "$T/gpu$i" c 195 "$i"; done
+printf 'policy-dir = %s\ngpu-devices = %s/gpu[0-9]*\nlayer-store = %s/store\n' \
+	"$T/labs" "$T" "$IMAGES" >"$T/labrun.conf"
+cat >"$T/labs/$LAB.conf" <<EOF
+[lab]
+members = $USER_
+cores = 2
+memory = 256M
+[defaults]
+cores = 1
+memory = 48M
+swap = 0
+processes = 40
+gpus = 1
+EOF
+chmod -R a+rX "$T"
+
+as_user() {
+	setpriv --reuid="$USER_" --regid="$USER_" --init-groups \
+		env -i PATH=/usr/bin:/bin HOME="$T" LANG=C.UTF-8 "$@"
+}
+# in_login CMD...: CMD as the member, from their login cgroup.
+in_login() {
+	(
+		echo "$BASHPID" >"$CG/$MEMBER/login/cgroup.procs" || exit 99
+		as_user "$@"
+	)
+}
+
+# 1-3: apply
+out=$("$LP" -c "$T/labrun.conf" apply --rules "$T/rules" 2>&1)
+[ $? -eq 0 ] && ok "apply builds the lab's tree on cgroup v2" || not_ok "apply" "$out"
+check "member limits: memory.max, memory.swap.max, pids.max, cpu.max" test \
+	"$(cat $CG/$MEMBER/memory.max) $(cat $CG/$MEMBER/memory.swap.max) $(cat $CG/$MEMBER/pids.max) $(cat $CG/$MEMBER/cpu.max)" \
+	= "$((48 << 20)) 0 40 100000 100000"
+check "delegated: the member owns the directory, cgroup.procs and subtree_control, not memory.max" \
+	test "$(stat -c %U $CG/$MEMBER $CG/$MEMBER/cgroup.procs $CG/$MEMBER/cgroup.subtree_control $CG/$MEMBER/memory.max | tr '\n' ' ')" \
+	= "$USER_ $USER_ $USER_ root "
+out=$("$LP" -c "$T/labrun.conf" apply --rules "$T/rules" 2>&1)
+check "a second apply changes nothing" test "$out" = "nothing to change: the cgroups match the policy"
+check "the member's cgroup gives its children the controllers" \
+	grep -q "memory" "$CG/$MEMBER/cgroup.subtree_control"
+
+# memory: a hog in the login cgroup dies at 48M; memory.events counts it.
+out=$(in_login python3 -c 'a = []
+for i in range(200): a.append(bytearray(1 << 20))
+print("done")' 2>&1)
+st=$?
+ev=$(awk '/^oom_kill / {print $2}' "$CG/$MEMBER/memory.events")
+if [ "$st" -eq 137 ] && [[ $out != *done* ]] && [ "${ev:-0}" -ge 1 ]; then
+	ok "memory: a hog is killed at the member's memory.max (oom_kill $ev)"
+else
+	not_ok "memory: a hog is killed at the member's memory.max" "status $st, oom_kill $ev" "$out"
+fi
+
+# pids: a fork loop stops at 40.
+out=$(in_login bash -c 'for i in $(seq 80); do sleep 2 & done; wait' 2>&1)
+# (pids.events counts the failure in the cgroup that forked, the login's.)
+max=$(awk '/^max / {print $2}' "$CG/$MEMBER/login/pids.events")
+if [[ $out == *"Resource temporarily unavailable"* ]] && [ "${max:-0}" -ge 1 ]; then
+	ok "processes: a fork loop stops at pids.max ($max forks refused)"
+else
+	not_ok "processes: a fork loop stops at pids.max" "$(tail -2 <<<"$out")" "login pids.events: max $max"
+fi
+
+# cpu: two spinners for 3 s get 1 core's worth (3 s, and slack for the
+# start; unlimited they would take 6 s of the VM's 2 CPUs).
+u0=$(awk '/^usage_usec/ {print $2}' "$CG/$MEMBER/cpu.stat")
+in_login bash -c 'timeout 3 bash -c "while :; do :; done" & timeout 3 bash -c "while :; do :; done"; wait'
+u1=$(awk '/^usage_usec/ {print $2}' "$CG/$MEMBER/cpu.stat")
+used=$(((u1 - u0) / 1000))
+if [ "$used" -le 4000 ] && [ "$used" -ge 1500 ]; then
+	ok "cpu: two spinners for 3 s used $used ms of CPU (cpu.max: 1 core)"
+else
+	not_ok "cpu: CPU time within cpu.max" "used $used ms in 3 s"
+fi
+
+# GPUs: the eBPF device program on the member's cgroup.
+out=$(in_login bash -c 'for d; do (exec 3<>"$d") 2>&1 | sed "s/.*: //"; done' - "$T/gpu0" "$T/gpu1" 2>&1)
+if [[ $out == "No such device"*$'\n'"Operation not permitted" ]]; then
+	ok "gpus: the member's GPU opens (no driver), another is denied (eBPF program)"
+else
+	not_ok "gpus: device program" "$out"
+fi
+
+# labrun: the container in its own cgroup, removed after.
+out=$(in_login "$LABRUN" -c "$T/labrun.conf" "$IMAGES/busybox.sqfs" cat /proc/self/cgroup 2>&1)
+if [[ $out =~ ^0::/$MEMBER/job-[0-9]+$ ]]; then
+	ok "labrun runs the container in $MEMBER/job-PID"
+else
+	not_ok "labrun runs the container in a job cgroup" "$out"
+fi
+for ((i = 0; i < 100; i++)); do
+	ls -d "$CG/$MEMBER"/job-* >/dev/null 2>&1 || break
+	sleep 0.1
+done
+check "the container's cgroup is removed after it" test -z "$(ls -d "$CG/$MEMBER"/job-* 2>/dev/null)"
+
+# Removing the lab removes its tree.
+rm "$T/labs/$LAB.conf"
+"$LP" -c "$T/labrun.conf" apply --rules "$T/rules" >/dev/null 2>&1
+check "an apply without the lab removes its cgroups" test ! -d "$CG/labrun/$LAB"
+rm -rf "$T"
+[ "$failed" -eq 0 ]
