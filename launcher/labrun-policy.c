@@ -35,6 +35,7 @@
 #include "cleanup.h"
 #include "launch_quota.h"
 #include "placement.h"
+#include "quota.h"
 #include "policy.h"
 #include "policy_show.h"
 
@@ -194,6 +195,65 @@ static int cmd_plan(const char *dir, int argc, char **argv)
 	return OK;
 }
 
+/* The members' disk quotas (storage = PATH SIZE).  The kernel keeps one
+ * quota per user and filesystem, so a member of two labs gets the larger
+ * of their two (DECISIONS.md).  A filesystem without quotas is said so
+ * and skipped: the rest is applied, and apply exits 1.  Returns the
+ * number of problems. */
+static int apply_storage(const struct lr_cg_plan *plan, bool dry, size_t *changes)
+{
+	int problems = 0;
+	for (size_t i = 0; i < plan->n_nodes; i++) {
+		const struct lr_cg_node *n = &plan->nodes[i];
+		for (size_t k = 0; k < n->n_storage; k++) {
+			const struct lr_cg_storage *st = &n->storage[k];
+			/* The larger of this member's quotas on this path, once. */
+			uint64_t bytes = st->bytes;
+			bool first = true;
+			for (size_t j = 0; j < plan->n_nodes; j++)
+				for (size_t q = 0; q < plan->nodes[j].n_storage; q++) {
+					const struct lr_cg_node *o = &plan->nodes[j];
+					if (o->kind != LR_CG_MEMBER || o->owner != n->owner ||
+					    strcmp(o->storage[q].path, st->path))
+						continue;
+					if (j < i)
+						first = false;
+					if (!o->storage[q].bytes || !bytes)
+						bytes = 0;
+					else if (o->storage[q].bytes > bytes)
+						bytes = o->storage[q].bytes;
+				}
+			if (!first)
+				continue;
+			struct passwd *pw = getpwuid(n->owner);
+			const char *who = pw ? pw->pw_name : "?";
+			struct lr_error err = {0};
+			struct lr_quota_usage u;
+			int r = lr_quota_get(st->path, n->owner, &u, &err);
+			if (r == 0 && u.limit == (bytes + 1023) / 1024 * 1024)
+				continue;
+			char v[32] = "none";
+			if (bytes)
+				lr_res_format(LR_RES_MEMORY, bytes, v, sizeof(v));
+			if (r == 0 && !dry)
+				r = lr_quota_set(st->path, n->owner, bytes, &err);
+			if (r == 0) {
+				(*changes)++;
+				printf("%sset storage %s for %s = %s\n", dry ? "would " : "",
+				       st->path, who, v);
+			}
+			if (r < 0) {
+				fprintf(stderr,
+					"labrun-policy: apply: storage %s for %s: %s (%s)\n",
+					st->path, who, err.msg,
+					dry ? "apply would skip it" : "not applied; the rest is");
+				problems++;
+			}
+		}
+	}
+	return problems;
+}
+
 static int cmd_apply(const char *dir, int argc, char **argv)
 {
 	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
@@ -254,6 +314,7 @@ static int cmd_apply(const char *dir, int argc, char **argv)
 		printf("%s%s\n", dry ? "would " : "", log.lines[i]);
 	size_t changes = log.n;
 	lr_cgroup_log_free(&log);
+	int problems = r < 0 ? 0 : apply_storage(&plan, dry, &changes);
 	_cleanup_free_ char *text = r < 0 ? NULL : lr_cg_rules_text(&plan);
 	lr_cg_plan_free(&plan);
 	if (r < 0) {
@@ -320,9 +381,9 @@ static int cmd_apply(const char *dir, int argc, char **argv)
 			printf("create %s (libcgroup reads no rule without it)\n", main_rules);
 		}
 	}
-	if (!changes)
+	if (!changes && !problems)
 		printf("nothing to change: the cgroups match the policy\n");
-	return OK;
+	return problems ? FAILED : OK;
 }
 
 int main(int argc, char **argv)

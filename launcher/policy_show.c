@@ -10,6 +10,7 @@
 
 #include "cgroup_job.h"
 #include "policy.h"
+#include "quota.h"
 #include "policy_show.h"
 #include "units.h"
 
@@ -78,6 +79,18 @@ static void show_keyed(FILE *out, const char *name, const struct lr_keyed *k, si
 		origin(&k[i].origin, o, sizeof(o));
 		snprintf(both, sizeof(both), "%s %s", k[i].key, v);
 		fprintf(out, "  %-13s %-22s %s\n", name, both, o);
+		/* A disk quota's usage, where the kernel keeps one. */
+		struct passwd *pw = getpwnam(shown_user);
+		struct lr_quota_usage u;
+		struct lr_error err = {0};
+		if (!strcmp(name, "storage") && pw &&
+		    lr_quota_get(k[i].key, pw->pw_uid, &u, &err) == 0) {
+			char used[32], lim[32] = "none";
+			lr_format_size(u.used, used, sizeof(used));
+			if (u.limit)
+				lr_format_size(u.limit, lim, sizeof(lim));
+			fprintf(out, "  %-13s %s used on %s, quota %s\n", "", used, k[i].key, lim);
+		}
 	}
 }
 

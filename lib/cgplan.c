@@ -340,6 +340,18 @@ int lr_cg_plan_make(struct lr_cg_plan *out, const struct lr_policy *p, enum lr_c
 			if (r < 0)
 				break;
 			give_gpus(n, &a, gpus, &next_gpu);
+			for (size_t k = 0; k < a.n_storage && r == 0; k++) {
+				struct lr_cg_storage *st = &n->storage[n->n_storage];
+				st->bytes = a.storage[k].value == LR_POLICY_UNLIMITED
+						    ? 0
+						    : a.storage[k].value;
+				if (!(st->path = strdup(a.storage[k].key)))
+					r = lr_error_errno(err, ENOMEM, "cgroup plan");
+				else
+					n->n_storage++;
+			}
+			if (r < 0)
+				break;
 			size_t member = plan.n_nodes - 1;
 			struct lr_cg_node *login = NULL;
 			if (strlen(path) + sizeof("/login") > sizeof(path) ||
@@ -369,6 +381,8 @@ void lr_cg_plan_free(struct lr_cg_plan *plan)
 	for (size_t i = 0; i < plan->n_nodes; i++) {
 		for (size_t w = 0; w < plan->nodes[i].n_writes; w++)
 			free(plan->nodes[i].writes[w].value);
+		for (size_t k = 0; k < plan->nodes[i].n_storage; k++)
+			free(plan->nodes[i].storage[k].path);
 		free(plan->nodes[i].writes);
 		free(plan->nodes[i].path);
 	}
@@ -451,6 +465,12 @@ char *lr_cg_plan_text(const struct lr_cg_plan *plan)
 			fprintf(f, "cgroup %s\n", n->path);
 		for (size_t w = 0; w < n->n_writes; w++)
 			fprintf(f, "  %s = %s\n", n->writes[w].file, n->writes[w].value);
+		for (size_t k = 0; k < n->n_storage; k++) {
+			char v[32] = "none";
+			if (n->storage[k].bytes)
+				lr_res_format(LR_RES_MEMORY, n->storage[k].bytes, v, sizeof(v));
+			fprintf(f, "  storage %s = %s (disk quota)\n", n->storage[k].path, v);
+		}
 		if (n->n_gpu_allow + n->n_gpu_deny) {
 			fprintf(f, "  gpus =");
 			for (size_t g = 0; g < n->n_gpu_allow; g++)

@@ -70,6 +70,13 @@ struct lr_cg_node {
 	struct lr_device gpu_allow[LR_DEVICES_MAX], gpu_deny[LR_DEVICES_MAX];
 	const char *gpu_allow_path[LR_DEVICES_MAX];
 	size_t n_gpu_allow, n_gpu_deny;
+	/* A member's disk quotas (storage = PATH SIZE): not a cgroup limit,
+	 * set with the kernel's quota interface; 0 bytes: none. */
+	struct lr_cg_storage {
+		char *path;
+		uint64_t bytes;
+	} storage[LR_POLICY_MAX_KEYED];
+	size_t n_storage;
 };
 
 struct lr_cg_plan {

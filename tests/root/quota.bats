@@ -501,3 +501,20 @@ dd_rate() {
 	devnum=$(printf '%d:%d' "0x$(stat -c %t "$dev")" "0x$(stat -c %T "$dev")")
 	[ "$output" = "$devnum 1048576" ] || { lr_show; false; }
 }
+
+@test "storage: a filesystem without disk quotas is named, and the rest is applied" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 96M
+	storage = $T 1G
+	EOF
+	apply
+	assert_status 1
+	[[ $stderr == "labrun-policy: apply: storage $T for $TEST_USER: $T: "*"(not applied; the rest is)" ]] ||
+		{ lr_show; false; }
+	[ "$(cg memory memory.limit_in_bytes)" = $((96 << 20)) ]
+	run --separate-stderr "$LP" -d "$T/labs" plan
+	assert_output_contains "storage $T = 1G (disk quota)"
+}
