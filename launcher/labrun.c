@@ -159,6 +159,7 @@ int main(int argc, char **argv)
 		.user_gecos = pw->pw_gecos,
 		.user_home = pw->pw_dir,
 		.group_name = gr ? gr->gr_name : gidname,
+		.cgroup_fd = -1,
 	};
 	/* The lab's quotas: the container runs in the member's cgroup, or
 	 * not at all. */
@@ -177,6 +178,7 @@ int main(int argc, char **argv)
 	if (lr_launch_quota_enter(&limits, cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR,
 				  pw->pw_name, groups, n_groups, o.lab, &err) < 0)
 		return die(err.msg);
+	spec.cgroup_fd = limits.applies ? limits.job.into_fd : -1;
 	const struct lr_limits *a = &limits.alloc;
 	if (limits.applies && a->set[LR_RES_TMPFS] && a->value[LR_RES_TMPFS] < spec.tmpfs_size) {
 		if (o.has_tmpfs_size)

@@ -35,7 +35,7 @@
 int lr_cgroup_job_open(struct lr_cgroup_job *job, enum lr_cg_version v, const char *lab,
 		       const char *member, struct lr_error *err)
 {
-	struct lr_cgroup_job j = {.version = v, .cleaner = -1, .cleaner_fd = -1};
+	struct lr_cgroup_job j = {.version = v, .cleaner = -1, .cleaner_fd = -1, .into_fd = -1};
 	char list[128];
 	snprintf(list, sizeof(list), "%s", v == LR_CG_V1 ? lr_cg_controllers(v) : "");
 	char *save = NULL, *ctrl = v == LR_CG_V1 ? strtok_r(list, ",", &save) : list;
@@ -89,6 +89,9 @@ void lr_cgroup_job_close(struct lr_cgroup_job *job)
 	if (job->cleaner_fd >= 0)
 		close(job->cleaner_fd);
 	job->cleaner_fd = -1;
+	if (job->into_fd >= 0)
+		close(job->into_fd);
+	job->into_fd = -1;
 }
 
 static int read_at(int dfd, const char *file, char *buf, size_t len)
@@ -328,6 +331,15 @@ int lr_cgroup_job_enter(struct lr_cgroup_job *job, const char *cpus, struct lr_e
 	}
 	if (r == 0 && job->version == LR_CG_V1)
 		r = copy_throttle(job, err);
+	if (r == 0 && job->version == LR_CG_V2) {
+		/* CLONE_INTO_CGROUP takes a directory opened for reading, not
+		 * O_PATH (kernel/cgroup/cgroup.c, cgroup_css_set_fork()). */
+		job->into_fd =
+			openat(job->member[0], job->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (job->into_fd < 0)
+			r = lr_error_errno(err, errno, "your container's cgroup %s", job->name);
+		return r;
+	}
 	for (size_t i = 0; i < job->n && r == 0; i++) {
 		_cleanup_close_ int dfd =
 			openat(job->member[i], job->name, O_PATH | O_DIRECTORY | O_CLOEXEC);

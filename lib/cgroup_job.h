@@ -29,6 +29,7 @@ struct lr_cgroup_job {
 	char name[32];			    /* "job-PID" */
 	pid_t cleaner;			    /* removes the cgroup once it is empty */
 	int cleaner_fd;			    /* our end: its EOF says we are gone */
+	int into_fd; /* v2: the container's cgroup, for CLONE_INTO_CGROUP; else -1 */
 };
 
 /* The member's cgroup: "labrun/LAB/MEMBER" in each hierarchy, opened.
@@ -42,7 +43,10 @@ int lr_cgroup_job_allowed_cpus(const struct lr_cgroup_job *job, char *buf, size_
 			       struct lr_error *err);
 
 /* Make job-PID (PID: the caller's) in each hierarchy, with cpus as its CPUs
- * (NULL: the member's), and move the caller into it; its children follow.
+ * (NULL: the member's).  v1: move the caller into it; its children follow.
+ * v2: open it as into_fd, for the caller to start the container in it
+ * (lr_container_spec's cgroup_fd): moving a process costs an RCU grace
+ * period on v2 and nothing on v1 (see cgroup_job.c).
  * Before that, start the cleaner: a process outside the container's cgroup,
  * in a session of its own, that waits for the caller and every process
  * that inherited the caller's descriptors to end (its pipe's EOF; so a

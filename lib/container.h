@@ -34,6 +34,7 @@ struct lr_container_spec {
 	const char *user_gecos;
 	const char *user_home;
 	const char *group_name;
+	int cgroup_fd; /* v2: the container's cgroup, to start the keeper in; else -1 */
 };
 
 /* Run the job and wait for it.  Returns 0 when the job ran (or could not

@@ -15,6 +15,8 @@ PACKAGES=(
 	# tests
 	libcmocka-dev bats busybox-static attr util-linux procps psmisc
 	bsdextrautils tmux coreutils
+	# tests in a VM (tests/vm/: cgroup v2, disk quotas): QEMU without KVM
+	qemu-system-x86 quota xz-utils
 	# tests: OCI and Docker archive fixtures (tests/images/oci.sh)
 	tar gzip zstd jq
 	# the example image stack (images/, stack.bats, the demo)

@@ -38,7 +38,7 @@ check() { # check NAME CMD...: ok when CMD succeeds
 	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
 }
 
-echo "1..12"
+echo "1..13"
 for b in "$LP" "$LABRUN"; do
 	[ -x "$b" ] || { echo "Bail out! $b not built"; exit 1; }
 done
@@ -145,6 +145,18 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 check "the container's cgroup is removed after it" test -z "$(ls -d "$CG/$MEMBER"/job-* 2>/dev/null)"
+
+# From outside the member's cgroups (no PAM module placed the session):
+# refused with the reason, nothing left.
+out=$(as_user "$LABRUN" -c "$T/labrun.conf" "$IMAGES/busybox.sqfs" true 2>&1)
+st=$?
+sleep 0.5
+if [ "$st" -eq 125 ] && [[ $out == "labrun: "*"not in your lab's cgroup"* ]] &&
+	[ -z "$(ls -d "$CG/$MEMBER"/job-* 2>/dev/null)" ]; then
+	ok "labrun from outside the member's cgroups says why it cannot start"
+else
+	not_ok "labrun from outside the member's cgroups" "status $st" "$out"
+fi
 
 # Removing the lab removes its tree.
 rm "$T/labs/$LAB.conf"
