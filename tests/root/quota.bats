@@ -518,3 +518,27 @@ dd_rate() {
 	run --separate-stderr "$LP" -d "$T/labs" plan
 	assert_output_contains "storage $T = 1G (disk quota)"
 }
+
+@test "teardown: after a failed start and after SIGKILL of labrun, no container cgroup is left" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 128M
+	EOF
+	apply
+	# Fails in the container, after its cgroup was made.
+	run --separate-stderr ulr --workdir /no/such/dir "$BB" true
+	assert_labrun_error "/no/such/dir"
+	wait_for 10 no_job_cgroup
+	# labrun killed while the job runs: the keeper, the job and the
+	# cgroup go (the cleaner waits for them).
+	local pid
+	user_bg pid "$LABRUN" -c "$LR_CONF" "$BB" sleep 30
+	wait_for 10 has_job_cgroup
+	sleep 0.3
+	kill -KILL "$pid"
+	wait "$pid" || true
+	wait_for 10 no_job_cgroup
+	# teardown checks that no process of the user is left
+}
