@@ -316,6 +316,7 @@ static int cmd_apply(const char *dir, int argc, char **argv)
 	lr_cgroup_log_free(&log);
 	int problems = r < 0 ? 0 : apply_storage(&plan, dry, &changes);
 	_cleanup_free_ char *text = r < 0 ? NULL : lr_cg_rules_text(&plan);
+	_cleanup_free_ char *gpu_text = r < 0 ? NULL : lr_cg_gpus_text(&plan);
 	lr_cg_plan_free(&plan);
 	if (r < 0) {
 		fprintf(stderr, "labrun-policy: apply: %s\n", err.msg);
@@ -345,12 +346,18 @@ static int cmd_apply(const char *dir, int argc, char **argv)
 			return FAILED;
 		}
 	}
-	/* The topology, for the launcher's placement of cores. */
+	/* The topology, for the launcher's placement of cores; the members'
+	 * GPUs, for the launcher to show them in containers. */
 	if (!dry) {
 		struct lr_topology *t = NULL;
 		if (mkdir(LR_TOPOLOGY_DIR, 0755) < 0 && errno != EEXIST) {
 			fprintf(stderr, "labrun-policy: apply: %s: %s\n", LR_TOPOLOGY_DIR,
 				strerror(errno));
+			return FAILED;
+		}
+		if (!gpu_text || lr_cgroup_write_rules(LR_GPUS_FILE, gpu_text, &err) < 0) {
+			fprintf(stderr, "labrun-policy: apply: %s\n",
+				gpu_text ? err.msg : "out of memory");
 			return FAILED;
 		}
 		if (lr_topology_load(&t, NULL, &err) < 0 ||

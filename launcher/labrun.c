@@ -179,6 +179,11 @@ int main(int argc, char **argv)
 				  pw->pw_name, groups, n_groups, o.lab, &err) < 0)
 		return die(err.msg);
 	spec.cgroup_fd = limits.applies ? limits.job.into_fd : -1;
+	/* The member's GPUs, at their host paths, as device nodes. */
+	for (size_t i = 0; i < limits.n_gpus && n_binds < sizeof(binds) / sizeof(binds[0]); i++)
+		binds[n_binds++] = (struct lr_bind){
+			.src = limits.gpus[i], .dst = limits.gpus[i], .device = true};
+	spec.n_binds = n_binds;
 	const struct lr_limits *a = &limits.alloc;
 	if (limits.applies && a->set[LR_RES_TMPFS] && a->value[LR_RES_TMPFS] < spec.tmpfs_size) {
 		if (o.has_tmpfs_size)

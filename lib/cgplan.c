@@ -446,6 +446,36 @@ char *lr_cg_rules_text(const struct lr_cg_plan *plan)
 	return buf;
 }
 
+char *lr_cg_gpus_text(const struct lr_cg_plan *plan)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	fprintf(f, "# Written by labrun-policy apply: the GPUs of each lab member, which labrun\n"
+		   "# shows in their containers.  LAB USER DEVICE...\n");
+	for (size_t i = 0; i < plan->n_nodes; i++) {
+		const struct lr_cg_node *n = &plan->nodes[i];
+		if (n->kind != LR_CG_MEMBER || !n->n_gpu_allow)
+			continue;
+		/* "labrun/LAB/USER" */
+		const char *lab = n->path + strlen(LR_CG_ROOT) + 1;
+		const char *user = strchr(lab, '/');
+		if (!user)
+			continue;
+		fprintf(f, "%.*s %s", (int)(user - lab), lab, user + 1);
+		for (size_t g = 0; g < n->n_gpu_allow; g++)
+			fprintf(f, " %s", n->gpu_allow_path[g]);
+		fprintf(f, "\n");
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 char *lr_cg_plan_text(const struct lr_cg_plan *plan)
 {
 	char *buf = NULL;

@@ -112,6 +112,11 @@ void lr_cg_plan_free(struct lr_cg_plan *plan);
  * DECISIONS.md).  Returns a malloc'd string, NULL on ENOMEM. */
 char *lr_cg_rules_text(const struct lr_cg_plan *plan);
 
+/* Which GPU device nodes each member was given, for labrun to show them in
+ * the member's containers: one line per member, "LAB USER PATH...".
+ * Returns a malloc'd string, NULL on ENOMEM. */
+char *lr_cg_gpus_text(const struct lr_cg_plan *plan);
+
 /* The controllers a cgroup of ours is made in, comma-separated: the v1
  * hierarchies, or the v2 controllers enabled down the tree. */
 const char *lr_cg_controllers(enum lr_cg_version v);

@@ -32,6 +32,8 @@ struct lr_bind {
 	char *dst; /* absolute path inside the container */
 	bool readonly;
 	bool optional; /* admin default binds: skipped silently when SRC is missing */
+	bool device;   /* a GPU apply gave the member: bound without nodev (never
+			* from labrun.conf or the command line) */
 };
 
 struct lr_config {

@@ -254,7 +254,9 @@ static int setup_container(const struct lr_keeper_plan *p, struct lr_error *err)
 		if (p->bind_trees[i] < 0)
 			continue;
 		r = lr_mount_attach(p->bind_trees[i], root, s->binds[i].dst,
-				    s->binds[i].readonly ? LR_BIND_RO : 0, err);
+				    (s->binds[i].readonly ? LR_BIND_RO : 0) |
+					    (s->binds[i].device ? LR_BIND_DEV : 0),
+				    err);
 		if (r < 0)
 			return lr_error_prefix(err, "bind %s", s->binds[i].src);
 		lr_debug(1, "bound %s at %s%s", s->binds[i].src, s->binds[i].dst,

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "cleanup.h"
 
 #include "launch_quota.h"
 #include "log.h"
@@ -70,6 +73,34 @@ static int place(struct lr_launch_quota *l, struct lr_error *err)
 	return 0;
 }
 
+/* The member's GPUs: their line of LR_GPUS_FILE, "LAB USER DEVICE...".
+ * Only character devices are taken: the file is root's, but a device is
+ * what the container gets without nodev. */
+static int find_gpus(struct lr_launch_quota *l, const char *user, struct lr_error *err)
+{
+	_cleanup_fclose_ FILE *f = fopen(LR_GPUS_FILE, "re");
+	if (!f)
+		return 0; /* no apply gave GPUs on this node */
+	char line[LR_POLICY_MAX_LINE];
+	while (fgets(line, sizeof(line), f)) {
+		char *save = NULL, *lab = strtok_r(line, " \t\n", &save);
+		char *who = lab ? strtok_r(NULL, " \t\n", &save) : NULL;
+		if (!who || lab[0] == '#' || strcmp(lab, l->lab) || strcmp(who, user))
+			continue;
+		for (char *dev; (dev = strtok_r(NULL, " \t\n", &save));) {
+			struct stat st;
+			if (l->n_gpus == LR_LAUNCH_MAX_GPUS || dev[0] != '/' ||
+			    stat(dev, &st) < 0 || !S_ISCHR(st.st_mode))
+				continue;
+			if (!(l->gpus[l->n_gpus] = strdup(dev)))
+				return lr_error_errno(err, ENOMEM, "%s", LR_GPUS_FILE);
+			l->n_gpus++;
+		}
+		break;
+	}
+	return 0;
+}
+
 int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, const char *user,
 			  const char *const *groups, size_t n_groups, const char *want,
 			  struct lr_error *err)
@@ -110,6 +141,8 @@ int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, con
 	}
 	r = lr_cgroup_job_open(&l->job, lr_cgroup_version(), l->lab, user, err);
 	if (r == 0)
+		r = find_gpus(l, user, err);
+	if (r == 0)
 		r = place(l, err);
 	if (r == 0)
 		r = lr_cgroup_job_enter(&l->job, l->cpus[0] ? l->cpus : NULL, err);
@@ -124,4 +157,7 @@ void lr_launch_quota_close(struct lr_launch_quota *l)
 		return;
 	lr_cgroup_job_close(&l->job);
 	lr_policy_free(&l->policy);
+	for (size_t i = 0; i < l->n_gpus; i++)
+		free(l->gpus[i]);
+	l->n_gpus = 0;
 }

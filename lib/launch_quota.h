@@ -21,6 +21,9 @@
  * takes ~0.1 ms where discovering it takes 2-5 ms. */
 #define LR_TOPOLOGY_DIR "/run/labrun"
 #define LR_TOPOLOGY_XML LR_TOPOLOGY_DIR "/topology.xml"
+/* Each member's GPU device nodes, as apply gave them (lr_cg_gpus_text()). */
+#define LR_GPUS_FILE LR_TOPOLOGY_DIR "/gpus"
+#define LR_LAUNCH_MAX_GPUS 64
 
 struct lr_launch_quota {
 	struct lr_policy policy; /* alloc's origins and keys point into it */
@@ -28,11 +31,14 @@ struct lr_launch_quota {
 	char lab[64];		 /* which */
 	struct lr_limits alloc;	 /* the member's allocation in it */
 	struct lr_cgroup_job job;
-	char cpus[256]; /* the CPUs placed, "" when not narrowed */
+	char cpus[256];			/* the CPUs placed, "" when not narrowed */
+	char *gpus[LR_LAUNCH_MAX_GPUS]; /* the member's GPU device nodes */
+	size_t n_gpus;
 };
 
 /* Find user's lab (want: --lab, or NULL) in the policy of policy_dir, and
- * when there is one, move the caller into a new cgroup in the member's.
+ * when there is one, move the caller into a new cgroup in the member's,
+ * and find the GPU device nodes apply gave the member (LR_GPUS_FILE).
  * groups: the caller's group names, for @group members.  Errors: a policy
  * that does not parse, a member of several labs without want, want not
  * one of the user's labs, the member's cgroup missing or not delegated. */

@@ -249,6 +249,16 @@ static uint64_t to_bytes(uint64_t n, uint64_t size)
 	return n > UINT64_MAX / size ? UINT64_MAX : n * size;
 }
 
+/* The filesystem holding path, opened, and whether it enforces user
+ * quotas; an error when it keeps none at all. */
+static int open_quota_fs(const char *path, int *fd, bool *enforced, struct lr_error *err)
+{
+	int r = open_fs(path, fd, err);
+	if (r < 0)
+		return r;
+	return user_quota_state(*fd, path, enforced, err);
+}
+
 int lr_quota_set(const char *path, uid_t uid, uint64_t bytes, struct lr_error *err)
 {
 	if (bytes > LR_QUOTA_MAX_BYTES)
@@ -258,11 +268,8 @@ int lr_quota_set(const char *path, uid_t uid, uint64_t bytes, struct lr_error *e
 				    "(8 EiB); 0 removes the limit",
 				    path, bytes);
 	_cleanup_close_ int fd = -1;
-	int r = open_fs(path, &fd, err);
-	if (r < 0)
-		return r;
 	bool enforced;
-	r = user_quota_state(fd, path, &enforced, err);
+	int r = open_quota_fs(path, &fd, &enforced, err);
 	if (r < 0)
 		return r;
 	/* An ext4 made with -O quota but mounted without usrquota counts
@@ -320,11 +327,8 @@ int lr_quota_set(const char *path, uid_t uid, uint64_t bytes, struct lr_error *e
 int lr_quota_get(const char *path, uid_t uid, struct lr_quota_usage *out, struct lr_error *err)
 {
 	_cleanup_close_ int fd = -1;
-	int r = open_fs(path, &fd, err);
-	if (r < 0)
-		return r;
 	bool enforced;
-	r = user_quota_state(fd, path, &enforced, err);
+	int r = open_quota_fs(path, &fd, &enforced, err);
 	if (r < 0)
 		return r;
 

@@ -437,6 +437,13 @@ open_as_member() {
 	# The same nodes outside the member's cgroup: no driver, for all.
 	run as_user bash -c "(exec 3<>$T/gpu1) 2>&1"
 	[[ $output == *"No such device"* ]] || { lr_show; false; }
+	# In a container: the member's GPU is there as a device node, the
+	# others are not.
+	run --separate-stderr ulr "$BB" sh -c \
+		"(exec 3<>$T/gpu0) 2>&1; ls $T/gpu1 2>&1; grep ' $T/gpu0 ' /proc/self/mountinfo"
+	[[ ${lines[0]} == *"No such device or address"* ]] || { lr_show; false; }
+	[[ ${lines[1]} == *"No such file or directory"* ]] || { lr_show; false; }
+	[[ ${lines[2]} == *nosuid* && ${lines[2]} != *nodev* ]] || { lr_show; false; }
 	# More GPUs for the member: a re-apply gives them.
 	lab <<-EOF
 	[lab]
