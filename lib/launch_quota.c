@@ -109,6 +109,16 @@ int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, con
 	l->job.cleaner_fd = -1;
 	struct lr_policy *p = &l->policy;
 	int r = lr_policy_load(p, policy_dir, true, err);
+	if (r == -EACCES && err) {
+		char why[LR_ERROR_MSG_MAX / 2];
+		snprintf(why, sizeof(why), "%.400s", err->msg);
+		return lr_error_set(
+			err, EACCES,
+			"the labs' quota policy cannot be read (%s), so no container can "
+			"start: the lab files must be readable by every user "
+			"(labrun-policy(5))",
+			why);
+	}
 	if (r < 0)
 		return lr_error_prefix(err, "the labs' quota policy is broken, so no container "
 					    "can start until an admin fixes it");

@@ -220,6 +220,10 @@ cg() { # cg CONTROLLER FILE: a file of the member's cgroup
 	run --separate-stderr ulr "$BB" true
 	assert_labrun_error "broken.conf:4:" "no container can start"
 	rm "$T/labs/broken.conf"
+	# A lab file the users cannot read: refused too, saying why.
+	chmod 600 "$T/labs/$LAB.conf"
+	run --separate-stderr ulr "$BB" true
+	assert_labrun_error "$LAB.conf: Permission denied" "must be readable by every user"
 }
 
 @test "labrun: a member without their cgroup is told what the admin must run" {
