@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v clang-format >/dev/null || { echo "check-format: clang-format not installed" >&2; exit 2; }
-mapfile -t files < <(git ls-files 'lib/*.[ch]' 'launcher/*.[ch]' 'tests/unit/*.c' 'tests/probes/*.[ch]' 'tests/fuzz/*.c' 'tests/vm/*.[ch]' 2>/dev/null || true)
+mapfile -t files < <(git ls-files 'lib/*.[ch]' 'launcher/*.[ch]' 'plugin/*.[ch]' 'tests/unit/*.c' 'tests/probes/*.[ch]' 'tests/fuzz/*.c' 'tests/vm/*.[ch]' 2>/dev/null || true)
 if [ "${1:-}" = --fix ]; then
 	clang-format -i "${files[@]}"
 	exit 0
