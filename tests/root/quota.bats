@@ -553,3 +553,26 @@ dd_rate() {
 	wait_for 10 no_job_cgroup
 	# teardown checks that no process of the user is left
 }
+
+@test "concurrent: 10 containers of one member start at once, each in its own cgroup, none left" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 512M
+	cores = 1
+	EOF
+	apply
+	local i pids=()
+	for i in $(seq 10); do
+		as_user timeout 30 "$LABRUN" -c "$LR_CONF" "$BB" sh -c \
+			'sed -n "s/^[0-9]*:memory://p" /proc/self/cgroup' >"$T/out.$i" 2>&1 </dev/null &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i"
+	done
+	cat "$T"/out.* | sort | uniq -c
+	[ "$(cat "$T"/out.* | grep -c "^/$MEMBER/job-[0-9]*$")" -eq 10 ]
+	[ "$(cat "$T"/out.* | sort -u | wc -l)" -eq 10 ]
+}
