@@ -21,6 +21,9 @@ PACKAGES=(
 	tar gzip zstd jq
 	# the example image stack (images/, stack.bats, the demo)
 	mmdebstrap uidmap make
+	# a single-node Slurm for tests/slurm/ and the demo (scripts/slurm-local.sh), the
+	# plugin's headers
+	slurmctld slurmd slurm-client munge libslurm-dev
 	# benchmarks and peers
 	hyperfine charliecloud-runtime bubblewrap time
 )
