@@ -1,0 +1,130 @@
+/* spank_labrun.c - the Slurm plugin's entry points (DESIGN.md §4): it
+ * registers the options and hands each callback to the file of its
+ * context (local.c: srun/sbatch/salloc; remote.c: slurmstepd).
+ *
+ * Runs in srun and sbatch as the user and in slurmstepd as root.  It must
+ * never exit, abort or leak per job (STYLE.md): errors are returned to
+ * Slurm with a message for the user.  The callback order is in
+ * notes/slurm.md.
+ */
+#include "build-config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "plugin.h"
+
+SPANK_PLUGIN(labrun, 1);
+
+struct lr_plugin lr_plugin;
+
+/* One callback for every option: its val is the option's row. */
+static int option(int val, const char *optarg, int remote)
+{
+	struct lr_error err = {0};
+	if (val < 0 || val >= LR_OPT_COUNT)
+		return -1;
+	if (lr_spank_args_set(&lr_plugin.args, (enum lr_spank_opt)val, optarg, &err) < 0) {
+		slurm_error("labrun: %s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Registered with spank_option_register in every context: sbatch and
+ * salloc ignore a static spank_options table in 22.05 (notes/slurm.md). */
+int slurm_spank_init(spank_t sp, int ac, char **av)
+{
+	struct lr_error err = {0};
+	if (lr_spank_conf_parse(&lr_plugin.conf, ac, av, &err) < 0) {
+		slurm_error("labrun: %s", err.msg);
+		return -1;
+	}
+	spank_context_t ctx = spank_context();
+	if (ctx != S_CTX_LOCAL && ctx != S_CTX_REMOTE && ctx != S_CTX_ALLOCATOR)
+		return 0;
+	for (int i = 0; i < LR_OPT_COUNT; i++) {
+		const struct lr_spank_option *o = &lr_spank_options[i];
+		struct spank_option so = {
+			.name = (char *)o->name,
+			.arginfo = (char *)o->arginfo,
+			.usage = (char *)o->usage,
+			.has_arg = o->has_arg,
+			.val = i,
+			.cb = option,
+		};
+		spank_err_t rc = spank_option_register(sp, &so);
+		if (rc != ESPANK_SUCCESS) {
+			slurm_error("labrun: option --%s: %s", o->name, spank_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
+{
+	spank_context_t ctx = spank_context();
+	if (ctx == S_CTX_LOCAL || ctx == S_CTX_ALLOCATOR)
+		return lr_plugin_local_post_opt(sp);
+	return 0;
+}
+
+int slurm_spank_task_init(spank_t sp, int ac, char **av)
+{
+	if (spank_context() != S_CTX_REMOTE)
+		return 0;
+	return lr_plugin_remote_task_init(sp);
+}
+
+int slurm_spank_exit(spank_t sp, int ac, char **av)
+{
+	lr_spank_args_free(&lr_plugin.args);
+	free(lr_plugin.image);
+	lr_plugin.image = NULL;
+	return 0;
+}
+
+/* ------------------------------------------------------------ shared */
+
+int lr_plugin_find_image(const char *(*env_fn)(const char *name, void *ctx), void *ctx)
+{
+	struct lr_error err = {0};
+	if (lr_spank_args_from_env(&lr_plugin.args, env_fn, ctx, &err) < 0) {
+		slurm_error("labrun: %s", err.msg);
+		return -1;
+	}
+	const char *image = lr_plugin.args.image;
+	if (!image)
+		image = env_fn("SLURM_CONTAINER", ctx);
+	if (!image || !*image) {
+		for (int i = 0; i < LR_OPT_COUNT; i++)
+			if (i != LR_OPT_IMAGE && lr_plugin.args.given[i]) {
+				slurm_error("labrun: --%s needs a container image "
+					    "(--container=IMAGE)",
+					    lr_spank_options[i].name);
+				return -1;
+			}
+		return 0;
+	}
+	struct stat st;
+	if (stat(image, &st) < 0) {
+		slurm_error("labrun: container image %s: %s", image, strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode))
+		return 0; /* an OCI bundle: Slurm's own runtime's */
+	if (!S_ISREG(st.st_mode)) {
+		slurm_error("labrun: container image %s: not a file", image);
+		return -1;
+	}
+	free(lr_plugin.image);
+	lr_plugin.image = strdup(image);
+	if (!lr_plugin.image) {
+		slurm_error("labrun: out of memory");
+		return -1;
+	}
+	return 0;
+}

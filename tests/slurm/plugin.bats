@@ -1,0 +1,104 @@
+#!/usr/bin/env bats
+# plugin.bats - labrun's Slurm plugin, spank_labrun.so (issue 6), loaded
+# `required` by the cluster of scripts/slurm-local.sh: its options in srun's
+# help, each bad argument refused in srun before anything runs, and a step
+# that asks for a squashfs image never running on the host.
+#
+# Runs as root (like basic.bats); jobs run as the test user.  The plugin is
+# installed for this file only, and removed after it.
+
+load slurm
+
+PLUGIN_DIR=/var/lib/labrun-tests
+
+setup_file() {
+	SKIP_REASON=$(why_skip)
+	[ -n "$SKIP_REASON" ] || [ -e "$(dirname "$LABRUN")/spank_labrun.so" ] ||
+		SKIP_REASON="spank_labrun.so was not built (libslurm-dev's slurm/spank.h missing)"
+	export SKIP_REASON
+	[ -z "$SKIP_REASON" ] || return 0
+	"$SLURM_LOCAL" start
+	# A path that outlives run-bats's copy: plugstack.conf names it.
+	mkdir -p "$PLUGIN_DIR"
+	install -m 0755 "$(dirname "$LABRUN")/spank_labrun.so" "$PLUGIN_DIR/spank_labrun.so"
+	"$SLURM_LOCAL" plugin "$PLUGIN_DIR/spank_labrun.so"
+}
+
+teardown_file() {
+	[ -z "$SKIP_REASON" ] || return 0
+	"$SLURM_LOCAL" plugin --remove
+}
+
+@test "without a container the plugin changes nothing: the task runs, its status comes back" {
+	run as_user srun -N1 sh -c 'id -un; exit 3'
+	[ "$status" -eq 3 ] || { echo "$output"; false; }
+	[[ $output == *"$TEST_USER"* ]]
+}
+
+@test "srun --help lists the container options" {
+	run as_user srun --help
+	local o
+	for o in container-image container-mounts container-workdir container-writable \
+		container-remap-root container-env container-entrypoint; do
+		[[ $output == *"--$o"* ]] || { echo "--$o missing"; false; }
+	done
+}
+
+# refused ARGS... MESSAGE: srun ARGS touch MARKER fails with a "labrun: "
+# line containing MESSAGE, and nothing ran (no marker file).
+refused() {
+	local msg=${*: -1}
+	set -- "${@:1:$#-1}"
+	run as_user srun "$@" touch "$WORK/ran"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"labrun: "*"$msg"* ]]
+	[ ! -e "$WORK/ran" ]
+}
+
+@test "bad arguments: a relative --container-workdir" {
+	refused --container-workdir=rel "--container-workdir 'rel': must be an absolute path"
+}
+
+@test "bad arguments: --container-mounts with a relative source or a bad mode" {
+	refused --container-mounts=data:/data "the source must be an absolute path"
+	refused --container-mounts=/a:/b:rx "the mode must be ro or rw"
+}
+
+@test "bad arguments: --container-env with something that is not a variable name" {
+	refused --container-env=A=b "--container-env 'A=b': not a variable name"
+}
+
+@test "bad arguments: --container-writable=DIR not absolute" {
+	refused --container-writable=changes "DIR must be an absolute path"
+}
+
+@test "bad arguments: a container option without an image" {
+	refused --container-workdir=/x "--container-workdir needs a container image"
+}
+
+@test "bad arguments: a LABRUN_CONTAINER_* variable that is not a flag" {
+	run as_user env LABRUN_CONTAINER_REMAP_ROOT=maybe srun --container-image="$WORK/none" \
+		touch "$WORK/ran"
+	[ "$status" -ne 0 ] || { echo "$output"; false; }
+	[[ $output == *"LABRUN_CONTAINER_REMAP_ROOT='maybe': expected 1 or 0"* ]]
+	[ ! -e "$WORK/ran" ]
+}
+
+@test "a missing image, and a file that is not squashfs, are refused in srun" {
+	refused --container="$WORK/missing.sqfs" "container image $WORK/missing.sqfs: No such file"
+	echo "not an image" >"$WORK/text"
+	chmod 644 "$WORK/text"
+	refused --container="$WORK/text" "container image $WORK/text: not a squashfs image"
+	refused --container-image="$WORK/text" "not a squashfs image"
+}
+
+@test "fail closed: a step asking for a squashfs image never runs on the host" {
+	cp "$IMAGES/busybox.sqfs" "$WORK/bb.sqfs"
+	chmod 644 "$WORK/bb.sqfs"
+	run as_user srun --container="$WORK/bb.sqfs" touch "$WORK/ran"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"labrun: $WORK/bb.sqfs"* ]]
+	[ ! -e "$WORK/ran" ]
+}
