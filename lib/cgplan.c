@@ -150,13 +150,15 @@ static int limits(struct lr_cg_plan *plan, struct lr_cg_node *n, const struct lr
 		     ? add_write(n, pids, "pids.max", "max")
 		     : add_write(n, pids, "pids.max", "%llu",
 				 (unsigned long long)l->value[LR_RES_PROCESSES]);
-	/* io: a weight (v1's blkio.weight is 10-1000, v2's io.weight 1-10000),
-	 * and rates per device. */
+	/* io: a weight, and rates per device.  Weights are the BFQ I/O
+	 * scheduler's on v1 (blkio.bfq.weight, 1-1000; CFQ's blkio.weight left
+	 * Linux in 5.0), the same scale as v2's io.weight (1-10000), both with
+	 * a default of 100. */
 	if (!unlimited(l, LR_RES_IO_WEIGHT)) {
 		uint64_t w = l->value[LR_RES_IO_WEIGHT];
 		if (v1) {
-			w = w / 10 < 10 ? 10 : w / 10 > 1000 ? 1000 : w / 10;
-			r |= add_write(n, io, "blkio.weight", "%llu", (unsigned long long)w);
+			w = w > 1000 ? 1000 : w;
+			r |= add_write(n, io, "blkio.bfq.weight", "%llu", (unsigned long long)w);
 		} else {
 			r |= add_write(n, io, "io.weight", "default %llu", (unsigned long long)w);
 		}

@@ -445,6 +445,17 @@ static int write_limits(const struct lr_cg_node *n, const struct hier *h, size_t
 		char ctrl[32], have[VALUE_MAX];
 		controller_of(w, ctrl, sizeof(ctrl));
 		const char *mount = w->controller[0] ? mount_of(h, nh, ctrl) : LR_CGROUP_MOUNT;
+		/* v1 weights are BFQ's: without that I/O scheduler the file
+		 * is not there, and the weight is left out (said once). */
+		if (!strcmp(w->file, "blkio.bfq.weight") &&
+		    read_file(mount, n->path, w->file, have, sizeof(have)) == -ENOENT) {
+			if (logf_(log,
+				  "note: %s: io-weight left out: the kernel's blkio has no "
+				  "weight here (it needs the BFQ I/O scheduler)",
+				  n->path) < 0)
+				return lr_error_errno(err, ENOMEM, "apply");
+			continue;
+		}
 		if (read_file(mount, n->path, w->file, have, sizeof(have)) == 0 &&
 		    holds(w->file, w->value, have))
 			continue;

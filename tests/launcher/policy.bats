@@ -245,7 +245,7 @@ cgroup labrun/physics/$ME (owner $ME)
   memory.limit_in_bytes = 4294967296
   memory.memsw.limit_in_bytes = 5368709120
   pids.max = 512
-  blkio.weight = 20
+  blkio.bfq.weight = 200
 cgroup labrun/physics/$ME/login (owner $ME)"
 	[ "$output" = "$expected" ] || { diff <(echo "$expected") <(echo "$output"); false; }
 	run --separate-stderr lp plan --cgroup 2

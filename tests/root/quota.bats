@@ -578,3 +578,22 @@ dd_rate() {
 	[ "$(cat "$T"/out.* | grep -c "^/$MEMBER/job-[0-9]*$")" -eq 10 ]
 	[ "$(cat "$T"/out.* | sort -u | wc -l)" -eq 10 ]
 }
+
+@test "io-weight: BFQ's weight on v1, or a note that this kernel has none" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	io-weight = 300
+	EOF
+	apply
+	assert_status 0
+	if [ -e "$V1/blkio/$MEMBER/blkio.bfq.weight" ]; then
+		[[ "$(cg blkio blkio.bfq.weight)" =~ (^|[^0-9])300$ ]] ||
+			{ cg blkio blkio.bfq.weight; false; }
+		apply
+		assert_output "nothing to change: the cgroups match the policy"
+	else
+		assert_output_contains "io-weight left out: the kernel's blkio has no weight here"
+	fi
+}
