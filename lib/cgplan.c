@@ -306,7 +306,8 @@ int lr_cg_plan_make(struct lr_cg_plan *out, const struct lr_policy *p, enum lr_c
 	struct lr_cg_plan plan = {.version = v};
 	size_t next_gpu = 0;
 	int r = 0;
-	if (!add_node(&plan, LR_CG_ROOT, LR_CG_TOP, 0, 0)) {
+	/* No lab, no tree: apply then removes "labrun" itself. */
+	if (p->n_labs && !add_node(&plan, LR_CG_ROOT, LR_CG_TOP, 0, 0)) {
 		r = lr_error_errno(err, ENOMEM, "cgroup plan");
 		goto fail;
 	}

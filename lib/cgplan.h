@@ -94,7 +94,8 @@ struct lr_cg_gpus {
 	size_t n;
 };
 
-/* The plan for policy p: every lab, and in it every member (users named,
+/* The plan for policy p: every lab (and "labrun" above them when there
+ * is one), and in it every member (users named,
  * and the users of the groups named, from the user database) that exists
  * on this machine.  GPUs (may be NULL: none): each member is given as many
  * of them as their gpus allocation says, the others denied; without Slurm

@@ -534,8 +534,8 @@ static bool in_plan(const struct lr_cg_plan *plan, const char *path)
 }
 
 /* The cgroups of labs and members below "labrun" in one hierarchy that the
- * plan does not name.  A named member's own children (login, containers)
- * are theirs and not looked at. */
+ * plan does not name ("labrun" itself when it names no lab).  A named member's own children (login,
+ * containers) are theirs and not looked at. */
 static int stale_in(const struct hier *h, const struct lr_cg_plan *plan, char **out, size_t *n,
 		    struct lr_error *err)
 {
@@ -544,6 +544,12 @@ static int stale_in(const struct hier *h, const struct lr_cg_plan *plan, char **
 	_cleanup_closedir_ DIR *labs = opendir(top);
 	if (!labs)
 		return errno == ENOENT ? 0 : lr_error_errno(err, errno, "%s", top);
+	/* A policy without labs: the whole tree goes, once. */
+	if (!in_plan(plan, LR_CG_ROOT)) {
+		if (*n == 0 && !(out[(*n)++] = strdup(LR_CG_ROOT)))
+			return lr_error_errno(err, ENOMEM, "apply");
+		return 0;
+	}
 	struct dirent *d;
 	while ((d = readdir(labs))) {
 		if (d->d_type != DT_DIR || d->d_name[0] == '.')
