@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "cgroup_job.h"
 #include "cleanup.h"
 
 #define MAX_HIER 8     /* hierarchies in lr_cg_controllers(): 7 on v1 */
@@ -145,33 +146,20 @@ static void controller_of(const struct lr_cg_write *w, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)n, w->file);
 }
 
+/* mount/path/file through the launcher's readers and writers of cgroup
+ * files (cgroup_job.c). */
 static int read_file(const char *mount, const char *path, const char *file, char *buf, size_t len)
 {
-	char p[1024];
+	char p[4096];
 	snprintf(p, sizeof(p), "%s/%s/%s", mount, path, file);
-	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, len - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	while (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	return 0;
+	return lr_cgroup_read_at(AT_FDCWD, p, buf, len);
 }
 
 static int write_file(const char *mount, const char *path, const char *file, const char *value)
 {
-	char p[1024];
+	char p[4096];
 	snprintf(p, sizeof(p), "%s/%s/%s", mount, path, file);
-	_cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t len = strlen(value);
-	if (write(fd, value, len) != (ssize_t)len)
-		return -errno;
-	return 0;
+	return lr_cgroup_write_at(AT_FDCWD, p, value);
 }
 
 /* A number as the kernel shows it: "-1" and "max" are UINT64_MAX, and so

@@ -94,7 +94,7 @@ void lr_cgroup_job_close(struct lr_cgroup_job *job)
 	job->into_fd = -1;
 }
 
-static int read_at(int dfd, const char *file, char *buf, size_t len)
+int lr_cgroup_read_at(int dfd, const char *file, char *buf, size_t len)
 {
 	_cleanup_close_ int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -108,7 +108,7 @@ static int read_at(int dfd, const char *file, char *buf, size_t len)
 	return 0;
 }
 
-static int write_at(int dfd, const char *file, const char *value)
+int lr_cgroup_write_at(int dfd, const char *file, const char *value)
 {
 	_cleanup_close_ int fd = openat(dfd, file, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -125,7 +125,7 @@ static long long number_in(const char *ctrl, const char *lab, const char *member
 	snprintf(path, sizeof(path), "%s%s%s/%s/%s/%s", LR_CGROUP_MOUNT, *ctrl ? "/" : "", ctrl,
 		 LR_CG_ROOT, lab, member);
 	_cleanup_close_ int dfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || read_at(dfd, file, buf, sizeof(buf)) < 0)
+	if (dfd < 0 || lr_cgroup_read_at(dfd, file, buf, sizeof(buf)) < 0)
 		return -1;
 	const char *p = buf;
 	if (key) {
@@ -159,7 +159,7 @@ int lr_cgroup_job_allowed_cpus(const struct lr_cgroup_job *job, char *buf, size_
 			       struct lr_error *err)
 {
 	int dfd = job->member[job->cpuset];
-	int r = read_at(
+	int r = lr_cgroup_read_at(
 		dfd, job->version == LR_CG_V1 ? "cpuset.effective_cpus" : "cpuset.cpus.effective",
 		buf, len);
 	if (r < 0)
@@ -258,14 +258,14 @@ static int copy_throttle(const struct lr_cgroup_job *job, struct lr_error *err)
 		return lr_error_errno(err, errno, "your container's cgroup %s", job->name);
 	for (size_t f = 0; f < 2; f++) {
 		char rules[4096];
-		if (read_at(job->member[job->blkio], files[f], rules, sizeof(rules)) < 0)
+		if (lr_cgroup_read_at(job->member[job->blkio], files[f], rules, sizeof(rules)) < 0)
 			continue; /* the kernel has no throttling */
 		/* one "MAJ:MIN BYTES" per line, each written alone */
 		for (char *line = rules, *next; *line; line = next) {
 			next = line + strcspn(line, "\n");
 			if (*next)
 				*next++ = '\0';
-			int rr = write_at(cg, files[f], line);
+			int rr = lr_cgroup_write_at(cg, files[f], line);
 			if (rr < 0)
 				return lr_error_errno(err, -rr, "%s of your container's cgroup: %s",
 						      files[f], line);
@@ -311,20 +311,22 @@ int lr_cgroup_job_enter(struct lr_cgroup_job *job, const char *cpus, struct lr_e
 	}
 	if (r == 0 && job->version == LR_CG_V1) {
 		char mems[256];
-		int rr = read_at(job->member[job->cpuset], "cpuset.mems", mems, sizeof(mems));
+		int rr = lr_cgroup_read_at(job->member[job->cpuset], "cpuset.mems", mems,
+					   sizeof(mems));
 		if (rr == 0)
-			rr = write_at(cg, "cpuset.mems", mems);
+			rr = lr_cgroup_write_at(cg, "cpuset.mems", mems);
 		if (rr == 0 && !cpus) {
 			char all[1024];
-			rr = read_at(job->member[job->cpuset], "cpuset.cpus", all, sizeof(all));
+			rr = lr_cgroup_read_at(job->member[job->cpuset], "cpuset.cpus", all,
+					       sizeof(all));
 			if (rr == 0)
-				rr = write_at(cg, "cpuset.cpus", all);
+				rr = lr_cgroup_write_at(cg, "cpuset.cpus", all);
 		}
 		if (rr < 0)
 			r = lr_error_errno(err, -rr, "the CPUs of your container's cgroup");
 	}
 	if (r == 0 && cpus) {
-		int rr = write_at(cg, "cpuset.cpus", cpus);
+		int rr = lr_cgroup_write_at(cg, "cpuset.cpus", cpus);
 		if (rr < 0)
 			r = lr_error_errno(err, -rr, "give your container's cgroup the CPUs %s",
 					   cpus);
@@ -348,9 +350,9 @@ int lr_cgroup_job_enter(struct lr_cgroup_job *job, const char *cpus, struct lr_e
 		 * an RCU grace period (measured: 13 ms for cgroup.procs, 0.04
 		 * ms for tasks; kernel/cgroup/cgroup.c,
 		 * cgroup_procs_write_start()).  labrun has one thread here. */
-		int rr =
-			dfd < 0 ? -errno
-				: write_at(dfd, job->version == LR_CG_V1 ? "tasks" : "cgroup.procs",
+		int rr = dfd < 0 ? -errno
+				 : lr_cgroup_write_at(
+					   dfd, job->version == LR_CG_V1 ? "tasks" : "cgroup.procs",
 					   "0");
 		if (rr == -ENOENT || (rr == -EACCES && job->version == LR_CG_V2))
 			r = lr_error_set(err, -rr,

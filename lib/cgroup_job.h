@@ -64,6 +64,12 @@ struct lr_cgroup_usage {
 int lr_cgroup_usage(enum lr_cg_version v, const char *lab, const char *member,
 		    struct lr_cgroup_usage *out);
 
+/* A cgroup file's content, without the trailing newline, or a value
+ * written in one write(2) (the kernel takes one value per write); file is
+ * relative to dfd, or a path with AT_FDCWD.  0 or a negative errno. */
+int lr_cgroup_read_at(int dfd, const char *file, char *buf, size_t len);
+int lr_cgroup_write_at(int dfd, const char *file, const char *value);
+
 /* Close what open and enter opened (the cleaner goes on alone). */
 void lr_cgroup_job_close(struct lr_cgroup_job *job);
 
