@@ -163,20 +163,9 @@ int main(int argc, char **argv)
 	};
 	/* The lab's quotas: the container runs in the member's cgroup, or
 	 * not at all. */
-	const char *groups[NGROUPS_MAX + 1];
-	size_t n_groups = 0;
-	gid_t gids[NGROUPS_MAX];
-	int ng = getgroups(NGROUPS_MAX, gids);
-	for (int i = 0; i < ng; i++) {
-		struct group *g = getgrgid(gids[i]);
-		if (g && (groups[n_groups] = strdup(g->gr_name)))
-			n_groups++;
-	}
-	if (gr && (groups[n_groups] = strdup(gr->gr_name)))
-		n_groups++;
 	static struct lr_launch_quota limits;
 	if (lr_launch_quota_enter(&limits, cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR,
-				  pw->pw_name, groups, n_groups, o.lab, &err) < 0)
+				  pw->pw_name, o.lab, &err) < 0)
 		return die(err.msg);
 	spec.cgroup_fd = limits.applies ? limits.job.into_fd : -1;
 	/* The member's GPUs, at their host paths, as device nodes. */

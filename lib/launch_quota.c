@@ -7,6 +7,7 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,9 +102,31 @@ static int find_gpus(struct lr_launch_quota *l, const char *user, struct lr_erro
 	return 0;
 }
 
+/* The names of the caller's groups (supplementary and effective), malloc'd;
+ * NULL with *n 0 when there are none or memory runs out. */
+static char **caller_groups(size_t *n)
+{
+	*n = 0;
+	int ng = getgroups(0, NULL);
+	gid_t *gids = ng >= 0 ? calloc((size_t)ng + 1, sizeof(*gids)) : NULL;
+	if (!gids)
+		return NULL;
+	ng = getgroups(ng, gids);
+	if (ng < 0)
+		ng = 0;
+	gids[ng++] = getegid();
+	char **names = calloc((size_t)ng, sizeof(*names));
+	for (int i = 0; names && i < ng; i++) {
+		struct group *g = getgrgid(gids[i]);
+		if (g && (names[*n] = strdup(g->gr_name)))
+			(*n)++;
+	}
+	free(gids);
+	return names;
+}
+
 int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, const char *user,
-			  const char *const *groups, size_t n_groups, const char *want,
-			  struct lr_error *err)
+			  const char *want, struct lr_error *err)
 {
 	memset(l, 0, sizeof(*l));
 	l->job.cleaner_fd = -1;
@@ -123,7 +146,13 @@ int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, con
 		return lr_error_prefix(err, "the labs' quota policy is broken, so no container "
 					    "can start until an admin fixes it");
 	const struct lr_lab *labs[LR_POLICY_MAX_LABS];
-	size_t n = lr_policy_labs_of(p, user, groups, n_groups, labs, LR_POLICY_MAX_LABS);
+	size_t n_groups;
+	char **groups = caller_groups(&n_groups);
+	size_t n = lr_policy_labs_of(p, user, (const char *const *)groups, n_groups, labs,
+				     LR_POLICY_MAX_LABS);
+	for (size_t i = 0; i < n_groups; i++)
+		free(groups[i]);
+	free(groups);
 	const struct lr_lab *lab = NULL;
 	for (size_t i = 0; i < n && want; i++)
 		if (!strcmp(labs[i]->name, want))

@@ -39,12 +39,11 @@ struct lr_launch_quota {
 /* Find user's lab (want: --lab, or NULL) in the policy of policy_dir, and
  * when there is one, move the caller into a new cgroup in the member's,
  * and find the GPU device nodes apply gave the member (LR_GPUS_FILE).
- * groups: the caller's group names, for @group members.  Errors: a policy
+ * Membership through @group is the caller's groups'.  Errors: a policy
  * that does not parse, a member of several labs without want, want not
  * one of the user's labs, the member's cgroup missing or not delegated. */
 int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, const char *user,
-			  const char *const *groups, size_t n_groups, const char *want,
-			  struct lr_error *err);
+			  const char *want, struct lr_error *err);
 
 void lr_launch_quota_close(struct lr_launch_quota *l);
 

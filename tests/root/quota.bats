@@ -272,6 +272,22 @@ cg() { # cg CONTROLLER FILE: a file of the member's cgroup
 		{ lr_show; false; }
 }
 
+@test "labrun: a member through a unix group of theirs runs in their cgroup too" {
+	local grp
+	grp=$(id -Gn "$TEST_USER" | tr ' ' '\n' | grep -vx "$TEST_USER" | head -1)
+	[ -n "$grp" ] || skip "$TEST_USER has no supplementary group (scripts/setup-test-env.sh)"
+	lab <<-EOF
+	[lab]
+	members = @$grp
+	[defaults]
+	memory = 128M
+	EOF
+	apply
+	run --separate-stderr ulr "$BB" cat /proc/self/cgroup
+	assert_status 0
+	[[ $output =~ memory:/$MEMBER/job-[0-9]+ ]] || { lr_show; false; }
+}
+
 @test "memory: a hog is killed at the member's limit, and nothing else is" {
 	lab <<-EOF
 	[lab]
