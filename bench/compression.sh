@@ -21,6 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
+# shellcheck source=bench/lib.bash
+source "$top/bench/lib.bash"
 ROUNDS=${1:-3}
 RUNS=${2:-10}
 LABRUN=${LABRUN:-$top/build/launcher/labrun}
@@ -97,7 +99,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	echo "round $round of $ROUNDS done" >&2
 done
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ms() { awk -v s="$1" 'BEGIN {printf "%.1f", s * 1000}'; }
 
 echo

@@ -23,6 +23,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
+# shellcheck source=bench/lib.bash
+source "$top/bench/lib.bash"
 ROUNDS=${1:-3}
 RUNS=${2:-1}
 LI=${LABRUN_IMAGE:-$top/build/launcher/labrun-image}
@@ -74,7 +76,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	echo "round $round of $ROUNDS done" >&2
 done
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 max() { tr ' ' '\n' | grep . | sort -g | tail -1; }
 
 echo

@@ -18,6 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
+# shellcheck source=bench/lib.bash
+source "$top/bench/lib.bash"
 ROUNDS=${1:-5}
 RUNS=${2:-20}
 LABRUN=${LABRUN:-$top/build/launcher/labrun}
@@ -83,12 +85,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		--export-csv "$work/out/round-$round.csv" "${cmds[@]}" >/dev/null
 done
 
-# command,mean,stddev,median,user,system,min,max (seconds): the median of
-# the rounds' medians, in ms.
-median() {
-	awk -F, -v c="$1" 'FNR > 1 && $1 == c { print $4 * 1000 }' "$work"/out/round-*.csv |
-		sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }'
-}
+median() { round_median "$work/out" "$1"; }
 label() { sed -e "s#$work/##g" -e 's#labrun -c labrun-[a-z0-9]*.conf#labrun#' <<<"$1"; }
 
 printf '\n| %-38s | %10s | %12s |\n' command "median ms" "vs labrun 1"

@@ -16,6 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
+# shellcheck source=bench/lib.bash
+source "$top/bench/lib.bash"
 ROUNDS=${1:-5}
 RUNS=${2:-30}
 LABRUN=${LABRUN:-$top/build/launcher/labrun}
@@ -81,10 +83,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		--export-csv "$work/out/round-$round.csv" "${cmds[@]}" >/dev/null
 done
 
-median() {
-	awk -F, -v c="$1" 'FNR > 1 && $1 == c { print $4 * 1000 }' "$work"/out/round-*.csv |
-		sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }'
-}
+median() { round_median "$work/out" "$1"; }
 base=$(median "${cmds[0]}")
 printf '\n| %-22s | %10s | %12s | %8s |\n' command "median ms" "added ms" ratio
 printf '|%s|%s|%s|%s|\n' "------------------------" "------------" "--------------" "----------"
