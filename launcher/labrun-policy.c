@@ -341,7 +341,7 @@ static int cmd_apply(const char *dir, int argc, char **argv)
 		printf("%swrite %s\n", dry ? "would " : "", rules);
 		if (dry)
 			fputs(text, stdout);
-		else if (lr_cgroup_write_rules(rules, text, &err) < 0) {
+		else if (lr_cgroup_write_file(rules, text, &err) < 0) {
 			fprintf(stderr, "labrun-policy: apply: login rules: %s\n", err.msg);
 			return FAILED;
 		}
@@ -355,7 +355,7 @@ static int cmd_apply(const char *dir, int argc, char **argv)
 				strerror(errno));
 			return FAILED;
 		}
-		if (!gpu_text || lr_cgroup_write_rules(LR_GPUS_FILE, gpu_text, &err) < 0) {
+		if (!gpu_text || lr_cgroup_write_file(LR_GPUS_FILE, gpu_text, &err) < 0) {
 			fprintf(stderr, "labrun-policy: apply: %s\n",
 				gpu_text ? err.msg : "out of memory");
 			return FAILED;

@@ -689,7 +689,7 @@ int lr_cgroup_apply(const struct lr_cg_plan *plan, bool dry_run, struct lr_cgrou
 	return remove_stale(plan, h, nh, dry_run, log, err);
 }
 
-int lr_cgroup_write_rules(const char *path, const char *text, struct lr_error *err)
+int lr_cgroup_write_file(const char *path, const char *text, struct lr_error *err)
 {
 	char tmp[4096];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-labrun", path) >= (int)sizeof(tmp))

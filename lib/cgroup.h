@@ -33,7 +33,8 @@ int lr_cgroup_apply(const struct lr_cg_plan *plan, bool dry_run, struct lr_cgrou
 		    struct lr_error *err);
 
 /* Write text as the file path, atomically (a temporary file renamed over
- * it), mode 0644: the libcgroup rules file. */
-int lr_cgroup_write_rules(const char *path, const char *text, struct lr_error *err);
+ * it), mode 0644: the files apply leaves for libcgroup (the login rules)
+ * and for labrun (the members' GPUs). */
+int lr_cgroup_write_file(const char *path, const char *text, struct lr_error *err);
 
 #endif
