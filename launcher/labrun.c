@@ -160,6 +160,8 @@ int main(int argc, char **argv)
 		.user_home = pw->pw_dir,
 		.group_name = gr ? gr->gr_name : gidname,
 		.cgroup_fd = -1,
+		.step_fd = -1,
+		.release_fd = -1,
 	};
 	/* The lab's quotas: the container runs in the member's cgroup, or
 	 * not at all. */

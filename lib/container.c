@@ -195,6 +195,7 @@ static int prepare(const struct lr_container_spec *s, struct run_state *st, stru
 		.uts = s->hostname != NULL,
 		.inside_uid = s->remap_root ? 0 : geteuid(),
 		.inside_gid = s->remap_root ? 0 : getegid(),
+		.cgroup = s->cgroup_ns,
 	};
 	int r = read_etc(s->chain, st, err);
 	if (r < 0)
@@ -315,8 +316,8 @@ static int read_report(int report_fd, pid_t keeper, int *wait_status, struct lr_
  * reports (or dies).  The keeper is not waited for: it stays until this
  * process exits, so that the namespaces' teardown happens in its exit,
  * after the caller has the job's status (keeper.c, finish()). */
-static int supervise(pid_t keeper, int report_fd, struct run_state *st, const sigset_t *fwd,
-		     int *wait_status, struct lr_error *err)
+static int supervise(pid_t keeper, int report_fd, int release_fd, struct run_state *st,
+		     const sigset_t *fwd, int *wait_status, struct lr_error *err)
 {
 	sigset_t set = *fwd;
 	sigaddset(&set, SIGCHLD);
@@ -325,10 +326,11 @@ static int supervise(pid_t keeper, int report_fd, struct run_state *st, const si
 		kill(keeper, SIGKILL);
 		return lr_error_errno(err, errno, "signalfd");
 	}
-	enum { SIGNALS, REPORT, LAYERS };
+	enum { SIGNALS, REPORT, RELEASE, LAYERS };
 	struct pollfd pfd[LAYERS + LR_MAX_LAYERS];
 	pfd[SIGNALS] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	pfd[REPORT] = (struct pollfd){.fd = report_fd, .events = POLLIN};
+	pfd[RELEASE] = (struct pollfd){.fd = release_fd, .events = POLLIN};
 	for (size_t i = 0; i < st->n_fuse; i++)
 		pfd[LAYERS + i] = (struct pollfd){.fd = lr_fuse_fd(st->fuse[i]), .events = POLLIN};
 	for (;;) {
@@ -343,6 +345,16 @@ static int supervise(pid_t keeper, int report_fd, struct run_state *st, const si
 		/* A report, or the keeper's end (EOF). */
 		if (pfd[REPORT].revents)
 			return read_report(report_fd, keeper, wait_status, err);
+		/* A Slurm step's end: slurmstepd let go after its last task.
+		 * The keeper's death takes the container down; wait for it,
+		 * so that nothing of the step outlives labrun-step. */
+		if (pfd[RELEASE].revents) {
+			kill(keeper, SIGKILL);
+			while (waitpid(keeper, NULL, 0) < 0 && errno == EINTR)
+				;
+			*wait_status = 0;
+			return 0;
+		}
 		if (!pfd[SIGNALS].revents)
 			continue;
 		struct signalfd_siginfo si;
@@ -451,7 +463,7 @@ int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct
 			;
 		goto close_pipes;
 	}
-	r = supervise(keeper, report[0], &st, &fwd, wait_status, err);
+	r = supervise(keeper, report[0], s->release_fd, &st, &fwd, wait_status, err);
 	reclaim_terminal();
 	/* alive[1] stays open until this process exits: the keeper waits
 	 * for that to exit in its turn (see supervise()). */

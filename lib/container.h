@@ -35,6 +35,13 @@ struct lr_container_spec {
 	const char *user_home;
 	const char *group_name;
 	int cgroup_fd; /* v2: the container's cgroup, to start the keeper in; else -1 */
+	/* A Slurm step's container (DESIGN.md §4), else both -1.  The keeper
+	 * runs no job: once the container is ready it hands its namespaces
+	 * over on step_fd (step.h; argv unused, envp the image's environment
+	 * for the tasks) and stays as init until release_fd hangs up. */
+	int step_fd;
+	int release_fd;
+	bool cgroup_ns; /* a cgroup namespace rooted at the caller's cgroups */
 };
 
 /* Run the job and wait for it.  Returns 0 when the job ran (or could not
@@ -43,6 +50,8 @@ struct lr_container_spec {
  * failed, err saying what and why.  Whatever happens, nothing is left:
  * every mount lives in a namespace that dies with the last process in it.
  * Returns with the forwarded signals and SIGCHLD blocked. */
+/* With spec->step_fd, returns when release_fd hangs up (*wait_status 0)
+ * or when the keeper ended before that (its status, or an error). */
 int lr_container_run(const struct lr_container_spec *spec, int *wait_status, struct lr_error *err);
 
 #endif

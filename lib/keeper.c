@@ -27,6 +27,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -36,6 +37,7 @@
 #include "keeper.h"
 #include "log.h"
 #include "mount.h"
+#include "step.h"
 #include "userns.h"
 
 #define STAGE LR_STAGING
@@ -352,6 +354,65 @@ static int run_job(void *arg)
 	job_fail(exec_fd, 0, e, msg);
 }
 
+/* A Slurm step's keeper (DESIGN.md §4): no job of its own.  It hands the
+ * namespaces its tasks join to slurmstepd and stays as init, reaping the
+ * orphans of every task, until labrun-step goes (released by slurmstepd
+ * after the last task, or killed with the step). */
+static __attribute__((noreturn)) void anchor(const struct lr_keeper_plan *p)
+{
+	const struct lr_container_spec *s = p->spec;
+	struct lr_error err = {0};
+	int fds[LR_NS_COUNT];
+	for (int k = 0; k < LR_NS_COUNT; k++)
+		fds[k] = -1;
+	/* The job's user namespace with --remap-root is a nested one, as for
+	 * labrun's own job: entering it locks every mount (userns.h).  The
+	 * keeper enters it too, so that all tasks share one. */
+	for (int k = 0; k < LR_NS_COUNT; k++) {
+		if (k == LR_NS_JOB_USER) {
+			if (!s->remap_root)
+				continue;
+			if (lr_userns_nest(&err) < 0)
+				fail(p, &err);
+		}
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", lr_ns_names[k]);
+		fds[k] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fds[k] < 0) {
+			lr_error_errno(&err, errno, "open %s", path);
+			fail(p, &err);
+		}
+	}
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		lr_error_errno(&err, errno, "signalfd");
+		fail(p, &err);
+	}
+	if (lr_step_send_ready(s->step_fd, fds, s->workdir, s->workdir_explicit, s->envp, &err) < 0)
+		fail(p, &err);
+	for (int k = 0; k < LR_NS_COUNT; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	close(s->step_fd);
+	lr_debug(1, "container handed over to slurmstepd");
+	struct pollfd pfd[2] = {{.fd = p->alive_fd, .events = POLLIN},
+				{.fd = sfd, .events = POLLIN}};
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[0].revents)
+			_exit(0);
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof(si)) > 0)
+			;
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
+}
+
 void lr_keeper_main(const struct lr_keeper_plan *p)
 {
 	struct lr_error err = {0};
@@ -365,6 +426,8 @@ void lr_keeper_main(const struct lr_keeper_plan *p)
 
 	if (setup_container(p, &err) < 0)
 		fail(p, &err);
+	if (p->spec->step_fd >= 0)
+		anchor(p);
 
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {

@@ -114,9 +114,12 @@ int lr_userns_enter(const struct lr_ns_request *req, struct lr_error *err)
 		flags |= CLONE_NEWNET;
 	if (req->uts)
 		flags |= CLONE_NEWUTS;
+	if (req->cgroup)
+		flags |= CLONE_NEWCGROUP;
 	if (unshare(flags) < 0)
-		return lr_error_errno(err, errno, "cannot create mount/ipc/pid%s%s namespaces",
-				      req->net ? "/net" : "", req->uts ? "/uts" : "");
+		return lr_error_errno(err, errno, "cannot create mount/ipc/pid%s%s%s namespaces",
+				      req->net ? "/net" : "", req->uts ? "/uts" : "",
+				      req->cgroup ? "/cgroup" : "");
 	lr_debug(1, "user namespace: uid %u -> %u, gid %u -> %u", (unsigned)uid,
 		 (unsigned)req->inside_uid, (unsigned)gid, (unsigned)req->inside_gid);
 	return 0;
@@ -131,6 +134,29 @@ int lr_userns_nest(struct lr_error *err)
 	/* setgroups is already "deny" in the parent namespace and is inherited
 	 * as such; writing it again is still required before gid_map. */
 	return write_maps(getpid(), uid, uid, gid, gid, err);
+}
+
+const char *const lr_ns_names[LR_NS_COUNT] = {
+	[LR_NS_USER] = "user", [LR_NS_CGROUP] = "cgroup", [LR_NS_IPC] = "ipc",
+	[LR_NS_PID] = "pid",   [LR_NS_JOB_USER] = "user", [LR_NS_MNT] = "mnt",
+};
+
+int lr_userns_join(const int fds[LR_NS_COUNT], struct lr_error *err)
+{
+	static const int types[LR_NS_COUNT] = {
+		[LR_NS_USER] = CLONE_NEWUSER,	  [LR_NS_CGROUP] = CLONE_NEWCGROUP,
+		[LR_NS_IPC] = CLONE_NEWIPC,	  [LR_NS_PID] = CLONE_NEWPID,
+		[LR_NS_JOB_USER] = CLONE_NEWUSER, [LR_NS_MNT] = CLONE_NEWNS,
+	};
+	for (int k = 0; k < LR_NS_COUNT; k++) {
+		if (fds[k] < 0 && k == LR_NS_JOB_USER)
+			continue;
+		/* The type makes the kernel check the fd is what we expect. */
+		if (setns(fds[k], types[k]) < 0)
+			return lr_error_errno(err, errno, "join the container's %s namespace",
+					      lr_ns_names[k]);
+	}
+	return 0;
 }
 
 int lr_userns_drop_caps(struct lr_error *err)

@@ -13,6 +13,7 @@
 struct lr_ns_request {
 	bool net;	  /* --net=none */
 	bool uts;	  /* --hostname */
+	bool cgroup;	  /* a cgroup namespace rooted at the caller's cgroups (Slurm steps) */
 	uid_t inside_uid; /* our uid inside: own uid, or 0 with --remap-root */
 	gid_t inside_gid;
 };
@@ -31,6 +32,31 @@ int lr_userns_enter(const struct lr_ns_request *req, struct lr_error *err);
  * --remap-root.  notes/security.md, "Mounts made in the job's own user
  * namespace are not locked". */
 int lr_userns_nest(struct lr_error *err);
+
+/* A container's namespaces, as a Slurm task joins them (DESIGN.md §4), in
+ * the only order that works: the container's user namespace first (it
+ * gives the capabilities the others need), then those it owns, then the
+ * job's nested one (--remap-root, else -1) and the mount namespace last,
+ * which belongs to whichever user namespace is the job's. */
+enum lr_ns_kind {
+	LR_NS_USER,
+	LR_NS_CGROUP,
+	LR_NS_IPC,
+	LR_NS_PID,
+	LR_NS_JOB_USER,
+	LR_NS_MNT,
+	LR_NS_COUNT
+};
+
+/* The /proc/self/ns name of each kind. */
+extern const char *const lr_ns_names[LR_NS_COUNT];
+
+/* setns() into each of fds (LR_NS_JOB_USER may be -1), in enum order.  The
+ * caller must be single-threaded and own the user namespace (same euid).
+ * The pid namespace applies to the caller's next child only.  Afterwards
+ * the caller holds every capability in the job's user namespace and its
+ * root and cwd are the container's root. */
+int lr_userns_join(const int fds[LR_NS_COUNT], struct lr_error *err);
 
 /* Drop every capability from the bounding, ambient, inheritable, permitted
  * and effective sets. */

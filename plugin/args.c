@@ -231,20 +231,25 @@ void lr_spank_args_free(struct lr_spank_args *a)
 
 int lr_spank_conf_parse(struct lr_spank_conf *c, int argc, char *const *argv, struct lr_error *err)
 {
-	struct lr_spank_conf conf = {.config = NULL, .signals = LR_SIGNALS_FORWARD};
+	struct lr_spank_conf conf = {
+		.config = NULL, .helper = LR_STEP_HELPER, .signals = LR_SIGNALS_FORWARD};
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
 		if (!strncmp(arg, "config=", 7) && arg[7] == '/') {
 			conf.config = arg + 7;
+		} else if (!strncmp(arg, "helper=", 7) && arg[7] == '/') {
+			conf.helper = arg + 7;
 		} else if (!strcmp(arg, "signals=forward")) {
 			conf.signals = LR_SIGNALS_FORWARD;
 		} else if (!strcmp(arg, "signals=slurm")) {
 			conf.signals = LR_SIGNALS_SLURM;
 		} else {
-			return lr_error_set(err, EINVAL,
-					    "plugstack.conf: unknown argument '%.128s' (known: "
-					    "config=/ABSOLUTE/labrun.conf, signals=forward|slurm)",
-					    arg);
+			return lr_error_set(
+				err, EINVAL,
+				"plugstack.conf: unknown argument '%.128s' (known: "
+				"config=/ABSOLUTE/labrun.conf, helper=/ABSOLUTE/labrun-step, "
+				"signals=forward|slurm)",
+				arg);
 		}
 	}
 	*c = conf;

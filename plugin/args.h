@@ -68,8 +68,14 @@ int lr_spank_args_from_env(struct lr_spank_args *a,
 
 void lr_spank_args_free(struct lr_spank_args *a);
 
+/* The step's container helper, installed root-owned beside the plugin's
+ * other programs; plugstack.conf's helper= names another (tests). */
+#ifndef LR_STEP_HELPER
+#define LR_STEP_HELPER "/usr/local/libexec/labrun/labrun-step"
+#endif
+
 /* plugstack.conf's arguments: "required spank_labrun.so config=FILE
- * signals=forward|slurm".  An unknown argument is an error: a typo must
+ * helper=FILE signals=forward|slurm".  An unknown argument is an error: a typo must
  * not leave a site running with a default it did not mean. */
 enum lr_spank_signals {
 	LR_SIGNALS_FORWARD, /* the waiter passes every signal on (proctrack/cgroup) */
@@ -77,6 +83,7 @@ enum lr_spank_signals {
 };
 struct lr_spank_conf {
 	const char *config; /* labrun.conf; NULL: the default */
+	const char *helper; /* labrun-step */
 	enum lr_spank_signals signals;
 };
 int lr_spank_conf_parse(struct lr_spank_conf *c, int argc, char *const *argv, struct lr_error *err);

@@ -20,8 +20,11 @@ static const char *local_env(const char *name, void *ctx)
 
 int lr_plugin_local_post_opt(spank_t sp)
 {
-	if (lr_plugin_find_image(local_env, NULL) < 0)
+	struct lr_error err = {0};
+	if (lr_plugin_find_image(local_env, NULL, &err) < 0) {
+		slurm_error("labrun: %s", err.msg);
 		return -1;
+	}
 	if (!lr_plugin.image)
 		return 0;
 	/* A squashfs superblock starts with "hsqs". */

@@ -6,25 +6,73 @@
 #ifndef LABRUN_PLUGIN_H
 #define LABRUN_PLUGIN_H
 
+#include <stdbool.h>
+#include <sys/types.h>
 #include <slurm/spank.h>
 
 #include "args.h"
+#include "error.h"
+#include "step.h"
+
+/* The step's container helper and its keeper: an OOM kill inside the
+ * step's memory limit takes a task (0, as slurmstepd sets) first, never
+ * them, whose death would take every task down; never -1000 either,
+ * which would make a user's process unkillable (DESIGN.md §4). */
+#define LR_HELPER_OOM_SCORE_ADJ "-500"
+
+/* Cgroups the helper is moved into before it makes its namespaces. */
+#define LR_ROOT_MAX_CGROUPS 16
+
+struct lr_root_plan {
+	char tasks[LR_ROOT_MAX_CGROUPS][512]; /* cgroup v1 "tasks" files to join */
+	size_t n_tasks;
+	uid_t uid;
+	gid_t gid;
+};
 
 struct lr_plugin {
 	struct lr_spank_args args;
 	struct lr_spank_conf conf;
 	char *image; /* the squashfs image the step runs in; NULL: none of ours */
+	/* slurmstepd: the step's container. */
+	pid_t helper;	/* labrun-step, 0 when none */
+	int release_fd; /* hangs labrun-step up when closed; -1 */
+	bool have_handover;
+	struct lr_step_handover handover;
+	bool failed; /* user_init failed: each task fails with failure */
+	struct lr_error failure;
+	unsigned tasks_exited;
 };
 extern struct lr_plugin lr_plugin;
 
 /* The image a step asks for: --container-image, else Slurm's own
  * --container (SLURM_CONTAINER, read by env_fn).  Sets lr_plugin.image
  * when it is ours (a file); a directory is an OCI bundle, left to Slurm.
- * Errors go to the user through slurm_error(); returns -1 then. */
-int lr_plugin_find_image(const char *(*env_fn)(const char *name, void *ctx), void *ctx);
+ * Errors go to err; returns -1 then. */
+int lr_plugin_find_image(const char *(*env_fn)(const char *name, void *ctx), void *ctx,
+			 struct lr_error *err);
 
 /* Context by context (one file each). */
 int lr_plugin_local_post_opt(spank_t sp);   /* srun, sbatch, salloc: local.c */
-int lr_plugin_remote_task_init(spank_t sp); /* slurmstepd, as the user: remote.c */
+int lr_plugin_remote_user_init(spank_t sp); /* slurmstepd, as the user: remote.c */
+int lr_plugin_remote_task_init(spank_t sp); /* each task, as the user: remote.c */
+int lr_plugin_root_task_exit(spank_t sp);   /* slurmstepd, as root: root.c */
+int lr_plugin_root_release(void);	    /* slurmstepd: the helper's wait status; root.c */
+
+/* root.c: what the helper's child does as root before it drops for good,
+ * planned in slurmstepd (lr_plugin_root_plan) and done in the forked child
+ * with system calls only (lr_plugin_root_enter: never returns on error, it
+ * _exit()s with one of these). */
+enum {
+	LR_HELPER_EXIT_ROOT = 120, /* could not become root again */
+	LR_HELPER_EXIT_CGROUP,	   /* could not join the step's cgroups */
+	LR_HELPER_EXIT_OOM,	   /* could not set oom_score_adj */
+	LR_HELPER_EXIT_DROP,	   /* could not drop to the job user */
+	LR_HELPER_EXIT_UNDROPPED,  /* root was still reachable after the drop */
+	LR_HELPER_EXIT_FDS,	   /* could not set up its fds */
+	LR_HELPER_EXIT_EXEC,	   /* could not exec the helper */
+};
+int lr_plugin_root_plan(spank_t sp, struct lr_root_plan *plan, struct lr_error *err);
+void lr_plugin_root_enter(const struct lr_root_plan *plan);
 
 #endif

@@ -1,15 +1,38 @@
-/* remote.c - the plugin in slurmstepd, for each task, as the user.
+/* remote.c - the plugin in slurmstepd, as the job user: one container per
+ * node per step, joined by every task (DESIGN.md §4, notes/slurm.md).
  *
- * Fail closed (DESIGN.md §4): a task whose step asks for a squashfs image
- * never runs on the host.  The shared per-step container (the keeper
- * started in user_init, the tasks joining it here) is issue 6's next step;
- * until it exists, such a task fails with a message the user sees.
+ *  - user_init (slurmstepd, effective id the user's, once per step before
+ *    the tasks are forked): fork; the child (root.c) joins the step's
+ *    cgroups, drops for good and execs labrun-step, which builds the
+ *    container and hands its namespaces back here (step.h).  The fds stay
+ *    open in slurmstepd, so every task inherits them.
+ *  - task_init (each task, as the user, last before Slurm execs it): the
+ *    image's environment over Slurm's, setns into the container, then one
+ *    fork: the child returns to Slurm, which execs the command inside; the
+ *    parent stays as the task Slurm knows, a thin waiter that passes
+ *    signals on and ends with the child's exact status.
+ *
+ * Fail closed: a step asking for one of our images never runs on the host.
+ * A failure in user_init is kept and returned by every task_init: returned
+ * from user_init, it would leave srun's status 0 (notes/slurm.md, edge 3).
  */
 #include "build-config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "plugin.h"
+
+#define HELPER_MAX_ARGS (16 + 2 * 64)
 
 /* spank_getenv() reads the job's environment, not slurmstepd's. */
 static const char *remote_env(const char *name, void *ctx)
@@ -20,14 +43,268 @@ static const char *remote_env(const char *name, void *ctx)
 	return buf;
 }
 
-int lr_plugin_remote_task_init(spank_t sp)
+/* Said once, by each task_init; slurmd's log gets it now. */
+static int record_failure(const struct lr_error *err)
 {
-	if (lr_plugin_find_image(remote_env, sp) < 0)
-		return -1;
+	lr_plugin.failed = true;
+	lr_plugin.failure = *err;
+	slurm_verbose("labrun: %s", err->msg);
+	return 0;
+}
+
+static const char *helper_failure(int st)
+{
+	if (!WIFEXITED(st))
+		return "was killed";
+	switch (WEXITSTATUS(st)) {
+	case LR_HELPER_EXIT_ROOT: return "could not regain root to place it";
+	case LR_HELPER_EXIT_CGROUP: return "could not be put in the step's cgroups";
+	case LR_HELPER_EXIT_OOM: return "could not be given its oom_score_adj";
+	case LR_HELPER_EXIT_DROP:
+	case LR_HELPER_EXIT_UNDROPPED: return "could not drop to the job's user";
+	case LR_HELPER_EXIT_FDS: return "could not set up its files";
+	case LR_HELPER_EXIT_EXEC: return "could not be executed";
+	default: return "ended without a word";
+	}
+}
+
+/* The helper is root-owned and writable by root only: slurmstepd runs it
+ * as the user, but places it in the step's cgroups first (root.c). */
+static int check_helper(const char *path, struct lr_error *err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return lr_error_errno(err, errno,
+				      "the container helper %s (plugstack.conf "
+				      "helper=)",
+				      path);
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return lr_error_set(err, EPERM,
+				    "the container helper %s must be a file owned and writable "
+				    "by root only",
+				    path);
+	return 0;
+}
+
+/* labrun-step's command line, from the user's options. */
+static size_t helper_argv(char **argv, const struct lr_spank_args *a)
+{
+	size_t n = 0;
+	argv[n++] = (char *)"labrun-step";
+	if (lr_plugin.conf.config) {
+		argv[n++] = (char *)"--config";
+		argv[n++] = (char *)lr_plugin.conf.config;
+	}
+	if (a->mounts) {
+		argv[n++] = (char *)"--mounts";
+		argv[n++] = a->mounts;
+	}
+	if (a->workdir) {
+		argv[n++] = (char *)"--workdir";
+		argv[n++] = a->workdir;
+	}
+	if (a->writable_dir) {
+		argv[n++] = (char *)"--writable";
+		argv[n++] = a->writable_dir;
+	}
+	if (a->remap_root)
+		argv[n++] = (char *)"--remap-root";
+	argv[n++] = (char *)"--";
+	argv[n++] = lr_plugin.image;
+	argv[n] = NULL;
+	return n;
+}
+
+/* In the forked child, up to exec: system calls only. */
+static __attribute__((noreturn)) void start_helper(const struct lr_root_plan *plan, int sock,
+						   int release, char *const *argv)
+{
+	/* slurmstepd's signal state is not the helper's. */
+	sigset_t none;
+	sigemptyset(&none);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setsid();
+	lr_plugin_root_enter(plan);
+	/* fd 3 the hand-over socket, fd 4 the release pipe, 0-2 /dev/null:
+	 * nothing else of slurmstepd's (the tasks' stdio among them). */
+	int s = fcntl(sock, F_DUPFD_CLOEXEC, 10), r = fcntl(release, F_DUPFD_CLOEXEC, 10);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (s < 0 || r < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+	    dup2(null, 2) < 0 || dup2(s, 3) < 0 || dup2(r, 4) < 0)
+		_exit(LR_HELPER_EXIT_FDS);
+	close_range(5, ~0U, 0);
+	static char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
+	execve(lr_plugin.conf.helper, argv, envp);
+	_exit(LR_HELPER_EXIT_EXEC);
+}
+
+int lr_plugin_remote_user_init(spank_t sp)
+{
+	struct lr_error err = {0};
+	if (lr_plugin_find_image(remote_env, sp, &err) < 0)
+		return record_failure(&err);
 	if (!lr_plugin.image)
 		return 0;
-	slurm_error("labrun: %s: running job steps in labrun containers is not available in "
-		    "this version yet; the task was not run",
-		    lr_plugin.image);
-	return -1;
+	static struct lr_root_plan plan;
+	if (check_helper(lr_plugin.conf.helper, &err) < 0 ||
+	    lr_plugin_root_plan(sp, &plan, &err) < 0)
+		return record_failure(&err);
+	char *argv[HELPER_MAX_ARGS];
+	helper_argv(argv, &lr_plugin.args);
+
+	int sock[2] = {-1, -1}, release[2] = {-1, -1};
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0 ||
+	    pipe2(release, O_CLOEXEC) < 0) {
+		lr_error_errno(&err, errno, "start the container");
+		goto out;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		lr_error_errno(&err, errno, "start the container");
+		goto out;
+	}
+	if (pid == 0)
+		start_helper(&plan, sock[1], release[0], argv);
+	lr_plugin.helper = pid;
+	lr_plugin.release_fd = release[1];
+	release[1] = -1;
+	close(sock[1]);
+	sock[1] = -1;
+	if (lr_step_receive(sock[0], &lr_plugin.handover, &err) == 0) {
+		lr_plugin.have_handover = true;
+	} else if (err.code == EPIPE) {
+		/* No word at all: the helper did not start. */
+		int st = lr_plugin_root_release();
+		lr_error_set(&err, EIO, "container image %s: the container helper %s %s",
+			     lr_plugin.image, lr_plugin.conf.helper, helper_failure(st));
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		if (sock[i] >= 0)
+			close(sock[i]);
+		if (release[i] >= 0)
+			close(release[i]);
+	}
+	if (!lr_plugin.have_handover) {
+		if (!strstr(err.msg, lr_plugin.image))
+			lr_error_prefix(&err, "container image %s", lr_plugin.image);
+		return record_failure(&err);
+	}
+	return 0;
+}
+
+/* The image's environment over Slurm's: PATH and the rest as the image
+ * sets them, except the names the user keeps from the host
+ * (--container-env). */
+static int set_image_env(spank_t sp, const struct lr_step_handover *h)
+{
+	const struct lr_spank_args *a = &lr_plugin.args;
+	for (size_t i = 0; i < h->n_env; i++) {
+		const char *eq = strchr(h->env[i], '=');
+		size_t klen = (size_t)(eq - h->env[i]);
+		bool keep = false;
+		for (size_t j = 0; j < a->n_env && !keep; j++)
+			keep = strlen(a->env[j]) == klen && !strncmp(a->env[j], h->env[i], klen);
+		if (keep)
+			continue;
+		char name[256];
+		if (klen >= sizeof(name))
+			continue;
+		memcpy(name, h->env[i], klen);
+		name[klen] = '\0';
+		if (spank_setenv(sp, name, eq + 1, 1) != ESPANK_SUCCESS) {
+			slurm_error("labrun: cannot set %s for the task", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The task's status as its own: a death by signal re-raised (without a
+ * core: the job dumped its own, if any). */
+static __attribute__((noreturn)) void exit_like(int st)
+{
+	if (WIFEXITED(st))
+		_exit(WEXITSTATUS(st));
+	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : SIGKILL;
+	struct rlimit no_core = {0, 0};
+	setrlimit(RLIMIT_CORE, &no_core);
+	signal(sig, SIG_DFL);
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	kill(getpid(), sig);
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	_exit(128 + sig);
+}
+
+/* The task Slurm knows, after the fork: every signal it gets goes to the
+ * job (proctrack/cgroup signals only slurmstepd's children; with
+ * signals=slurm, for proctrack/linuxproc, which signals the whole tree,
+ * only those not sent by slurmstepd).  All signals are blocked here. */
+static __attribute__((noreturn)) void waiter(pid_t job, pid_t stepd)
+{
+	sigset_t all;
+	sigfillset(&all);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si);
+		if (sig < 0)
+			continue;
+		if (sig == SIGCHLD) {
+			int st;
+			pid_t p;
+			while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+				if (p == job)
+					exit_like(st);
+			continue;
+		}
+		if (lr_plugin.conf.signals == LR_SIGNALS_SLURM && si.si_pid == stepd)
+			continue;
+		kill(job, sig);
+	}
+}
+
+int lr_plugin_remote_task_init(spank_t sp)
+{
+	if (lr_plugin.failed) {
+		slurm_error("labrun: %s; the task was not run", lr_plugin.failure.msg);
+		return -1;
+	}
+	if (!lr_plugin.image)
+		return 0;
+	if (!lr_plugin.have_handover) {
+		slurm_error("labrun: container image %s: no container; the task was not run",
+			    lr_plugin.image);
+		return -1;
+	}
+	if (lr_plugin.release_fd >= 0) {
+		close(lr_plugin.release_fd);
+		lr_plugin.release_fd = -1;
+	}
+	struct lr_error err = {0};
+	if (set_image_env(sp, &lr_plugin.handover) < 0)
+		return -1;
+	if (lr_step_join(&lr_plugin.handover, &err) < 0) {
+		slurm_error("labrun: container image %s: %s; the task was not run", lr_plugin.image,
+			    err.msg);
+		return -1;
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid_t stepd = getppid();
+	pid_t job = fork();
+	if (job < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		slurm_error("labrun: start the task in the container: %s", strerror(errno));
+		return -1;
+	}
+	if (job == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return 0; /* Slurm execs the command, inside */
+	}
+	waiter(job, stepd);
 }

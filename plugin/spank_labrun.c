@@ -38,6 +38,9 @@ static int option(int val, const char *optarg, int remote)
 int slurm_spank_init(spank_t sp, int ac, char **av)
 {
 	struct lr_error err = {0};
+	lr_plugin.release_fd = -1;
+	for (int k = 0; k < LR_NS_COUNT; k++)
+		lr_plugin.handover.fds[k] = -1;
 	if (lr_spank_conf_parse(&lr_plugin.conf, ac, av, &err) < 0) {
 		slurm_error("labrun: %s", err.msg);
 		return -1;
@@ -72,6 +75,13 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 	return 0;
 }
 
+int slurm_spank_user_init(spank_t sp, int ac, char **av)
+{
+	if (spank_context() != S_CTX_REMOTE)
+		return 0;
+	return lr_plugin_remote_user_init(sp);
+}
+
 int slurm_spank_task_init(spank_t sp, int ac, char **av)
 {
 	if (spank_context() != S_CTX_REMOTE)
@@ -79,8 +89,20 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
 	return lr_plugin_remote_task_init(sp);
 }
 
+int slurm_spank_task_exit(spank_t sp, int ac, char **av)
+{
+	if (spank_context() != S_CTX_REMOTE)
+		return 0;
+	return lr_plugin_root_task_exit(sp);
+}
+
 int slurm_spank_exit(spank_t sp, int ac, char **av)
 {
+	/* A step whose tasks never ran still lets its container go. */
+	if (spank_context() == S_CTX_REMOTE)
+		lr_plugin_root_release();
+	lr_step_handover_free(&lr_plugin.handover);
+	lr_plugin.have_handover = false;
 	lr_spank_args_free(&lr_plugin.args);
 	free(lr_plugin.image);
 	lr_plugin.image = NULL;
@@ -89,42 +111,33 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 
 /* ------------------------------------------------------------ shared */
 
-int lr_plugin_find_image(const char *(*env_fn)(const char *name, void *ctx), void *ctx)
+int lr_plugin_find_image(const char *(*env_fn)(const char *name, void *ctx), void *ctx,
+			 struct lr_error *err)
 {
-	struct lr_error err = {0};
-	if (lr_spank_args_from_env(&lr_plugin.args, env_fn, ctx, &err) < 0) {
-		slurm_error("labrun: %s", err.msg);
+	if (lr_spank_args_from_env(&lr_plugin.args, env_fn, ctx, err) < 0)
 		return -1;
-	}
 	const char *image = lr_plugin.args.image;
 	if (!image)
 		image = env_fn("SLURM_CONTAINER", ctx);
 	if (!image || !*image) {
 		for (int i = 0; i < LR_OPT_COUNT; i++)
-			if (i != LR_OPT_IMAGE && lr_plugin.args.given[i]) {
-				slurm_error("labrun: --%s needs a container image "
-					    "(--container=IMAGE)",
-					    lr_spank_options[i].name);
-				return -1;
-			}
+			if (i != LR_OPT_IMAGE && lr_plugin.args.given[i])
+				return lr_error_set(err, EINVAL,
+						    "--%s needs a container image "
+						    "(--container=IMAGE)",
+						    lr_spank_options[i].name);
 		return 0;
 	}
 	struct stat st;
-	if (stat(image, &st) < 0) {
-		slurm_error("labrun: container image %s: %s", image, strerror(errno));
-		return -1;
-	}
+	if (stat(image, &st) < 0)
+		return lr_error_errno(err, errno, "container image %s", image);
 	if (S_ISDIR(st.st_mode))
 		return 0; /* an OCI bundle: Slurm's own runtime's */
-	if (!S_ISREG(st.st_mode)) {
-		slurm_error("labrun: container image %s: not a file", image);
-		return -1;
-	}
+	if (!S_ISREG(st.st_mode))
+		return lr_error_set(err, EINVAL, "container image %s: not a file", image);
 	free(lr_plugin.image);
 	lr_plugin.image = strdup(image);
-	if (!lr_plugin.image) {
-		slurm_error("labrun: out of memory");
-		return -1;
-	}
+	if (!lr_plugin.image)
+		return lr_error_errno(err, ENOMEM, "container image %s", image);
 	return 0;
 }

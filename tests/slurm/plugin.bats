@@ -21,7 +21,8 @@ setup_file() {
 	# A path that outlives run-bats's copy: plugstack.conf names it.
 	mkdir -p "$PLUGIN_DIR"
 	install -m 0755 "$(dirname "$LABRUN")/spank_labrun.so" "$PLUGIN_DIR/spank_labrun.so"
-	"$SLURM_LOCAL" plugin "$PLUGIN_DIR/spank_labrun.so"
+	install -m 0755 "$(dirname "$LABRUN")/labrun-step" "$PLUGIN_DIR/labrun-step"
+	"$SLURM_LOCAL" plugin "$PLUGIN_DIR/spank_labrun.so" helper="$PLUGIN_DIR/labrun-step"
 }
 
 teardown_file() {
@@ -93,12 +94,14 @@ refused() {
 	refused --container-image="$WORK/text" "not a squashfs image"
 }
 
-@test "fail closed: a step asking for a squashfs image never runs on the host" {
-	cp "$IMAGES/busybox.sqfs" "$WORK/bb.sqfs"
-	chmod 644 "$WORK/bb.sqfs"
-	run as_user srun --container="$WORK/bb.sqfs" touch "$WORK/ran"
+@test "fail closed: a corrupt squashfs image fails the step, which never runs on the host" {
+	# The magic passes srun's look; the container's set-up finds the rest.
+	head -c 4096 "$IMAGES/busybox.sqfs" >"$WORK/bad.sqfs"
+	chmod 644 "$WORK/bad.sqfs"
+	run as_user srun --container="$WORK/bad.sqfs" touch "$WORK/ran"
 	echo "$output"
 	[ "$status" -ne 0 ]
-	[[ $output == *"labrun: $WORK/bb.sqfs"* ]]
+	[[ $output == *"labrun: image $WORK/bad.sqfs: truncated squashfs"* ]]
+	[[ $output == *"the task was not run"* ]]
 	[ ! -e "$WORK/ran" ]
 }

@@ -167,18 +167,22 @@ static void plugstack_arguments_are_known_or_refused(void **state)
 	(void)state;
 	struct lr_spank_conf c;
 	struct lr_error err = {0};
-	char *ok[] = {"config=/etc/labrun/site.conf", "signals=slurm"};
-	assert_int_equal(lr_spank_conf_parse(&c, 2, ok, &err), 0);
+	char *ok[] = {"config=/etc/labrun/site.conf", "signals=slurm", "helper=/opt/labrun-step"};
+	assert_int_equal(lr_spank_conf_parse(&c, 3, ok, &err), 0);
 	assert_string_equal(c.config, "/etc/labrun/site.conf");
+	assert_string_equal(c.helper, "/opt/labrun-step");
 	assert_int_equal(c.signals, LR_SIGNALS_SLURM);
 	assert_int_equal(lr_spank_conf_parse(&c, 0, NULL, &err), 0);
 	assert_null(c.config);
+	assert_string_equal(c.helper, LR_STEP_HELPER);
 	assert_int_equal(c.signals, LR_SIGNALS_FORWARD);
 	char *typo[] = {"signal=slurm"};
 	assert_int_equal(lr_spank_conf_parse(&c, 1, typo, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "unknown argument 'signal=slurm'"));
 	char *relative[] = {"config=labrun.conf"};
 	assert_int_equal(lr_spank_conf_parse(&c, 1, relative, &err), -EINVAL);
+	char *relative_helper[] = {"helper=labrun-step"};
+	assert_int_equal(lr_spank_conf_parse(&c, 1, relative_helper, &err), -EINVAL);
 }
 
 int main(void)

@@ -1,0 +1,220 @@
+/* labrun-step - the container of one Slurm step on one node (DESIGN.md §4).
+ *
+ * Exec'd by the Slurm plugin from slurmstepd's user_init, once per step
+ * per node, fully dropped to the job user (no capability, no saved root
+ * id): it is an ordinary user process with a fresh address space.  It
+ * builds the container as labrun does, but its keeper runs no job: the
+ * keeper hands the namespaces to slurmstepd and every task of the step
+ * joins them.  It serves the layers over FUSE until slurmstepd lets go.
+ *
+ * Not for users: it is started with fd 3, a SOCK_SEQPACKET socket to
+ * slurmstepd (the hand-over, or why the container could not be made), and
+ * fd 4, a pipe that hangs up when slurmstepd releases the step.  Exit
+ * status: 0 after the release, 125 when the container failed.
+ */
+#include "build-config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "container.h"
+#include "job.h"
+#include "layers.h"
+#include "log.h"
+#include "step.h"
+
+#define STEP_FD 3
+#define RELEASE_FD 4
+#define MAX_DEVICES 64
+
+static const char usage[] =
+	"Usage: labrun-step [OPTION]... IMAGE\n"
+	"The container of a Slurm step, started by the labrun SPANK plugin (spank_labrun.so)\n"
+	"in slurmstepd; not for use from a shell.\n"
+	"\n"
+	"  -c, --config FILE        labrun.conf to read\n"
+	"      --mounts SPEC        binds, SRC[:DST[:ro|rw]][,...]\n"
+	"      --workdir DIR        the tasks' working directory inside\n"
+	"      --writable DIR       keep the container's changes in DIR\n"
+	"      --remap-root         the tasks are root inside\n"
+	"      --device PATH        a device node to bind (the step's GPUs)\n"
+	"      --tmpfs-size BYTES   size of the writable layer\n"
+	"  -v, --verbose            debug messages on stderr\n"
+	"  -h, --help               this help\n";
+
+struct step_options {
+	const char *config;
+	char *mounts;
+	const char *workdir;
+	const char *writable;
+	bool remap_root;
+	const char *devices[MAX_DEVICES];
+	size_t n_devices;
+	bool has_tmpfs_size;
+	uint64_t tmpfs_size;
+	const char *image;
+};
+
+static int parse(struct step_options *o, int argc, char **argv, struct lr_error *err)
+{
+	enum { MOUNTS = 256, WORKDIR, WRITABLE, REMAP, DEVICE, TMPFS };
+	static const struct option longs[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"mounts", required_argument, NULL, MOUNTS},
+		{"workdir", required_argument, NULL, WORKDIR},
+		{"writable", required_argument, NULL, WRITABLE},
+		{"remap-root", no_argument, NULL, REMAP},
+		{"device", required_argument, NULL, DEVICE},
+		{"tmpfs-size", required_argument, NULL, TMPFS},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+c:vh", longs, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case MOUNTS: o->mounts = optarg; break;
+		case WORKDIR: o->workdir = optarg; break;
+		case WRITABLE: o->writable = optarg; break;
+		case REMAP: o->remap_root = true; break;
+		case DEVICE:
+			if (o->n_devices == MAX_DEVICES)
+				return lr_error_set(err, E2BIG, "more than %d devices",
+						    MAX_DEVICES);
+			o->devices[o->n_devices++] = optarg;
+			break;
+		case TMPFS:
+			if (lr_tmpfs_size_parse(optarg, &o->tmpfs_size, err) < 0)
+				return lr_error_prefix(err, "--tmpfs-size");
+			o->has_tmpfs_size = true;
+			break;
+		case 'v': lr_log_level++; break;
+		case 'h': fputs(usage, stdout); exit(0);
+		default:
+			return lr_error_set(err, EINVAL, "unknown option %s (see --help)",
+					    argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return lr_error_set(err, EINVAL, "one IMAGE expected (see --help)");
+	o->image = argv[optind];
+	return 0;
+}
+
+/* The binds: the admin's from labrun.conf, then --container-mounts, then
+ * the step's devices. */
+static int add_binds(struct lr_bind *binds, size_t max, size_t *n, const struct lr_config *cfg,
+		     const struct step_options *o, const struct lr_expand *ex, struct lr_error *err)
+{
+	for (size_t i = 0; i < cfg->n_binds; i++)
+		binds[(*n)++] = cfg->binds[i];
+	for (char *save = NULL, *spec = o->mounts ? strtok_r(o->mounts, ",", &save) : NULL; spec;
+	     spec = strtok_r(NULL, ",", &save)) {
+		if (*n == max)
+			return lr_error_set(err, E2BIG, "--container-mounts: too many binds");
+		if (lr_bind_parse(&binds[*n], spec, ex, err) < 0)
+			return lr_error_prefix(err, "--container-mounts");
+		(*n)++;
+	}
+	for (size_t i = 0; i < o->n_devices; i++) {
+		if (*n == max)
+			return lr_error_set(err, E2BIG, "too many binds");
+		binds[(*n)++] = (struct lr_bind){
+			.src = (char *)o->devices[i], .dst = (char *)o->devices[i], .device = true};
+	}
+	return 0;
+}
+
+static int run(int argc, char **argv, struct lr_error *err)
+{
+	struct step_options o = {.config = LR_DEFAULT_CONFIG_PATH};
+	if (parse(&o, argc, argv, err) < 0)
+		return -1;
+	struct passwd *pw = getpwuid(getuid());
+	if (!pw)
+		return lr_error_set(err, ENOENT, "cannot find your user in the password database");
+	struct group *gr = getgrgid(getgid());
+	char gidname[16];
+	snprintf(gidname, sizeof(gidname), "%u", (unsigned)getgid());
+	struct lr_expand ex = {.home = pw->pw_dir, .user = pw->pw_name};
+
+	static struct lr_config cfg;
+	lr_config_init(&cfg);
+	bool default_config = !strcmp(o.config, LR_DEFAULT_CONFIG_PATH);
+	if (lr_config_load(&cfg, o.config, default_config, &ex, err) < 0)
+		return -1;
+	static struct lr_bind binds[LR_CONFIG_MAX_BINDS + LR_CONTAINER_MAX_BINDS];
+	size_t n_binds = 0;
+	if (add_binds(binds, LR_CONTAINER_MAX_BINDS, &n_binds, &cfg, &o, &ex, err) < 0)
+		return -1;
+
+	static struct lr_chain chain;
+	if (lr_chain_resolve(&chain, o.image, cfg.stores, cfg.n_stores, err) < 0)
+		return -1;
+	/* slurmstepd made the job's cwd ours before user_init. */
+	char cwd[PATH_MAX];
+	char *workdir = NULL;
+	if (lr_job_workdir(o.workdir, getcwd(cwd, sizeof(cwd)), binds, n_binds,
+			   chain.config.workdir, &workdir, err) < 0)
+		return -1;
+	static char *no_env[] = {NULL};
+	struct lr_container_spec spec = {
+		.chain = &chain,
+		.argv = no_env,
+		/* The tasks' environment is Slurm's; the image's is laid
+		 * over it by each task (remote.c). */
+		.envp = chain.config.env.v ? chain.config.env.v : no_env,
+		.workdir = workdir,
+		.workdir_explicit = o.workdir != NULL,
+		.binds = binds,
+		.n_binds = n_binds,
+		.remap_root = o.remap_root,
+		.tmpfs_size = o.has_tmpfs_size ? o.tmpfs_size : cfg.tmpfs_size,
+		.writable_dir = o.writable,
+		.user_name = pw->pw_name,
+		.user_gecos = pw->pw_gecos,
+		.user_home = pw->pw_dir,
+		.group_name = gr ? gr->gr_name : gidname,
+		.cgroup_fd = -1,
+		.step_fd = STEP_FD,
+		.release_fd = RELEASE_FD,
+		.cgroup_ns = true,
+	};
+	int status = 0;
+	if (lr_container_run(&spec, &status, err) < 0)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	prctl(PR_SET_NAME, "labrun-step");
+	struct lr_error err = {0};
+	int r = run(argc, argv, &err);
+	if (r < 0) {
+		lr_step_send_failure(STEP_FD, &err);
+		fprintf(stderr, "labrun-step: %s\n", err.msg);
+	}
+	/* Stay until slurmstepd lets go, whatever happened: it reaps us after
+	 * its last task, and a helper exiting earlier would be reaped by its
+	 * task wait loop, which then stalls (notes/slurm.md, edge 2). */
+	for (;;) {
+		char byte;
+		ssize_t n = read(RELEASE_FD, &byte, 1);
+		if (n == 0 || (n < 0 && errno != EINTR))
+			break;
+	}
+	return r < 0 ? 125 : 0;
+}
