@@ -48,6 +48,7 @@ static const char usage[] =
 	"      --writable DIR       keep the container's changes in DIR\n"
 	"      --remap-root         the tasks are root inside\n"
 	"      --device PATH        a device node to bind (the step's GPUs)\n"
+	"      --batch-dir DIR      the batch script's directory, bound read-only\n"
 	"      --tmpfs-size BYTES   size of the writable layer\n"
 	"  -v, --verbose            debug messages on stderr\n"
 	"  -h, --help               this help\n";
@@ -60,6 +61,7 @@ struct step_options {
 	bool remap_root;
 	const char *devices[MAX_DEVICES];
 	size_t n_devices;
+	const char *batch_dir;
 	bool has_tmpfs_size;
 	uint64_t tmpfs_size;
 	const char *image;
@@ -67,7 +69,7 @@ struct step_options {
 
 static int parse(struct step_options *o, int argc, char **argv, struct lr_error *err)
 {
-	enum { MOUNTS = 256, WORKDIR, WRITABLE, REMAP, DEVICE, TMPFS };
+	enum { MOUNTS = 256, WORKDIR, WRITABLE, REMAP, DEVICE, TMPFS, BATCH };
 	static const struct option longs[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"mounts", required_argument, NULL, MOUNTS},
@@ -76,6 +78,7 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		{"remap-root", no_argument, NULL, REMAP},
 		{"device", required_argument, NULL, DEVICE},
 		{"tmpfs-size", required_argument, NULL, TMPFS},
+		{"batch-dir", required_argument, NULL, BATCH},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -89,6 +92,7 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		case WORKDIR: o->workdir = optarg; break;
 		case WRITABLE: o->writable = optarg; break;
 		case REMAP: o->remap_root = true; break;
+		case BATCH: o->batch_dir = optarg; break;
 		case DEVICE:
 			if (o->n_devices == MAX_DEVICES)
 				return lr_error_set(err, E2BIG, "more than %d devices",
@@ -114,7 +118,7 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 }
 
 /* The binds: the admin's from labrun.conf, then --container-mounts, then
- * the step's devices. */
+ * the step's devices and the batch script's directory. */
 static int add_binds(struct lr_bind *binds, size_t max, size_t *n, const struct lr_config *cfg,
 		     const struct step_options *o, const struct lr_expand *ex, struct lr_error *err)
 {
@@ -133,6 +137,13 @@ static int add_binds(struct lr_bind *binds, size_t max, size_t *n, const struct 
 			return lr_error_set(err, E2BIG, "too many binds");
 		binds[(*n)++] = (struct lr_bind){
 			.src = (char *)o->devices[i], .dst = (char *)o->devices[i], .device = true};
+	}
+	if (o->batch_dir) {
+		if (*n == max)
+			return lr_error_set(err, E2BIG, "too many binds");
+		binds[(*n)++] = (struct lr_bind){.src = (char *)o->batch_dir,
+						 .dst = (char *)o->batch_dir,
+						 .readonly = true};
 	}
 	return 0;
 }

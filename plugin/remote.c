@@ -19,8 +19,10 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <slurm/slurm.h>
 
 #include "plugin.h"
 
@@ -86,11 +90,38 @@ static int check_helper(const char *path, struct lr_error *err)
 	return 0;
 }
 
+/* A batch step's script lives in SlurmdSpoolDir on the host, where Slurm
+ * execs it from (notes/slurm.md, edge 7): its directory is bound in at the
+ * same path.  Slurm made it 0750 with the job's group, so the helper can
+ * open it as the user.  Empty when this is not a batch step. */
+static void batch_dir(spank_t sp, char *dir, size_t len)
+{
+	uint32_t step = 0;
+	int argc = 0;
+	char **argv = NULL;
+	dir[0] = '\0';
+	if (spank_get_item(sp, S_JOB_STEPID, &step) != ESPANK_SUCCESS ||
+	    step != SLURM_BATCH_SCRIPT ||
+	    spank_get_item(sp, S_JOB_ARGV, &argc, &argv) != ESPANK_SUCCESS || argc < 1 ||
+	    !argv[0] || argv[0][0] != '/')
+		return;
+	const char *slash = strrchr(argv[0], '/');
+	size_t n = (size_t)(slash - argv[0]);
+	if (n == 0 || n >= len)
+		return;
+	memcpy(dir, argv[0], n);
+	dir[n] = '\0';
+}
+
 /* labrun-step's command line, from the user's options. */
-static size_t helper_argv(char **argv, const struct lr_spank_args *a)
+static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batch)
 {
 	size_t n = 0;
 	argv[n++] = (char *)"labrun-step";
+	if (*batch) {
+		argv[n++] = (char *)"--batch-dir";
+		argv[n++] = batch;
+	}
 	if (lr_plugin.conf.config) {
 		argv[n++] = (char *)"--config";
 		argv[n++] = (char *)lr_plugin.conf.config;
@@ -152,7 +183,9 @@ int lr_plugin_remote_user_init(spank_t sp)
 	    lr_plugin_root_plan(sp, &plan, &err) < 0)
 		return record_failure(&err);
 	char *argv[HELPER_MAX_ARGS];
-	helper_argv(argv, &lr_plugin.args);
+	static char batch[PATH_MAX];
+	batch_dir(sp, batch, sizeof(batch));
+	helper_argv(argv, &lr_plugin.args, batch);
 
 	int sock[2] = {-1, -1}, release[2] = {-1, -1};
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0 ||

@@ -32,6 +32,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <slurm/slurm.h>
+
 #include "plugin.h"
 
 /* The step's cgroup directory name, as Slurm 22.05 makes it
@@ -39,9 +41,9 @@
 static void step_name(uint32_t step, char *buf, size_t len)
 {
 	switch (step) {
-	case 0xfffffffb: snprintf(buf, len, "step_batch"); break;
-	case 0xfffffffc: snprintf(buf, len, "step_extern"); break;
-	case 0xfffffffa: snprintf(buf, len, "step_interactive"); break;
+	case SLURM_BATCH_SCRIPT: snprintf(buf, len, "step_batch"); break;
+	case SLURM_EXTERN_CONT: snprintf(buf, len, "step_extern"); break;
+	case SLURM_INTERACTIVE_STEP: snprintf(buf, len, "step_interactive"); break;
 	default: snprintf(buf, len, "step_%u", step); break;
 	}
 }

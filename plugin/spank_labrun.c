@@ -30,6 +30,14 @@ static int option(int val, const char *optarg, int remote)
 		slurm_error("labrun: %s", err.msg);
 		return -1;
 	}
+	/* salloc and sbatch: the allocation's steps inherit the options
+	 * through their variables (salloc's shell and the batch script get
+	 * this process's environment), as they inherit SLURM_CONTAINER. */
+	if (spank_context() == S_CTX_ALLOCATOR &&
+	    setenv(lr_spank_options[val].env, optarg && *optarg ? optarg : "1", 1) < 0) {
+		slurm_error("labrun: --%s: %s", lr_spank_options[val].name, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
