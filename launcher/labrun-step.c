@@ -28,10 +28,13 @@
 
 #include "config.h"
 #include "container.h"
+#include "devices.h"
 #include "job.h"
 #include "layers.h"
 #include "log.h"
+#include "policy.h"
 #include "step.h"
+#include "step_quota.h"
 
 #define STEP_FD 3
 #define RELEASE_FD 4
@@ -47,7 +50,9 @@ static const char usage[] =
 	"      --workdir DIR        the tasks' working directory inside\n"
 	"      --writable DIR       keep the container's changes in DIR\n"
 	"      --remap-root         the tasks are root inside\n"
-	"      --device PATH        a device node to bind (the step's GPUs)\n"
+	"      --gpus LIST          the step's GPUs: indexes (SLURM_STEP_GPUS) into the node's\n"
+	"                           GPUs (gpu-devices in labrun.conf, by minor number)\n"
+	"      --lab LAB            the lab whose quota applies (a member of several)\n"
 	"      --batch-dir DIR      the batch script's directory, bound read-only\n"
 	"      --tmpfs-size BYTES   size of the writable layer\n"
 	"  -v, --verbose            debug messages on stderr\n"
@@ -59,8 +64,8 @@ struct step_options {
 	const char *workdir;
 	const char *writable;
 	bool remap_root;
-	const char *devices[MAX_DEVICES];
-	size_t n_devices;
+	const char *gpus;
+	const char *lab;
 	const char *batch_dir;
 	bool has_tmpfs_size;
 	uint64_t tmpfs_size;
@@ -69,14 +74,15 @@ struct step_options {
 
 static int parse(struct step_options *o, int argc, char **argv, struct lr_error *err)
 {
-	enum { MOUNTS = 256, WORKDIR, WRITABLE, REMAP, DEVICE, TMPFS, BATCH };
+	enum { MOUNTS = 256, WORKDIR, WRITABLE, REMAP, GPUS, LAB, TMPFS, BATCH };
 	static const struct option longs[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"mounts", required_argument, NULL, MOUNTS},
 		{"workdir", required_argument, NULL, WORKDIR},
 		{"writable", required_argument, NULL, WRITABLE},
 		{"remap-root", no_argument, NULL, REMAP},
-		{"device", required_argument, NULL, DEVICE},
+		{"gpus", required_argument, NULL, GPUS},
+		{"lab", required_argument, NULL, LAB},
 		{"tmpfs-size", required_argument, NULL, TMPFS},
 		{"batch-dir", required_argument, NULL, BATCH},
 		{"verbose", no_argument, NULL, 'v'},
@@ -93,12 +99,8 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		case WRITABLE: o->writable = optarg; break;
 		case REMAP: o->remap_root = true; break;
 		case BATCH: o->batch_dir = optarg; break;
-		case DEVICE:
-			if (o->n_devices == MAX_DEVICES)
-				return lr_error_set(err, E2BIG, "more than %d devices",
-						    MAX_DEVICES);
-			o->devices[o->n_devices++] = optarg;
-			break;
+		case GPUS: o->gpus = optarg; break;
+		case LAB: o->lab = optarg; break;
 		case TMPFS:
 			if (lr_tmpfs_size_parse(optarg, &o->tmpfs_size, err) < 0)
 				return lr_error_prefix(err, "--tmpfs-size");
@@ -117,10 +119,48 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 	return 0;
 }
 
+/* The step's GPUs: SLURM_STEP_GPUS's indexes into the node's GPUs, which
+ * Slurm numbers as gres.conf lists them, in the order of their minor
+ * numbers (lr_devices_glob()'s).  Only they exist in the container; Slurm's
+ * ConstrainDevices denies the others in the step's cgroup too. */
+static int step_gpus(const char *list, const struct lr_config *cfg, char **paths, size_t *n,
+		     struct lr_error *err)
+{
+	*n = 0;
+	if (!list || !*list)
+		return 0;
+	struct lr_device devs[LR_DEVICES_MAX];
+	char *all[LR_DEVICES_MAX];
+	const char *pattern = cfg->gpu_devices ? cfg->gpu_devices : LR_CONFIG_GPU_DEVICES;
+	int found = lr_devices_glob(pattern, devs, all, LR_DEVICES_MAX, err);
+	if (found < 0)
+		return lr_error_prefix(err, "the node's GPUs (%s)", pattern);
+	int r = 0;
+	for (const char *p = list; *p && r == 0;) {
+		char *end;
+		errno = 0;
+		unsigned long i = strtoul(p, &end, 10);
+		if (end == p || errno || (*end && *end != ','))
+			r = lr_error_set(err, EINVAL,
+					 "the step's GPUs '%.64s': not a list of numbers", list);
+		else if (i >= (unsigned long)found)
+			r = lr_error_set(
+				err, ENODEV,
+				"the step's GPU %lu is not one of the %d of gpu-devices = %s", i,
+				found, pattern);
+		else if (*n < MAX_DEVICES && !(paths[(*n)++] = strdup(all[i])))
+			r = lr_error_errno(err, ENOMEM, "the step's GPUs");
+		p = *end ? end + 1 : end;
+	}
+	lr_devices_paths_free(all, (size_t)found);
+	return r;
+}
+
 /* The binds: the admin's from labrun.conf, then --container-mounts, then
- * the step's devices and the batch script's directory. */
+ * the step's GPUs and the batch script's directory. */
 static int add_binds(struct lr_bind *binds, size_t max, size_t *n, const struct lr_config *cfg,
-		     const struct step_options *o, const struct lr_expand *ex, struct lr_error *err)
+		     const struct step_options *o, char *const *gpus, size_t n_gpus,
+		     const struct lr_expand *ex, struct lr_error *err)
 {
 	for (size_t i = 0; i < cfg->n_binds; i++)
 		binds[(*n)++] = cfg->binds[i];
@@ -132,18 +172,16 @@ static int add_binds(struct lr_bind *binds, size_t max, size_t *n, const struct 
 			return lr_error_prefix(err, "--container-mounts");
 		(*n)++;
 	}
-	for (size_t i = 0; i < o->n_devices; i++) {
+	for (size_t i = 0; i < n_gpus; i++) {
 		if (*n == max)
 			return lr_error_set(err, E2BIG, "too many binds");
-		binds[(*n)++] = (struct lr_bind){
-			.src = (char *)o->devices[i], .dst = (char *)o->devices[i], .device = true};
+		binds[(*n)++] = (struct lr_bind){.src = gpus[i], .dst = gpus[i], .device = true};
 	}
 	if (o->batch_dir) {
 		if (*n == max)
 			return lr_error_set(err, E2BIG, "too many binds");
-		binds[(*n)++] = (struct lr_bind){.src = (char *)o->batch_dir,
-						 .dst = (char *)o->batch_dir,
-						 .readonly = true};
+		binds[(*n)++] = (struct lr_bind){
+			.src = (char *)o->batch_dir, .dst = (char *)o->batch_dir, .readonly = true};
 	}
 	return 0;
 }
@@ -166,11 +204,32 @@ static int run(int argc, char **argv, struct lr_error *err)
 	bool default_config = !strcmp(o.config, LR_DEFAULT_CONFIG_PATH);
 	if (lr_config_load(&cfg, o.config, default_config, &ex, err) < 0)
 		return -1;
+	static char *gpus[MAX_DEVICES];
+	size_t n_gpus = 0;
+	if (step_gpus(o.gpus, &cfg, gpus, &n_gpus, err) < 0)
+		return -1;
+	/* The lab's quota first: a step over it is refused before anything
+	 * is mounted. */
+	struct lr_step_resources res;
+	struct lr_step_quota quota;
+	if (lr_step_resources_read(&res, n_gpus, err) < 0 ||
+	    lr_step_quota_check(cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR, pw->pw_name, o.lab,
+				&res, &quota, err) < 0)
+		return -1;
 	static struct lr_bind binds[LR_CONFIG_MAX_BINDS + LR_CONTAINER_MAX_BINDS];
 	size_t n_binds = 0;
-	if (add_binds(binds, LR_CONTAINER_MAX_BINDS, &n_binds, &cfg, &o, &ex, err) < 0)
+	if (add_binds(binds, LR_CONTAINER_MAX_BINDS, &n_binds, &cfg, &o, gpus, n_gpus, &ex, err) <
+	    0)
 		return -1;
 
+	/* --container-writable=~/DIR, as the shell would have it. */
+	static char writable[PATH_MAX];
+	if (o.writable && o.writable[0] == '~' && (o.writable[1] == '/' || !o.writable[1])) {
+		if ((size_t)snprintf(writable, sizeof(writable), "%s%s", pw->pw_dir,
+				     o.writable + 1) >= sizeof(writable))
+			return lr_error_set(err, ENAMETOOLONG, "--container-writable: too long");
+		o.writable = writable;
+	}
 	static struct lr_chain chain;
 	if (lr_chain_resolve(&chain, o.image, cfg.stores, cfg.n_stores, err) < 0)
 		return -1;
@@ -202,7 +261,10 @@ static int run(int argc, char **argv, struct lr_error *err)
 		.step_fd = STEP_FD,
 		.release_fd = RELEASE_FD,
 		.cgroup_ns = true,
+		.step_memory_limit = quota.memory_limit,
 	};
+	if (quota.has_tmpfs && quota.tmpfs_size < spec.tmpfs_size)
+		spec.tmpfs_size = quota.tmpfs_size;
 	int status = 0;
 	if (lr_container_run(&spec, &status, err) < 0)
 		return -1;

@@ -41,7 +41,8 @@ struct lr_container_spec {
 	 * for the tasks) and stays as init until release_fd hangs up. */
 	int step_fd;
 	int release_fd;
-	bool cgroup_ns; /* a cgroup namespace rooted at the caller's cgroups */
+	bool cgroup_ns;		    /* a cgroup namespace rooted at the caller's cgroups */
+	uint64_t step_memory_limit; /* handed over with the namespaces (step.h) */
 };
 
 /* Run the job and wait for it.  Returns 0 when the job ran (or could not

@@ -20,8 +20,7 @@
 #include "log.h"
 #include "placement.h"
 
-/* The number of CPUs in a Linux cpu list ("0-3,8,10-11"); 0 when bad. */
-static unsigned cpu_count(const char *list)
+unsigned lr_cpu_list_count(const char *list)
 {
 	unsigned n = 0;
 	const char *p = list;
@@ -58,7 +57,7 @@ static int place(struct lr_launch_quota *l, struct lr_error *err)
 	if (r < 0)
 		return r;
 	uint64_t n = a->value[LR_RES_CORES];
-	if (n >= cpu_count(allowed))
+	if (n >= lr_cpu_list_count(allowed))
 		return 0;
 	struct lr_topology *t = NULL;
 	if (access(LR_TOPOLOGY_XML, R_OK) == 0)
@@ -125,11 +124,12 @@ static char **caller_groups(size_t *n)
 	return names;
 }
 
-int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, const char *user,
-			  const char *want, struct lr_error *err)
+int lr_launch_quota_find(struct lr_launch_quota *l, const char *policy_dir, const char *user,
+			 const char *want, struct lr_error *err)
 {
 	memset(l, 0, sizeof(*l));
 	l->job.cleaner_fd = -1;
+	l->job.into_fd = -1;
 	struct lr_policy *p = &l->policy;
 	int r = lr_policy_load(p, policy_dir, true, err);
 	if (r == -EACCES && err) {
@@ -174,10 +174,17 @@ int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, con
 		snprintf(l->lab, sizeof(l->lab), "%s", lab->name);
 		lr_lab_allocation(lab, user, &l->alloc);
 	}
-	if (r < 0 || !l->applies) {
+	if (r < 0 || !l->applies)
 		lr_policy_free(p);
+	return r;
+}
+
+int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, const char *user,
+			  const char *want, struct lr_error *err)
+{
+	int r = lr_launch_quota_find(l, policy_dir, user, want, err);
+	if (r < 0 || !l->applies)
 		return r;
-	}
 	r = lr_cgroup_job_open(&l->job, lr_cgroup_version(), l->lab, user, err);
 	if (r == 0)
 		r = find_gpus(l, user, err);

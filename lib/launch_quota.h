@@ -36,15 +36,24 @@ struct lr_launch_quota {
 	size_t n_gpus;
 };
 
-/* Find user's lab (want: --lab, or NULL) in the policy of policy_dir, and
- * when there is one, move the caller into a new cgroup in the member's,
- * and find the GPU device nodes apply gave the member (LR_GPUS_FILE).
- * Membership through @group is the caller's groups'.  Errors: a policy
- * that does not parse, a member of several labs without want, want not
- * one of the user's labs, the member's cgroup missing or not delegated. */
+/* Find user's lab (want: --lab, or NULL) in the policy of policy_dir and
+ * the member's allocation there; l->applies says whether there is one.
+ * Errors: a policy that does not parse or cannot be read, a member of
+ * several labs without want, want not one of the user's labs.  Free with
+ * lr_launch_quota_close(). */
+int lr_launch_quota_find(struct lr_launch_quota *l, const char *policy_dir, const char *user,
+			 const char *want, struct lr_error *err);
+
+/* lr_launch_quota_find(), and when a lab applies, move the caller into a new cgroup in the
+ * member's, and find the GPU device nodes apply gave the member (LR_GPUS_FILE). Membership through
+ * @group is the caller's groups'.  Errors: a policy that does not parse, a member of several labs
+ * without want, want not one of the user's labs, the member's cgroup missing or not delegated. */
 int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, const char *user,
 			  const char *want, struct lr_error *err);
 
 void lr_launch_quota_close(struct lr_launch_quota *l);
+
+/* The number of CPUs in a Linux cpu list ("0-3,8,10-11"); 0 when bad. */
+unsigned lr_cpu_list_count(const char *list);
 
 #endif

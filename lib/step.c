@@ -39,6 +39,7 @@ struct wire {
 	uint32_t workdir_len; /* with its NUL */
 	uint32_t n_env;
 	uint32_t env_len; /* n_env strings, each with its NUL */
+	uint64_t memory_limit;
 	char msg[LR_ERROR_MSG_MAX];
 };
 
@@ -73,9 +74,10 @@ static int send_wire(int sock, struct wire *w, const char *workdir, const char *
 }
 
 int lr_step_send_ready(int sock, const int fds[LR_NS_COUNT], const char *workdir,
-		       bool workdir_explicit, char *const *env, struct lr_error *err)
+		       bool workdir_explicit, char *const *env, uint64_t memory_limit,
+		       struct lr_error *err)
 {
-	struct wire w = {.magic = STEP_MAGIC, .kind = WIRE_READY};
+	struct wire w = {.magic = STEP_MAGIC, .kind = WIRE_READY, .memory_limit = memory_limit};
 	size_t env_len = 0, n_env = 0;
 	for (; env && env[n_env]; n_env++)
 		env_len += strlen(env[n_env]) + 1;
@@ -181,7 +183,8 @@ static int decode(const char *buf, size_t n, const int *fds, size_t n_fds,
 				    "a malformed working directory from the container");
 	/* The environment: exactly n_env "K=V" strings filling env_len. */
 	const char *env = workdir + w.workdir_len, *end = env + w.env_len;
-	struct lr_step_handover out = {.workdir_explicit = w.flags & WIRE_WORKDIR_EXPLICIT};
+	struct lr_step_handover out = {.workdir_explicit = w.flags & WIRE_WORKDIR_EXPLICIT,
+				       .memory_limit = w.memory_limit};
 	for (int k = 0; k < LR_NS_COUNT; k++)
 		out.fds[k] = -1;
 	out.env = calloc(w.n_env + 1, sizeof(char *));

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "userns.h"
@@ -28,12 +29,14 @@ struct lr_step_handover {
 	bool workdir_explicit;
 	char **env; /* the image's "K=V" entries, NULL-terminated */
 	size_t n_env;
+	uint64_t memory_limit; /* the lab member's memory, for root to narrow the step to; 0 */
 };
 
 /* The keeper, once the container is ready: the namespaces it is in
  * (LR_NS_JOB_USER -1 when the job shares the keeper's user namespace). */
 int lr_step_send_ready(int sock, const int fds[LR_NS_COUNT], const char *workdir,
-		       bool workdir_explicit, char *const *env, struct lr_error *err);
+		       bool workdir_explicit, char *const *env, uint64_t memory_limit,
+		       struct lr_error *err);
 
 /* labrun-step, when the container could not be made: err's message goes
  * to the user through Slurm. */

@@ -27,6 +27,8 @@ const struct lr_spank_option lr_spank_options[LR_OPT_COUNT] = {
 			"these host variables override the image's"},
 	[LR_OPT_ENTRYPOINT] = {"container-entrypoint", NULL, 0, "LABRUN_CONTAINER_ENTRYPOINT",
 			       "run the image's entrypoint before the command"},
+	[LR_OPT_LAB] = {"container-lab", "LAB", 1, "LABRUN_CONTAINER_LAB",
+			"the lab whose quota the step counts against (a member of several)"},
 };
 
 static int dup_value(char **out, const char *name, const char *value, struct lr_error *err)
@@ -167,6 +169,14 @@ int lr_spank_args_set(struct lr_spank_args *a, enum lr_spank_opt opt, const char
 	case LR_OPT_REMAP_ROOT: a->remap_root = true; break;
 	case LR_OPT_ENV: r = set_env(a, value ? value : "", err); break;
 	case LR_OPT_ENTRYPOINT: a->entrypoint = true; break;
+	case LR_OPT_LAB:
+		/* A lab is a file name in the policy directory. */
+		if (!value || !*value || strlen(value) > 63 || strchr(value, '/') ||
+		    value[0] == '.')
+			return lr_error_set(err, EINVAL, "--%s '%.64s': not a lab name", name,
+					    value ? value : "");
+		r = dup_value(&a->lab, name, value, err);
+		break;
 	default: return lr_error_set(err, EINVAL, "unknown option %d", (int)opt);
 	}
 	if (r == 0)
@@ -224,6 +234,7 @@ void lr_spank_args_free(struct lr_spank_args *a)
 	free(a->mounts);
 	free(a->workdir);
 	free(a->writable_dir);
+	free(a->lab);
 	for (size_t i = 0; i < a->n_env; i++)
 		free(a->env[i]);
 	memset(a, 0, sizeof(*a));

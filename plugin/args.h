@@ -26,6 +26,7 @@ enum lr_spank_opt {
 	LR_OPT_REMAP_ROOT, /* --container-remap-root */
 	LR_OPT_ENV,	   /* --container-env NAME[,NAME...] */
 	LR_OPT_ENTRYPOINT, /* --container-entrypoint */
+	LR_OPT_LAB,	   /* --container-lab LAB */
 	LR_OPT_COUNT
 };
 
@@ -53,6 +54,7 @@ struct lr_spank_args {
 	char *env[LR_SPANK_MAX_ENV];
 	size_t n_env;
 	bool entrypoint;
+	char *lab;
 };
 
 /* Option opt with value (NULL for options without one) into a.  A flag's

@@ -42,6 +42,7 @@ struct lr_plugin {
 	bool failed; /* user_init failed: each task fails with failure */
 	struct lr_error failure;
 	unsigned tasks_exited;
+	bool memory_narrowed;
 };
 extern struct lr_plugin lr_plugin;
 
@@ -53,11 +54,12 @@ int lr_plugin_find_image(const char *(*env_fn)(const char *name, void *ctx), voi
 			 struct lr_error *err);
 
 /* Context by context (one file each). */
-int lr_plugin_local_post_opt(spank_t sp);   /* srun, sbatch, salloc: local.c */
-int lr_plugin_remote_user_init(spank_t sp); /* slurmstepd, as the user: remote.c */
-int lr_plugin_remote_task_init(spank_t sp); /* each task, as the user: remote.c */
-int lr_plugin_root_task_exit(spank_t sp);   /* slurmstepd, as root: root.c */
-int lr_plugin_root_release(void);	    /* slurmstepd: the helper's wait status; root.c */
+int lr_plugin_local_post_opt(spank_t sp);      /* srun, sbatch, salloc: local.c */
+int lr_plugin_remote_user_init(spank_t sp);    /* slurmstepd, as the user: remote.c */
+int lr_plugin_remote_task_init(spank_t sp);    /* each task, as the user: remote.c */
+int lr_plugin_root_task_post_fork(spank_t sp); /* slurmstepd, as root: root.c */
+int lr_plugin_root_task_exit(spank_t sp);      /* slurmstepd, as root: root.c */
+int lr_plugin_root_release(void);	       /* slurmstepd: the helper's wait status; root.c */
 
 /* root.c: what the helper's child does as root before it drops for good,
  * planned in slurmstepd (lr_plugin_root_plan) and done in the forked child

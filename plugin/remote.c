@@ -114,7 +114,7 @@ static void batch_dir(spank_t sp, char *dir, size_t len)
 }
 
 /* labrun-step's command line, from the user's options. */
-static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batch)
+static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batch, char *gpus)
 {
 	size_t n = 0;
 	argv[n++] = (char *)"labrun-step";
@@ -140,6 +140,14 @@ static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batc
 	}
 	if (a->remap_root)
 		argv[n++] = (char *)"--remap-root";
+	if (a->lab) {
+		argv[n++] = (char *)"--lab";
+		argv[n++] = a->lab;
+	}
+	if (*gpus) {
+		argv[n++] = (char *)"--gpus";
+		argv[n++] = gpus;
+	}
 	argv[n++] = (char *)"--";
 	argv[n++] = lr_plugin.image;
 	argv[n] = NULL;
@@ -185,17 +193,25 @@ int lr_plugin_remote_user_init(spank_t sp)
 	char *argv[HELPER_MAX_ARGS];
 	static char batch[PATH_MAX];
 	batch_dir(sp, batch, sizeof(batch));
-	helper_argv(argv, &lr_plugin.args, batch);
+	/* The step's GPUs, as Slurm's gres plugin put them in the step's
+	 * environment (slurmstepd.c, gres_g_step_set_env); labrun-step checks
+	 * the list's form. */
+	static char gpus[256];
+	if (spank_getenv(sp, "SLURM_STEP_GPUS", gpus, sizeof(gpus)) != ESPANK_SUCCESS)
+		gpus[0] = '\0';
+	helper_argv(argv, &lr_plugin.args, batch, gpus);
 
 	int sock[2] = {-1, -1}, release[2] = {-1, -1};
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0 ||
 	    pipe2(release, O_CLOEXEC) < 0) {
-		lr_error_errno(&err, errno, "start the container");
+		lr_error_errno(&err, errno, "container image %s: start the container",
+			       lr_plugin.image);
 		goto out;
 	}
 	pid_t pid = fork();
 	if (pid < 0) {
-		lr_error_errno(&err, errno, "start the container");
+		lr_error_errno(&err, errno, "container image %s: start the container",
+			       lr_plugin.image);
 		goto out;
 	}
 	if (pid == 0)
@@ -220,11 +236,10 @@ out:
 		if (release[i] >= 0)
 			close(release[i]);
 	}
-	if (!lr_plugin.have_handover) {
-		if (!strstr(err.msg, lr_plugin.image))
-			lr_error_prefix(&err, "container image %s", lr_plugin.image);
+	/* labrun-step's messages name what failed (the image, a bind, the
+	 * lab's quota) on their own. */
+	if (!lr_plugin.have_handover)
 		return record_failure(&err);
-	}
 	return 0;
 }
 

@@ -164,3 +164,78 @@ int lr_plugin_root_task_exit(spank_t sp)
 		lr_plugin_root_release();
 	return 0;
 }
+
+/* slurmstepd's own memory cgroup directory: the step's (cgroup v1: Slurm
+ * puts slurmstepd in the step's memory cgroup; v2: in the step's
+ * "slurm_processes" leaf, the step being its parent). */
+static int step_memory_dir(char *dir, size_t len, bool *v2)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return -errno;
+	char line[1024];
+	int r = -ENOENT;
+	while (r < 0 && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *ctrl = strchr(line, ':');
+		char *path = ctrl ? strchr(ctrl + 1, ':') : NULL;
+		if (!path)
+			continue;
+		*path++ = '\0';
+		ctrl++;
+		if (!strcmp(ctrl, "memory")) {
+			*v2 = false;
+			r = snprintf(dir, len, "/sys/fs/cgroup/memory%s", path) < (int)len ? 0 : -1;
+		} else if (!*ctrl && strcmp(path, "/") != 0) {
+			char *leaf = strrchr(path, '/');
+			if (leaf && !strcmp(leaf, "/slurm_processes"))
+				*leaf = '\0';
+			*v2 = true;
+			r = snprintf(dir, len, "/sys/fs/cgroup%s", path) < (int)len ? 0 : -1;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+/* The lab member's memory, when it is below the step's: the only value
+ * from the helper that root uses, a number, and it can only lower the
+ * step's limit (notes/security.md, invariant 9).  Done once, after the
+ * tasks are forked and before any of them execs. */
+int lr_plugin_root_task_post_fork(spank_t sp)
+{
+	if (!lr_plugin.have_handover || lr_plugin.memory_narrowed ||
+	    !lr_plugin.handover.memory_limit)
+		return 0;
+	lr_plugin.memory_narrowed = true;
+	uint64_t want = lr_plugin.handover.memory_limit;
+	char dir[768], path[1024], buf[64];
+	bool v2 = false;
+	if (step_memory_dir(dir, sizeof(dir), &v2) < 0) {
+		slurm_error("labrun: lab quota: cannot find the step's memory cgroup; the step "
+			    "cannot run under your lab's memory quota");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, v2 ? "memory.max" : "memory.limit_in_bytes");
+	FILE *f = fopen(path, "re");
+	unsigned long long now = 0;
+	bool unlimited = !f || !fgets(buf, sizeof(buf), f) || !strncmp(buf, "max", 3) ||
+			 (now = strtoull(buf, NULL, 10)) >= (1ULL << 62);
+	if (f)
+		fclose(f);
+	if (!unlimited && now <= want)
+		return 0;
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)want);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, buf, strlen(buf)) < 0) {
+		slurm_error("labrun: lab quota: cannot lower the step's memory to %s bytes (%s): "
+			    "%s",
+			    buf, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	slurm_verbose("labrun: step memory lowered to the lab member's %s bytes", buf);
+	return 0;
+}

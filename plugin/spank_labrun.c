@@ -97,6 +97,13 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
 	return lr_plugin_remote_task_init(sp);
 }
 
+int slurm_spank_task_post_fork(spank_t sp, int ac, char **av)
+{
+	if (spank_context() != S_CTX_REMOTE)
+		return 0;
+	return lr_plugin_root_task_post_fork(sp);
+}
+
 int slurm_spank_task_exit(spank_t sp, int ac, char **av)
 {
 	if (spank_context() != S_CTX_REMOTE)

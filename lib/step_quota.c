@@ -1,0 +1,130 @@
+/* step_quota.c - a lab member's quota against a Slurm step (step_quota.h).
+ * Runs as the job user in labrun-step; reads only its own cgroups and the
+ * policy files (readable by every user, labrun-policy(5)).
+ */
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgplan.h"
+#include "cleanup.h"
+#include "launch_quota.h"
+#include "log.h"
+#include "step_quota.h"
+
+/* The caller's cgroup path for controller (v1), or the v2 one ("" ctrl). */
+static int own_cgroup(const char *ctrl, char *path, size_t len)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return -errno;
+	char line[1024];
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *c = strchr(line, ':');
+		char *p = c ? strchr(c + 1, ':') : NULL;
+		if (!p)
+			continue;
+		*p++ = '\0';
+		c++;
+		bool match = !*ctrl ? !*c : false;
+		for (char *save = NULL, *tok = *ctrl ? strtok_r(c, ",", &save) : NULL; tok && !match;
+		     tok = strtok_r(NULL, ",", &save))
+			match = !strcmp(tok, ctrl);
+		if (match) {
+			snprintf(path, len, "%s", p);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int read_cgroup_file(const char *ctrl, const char *file, char *buf, size_t len)
+{
+	char rel[512], path[1024];
+	bool v2 = lr_cgroup_version() == LR_CG_V2;
+	int r = own_cgroup(v2 ? "" : ctrl, rel, sizeof(rel));
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), LR_CGROUP_MOUNT "%s%s%s/%s", v2 ? "" : "/", v2 ? "" : ctrl,
+		 rel, file);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+int lr_step_resources_read(struct lr_step_resources *r, size_t gpus, struct lr_error *err)
+{
+	bool v2 = lr_cgroup_version() == LR_CG_V2;
+	char buf[1024];
+	struct lr_step_resources out = {.gpus = gpus};
+	int e = read_cgroup_file("cpuset", v2 ? "cpuset.cpus.effective" : "cpuset.effective_cpus",
+				 buf, sizeof(buf));
+	if (e < 0)
+		return lr_error_errno(err, -e, "the step's cpuset");
+	out.cpus = lr_cpu_list_count(buf);
+	e = read_cgroup_file("memory", v2 ? "memory.max" : "memory.limit_in_bytes", buf,
+			     sizeof(buf));
+	if (e < 0)
+		return lr_error_errno(err, -e, "the step's memory limit");
+	char *end;
+	unsigned long long m = strtoull(buf, &end, 10);
+	/* v1 says "unlimited" with a page-rounded LONG_MAX, v2 with "max". */
+	out.memory = (end == buf || m >= (1ULL << 62)) ? 0 : m;
+	*r = out;
+	return 0;
+}
+
+int lr_step_quota_check(const char *policy_dir, const char *user, const char *want,
+			const struct lr_step_resources *r, struct lr_step_quota *out,
+			struct lr_error *err)
+{
+	static struct lr_launch_quota l;
+	int e = lr_launch_quota_find(&l, policy_dir, user, want, err);
+	if (e < 0)
+		return e;
+	struct lr_step_quota q = {.applies = l.applies};
+	if (!l.applies) {
+		*out = q;
+		return 0;
+	}
+	snprintf(q.lab, sizeof(q.lab), "%s", l.lab);
+	const struct lr_limits *a = &l.alloc;
+	uint64_t cores = a->set[LR_RES_CORES] ? a->value[LR_RES_CORES] : LR_POLICY_UNLIMITED;
+	uint64_t gpus = a->set[LR_RES_GPUS] ? a->value[LR_RES_GPUS] : LR_POLICY_UNLIMITED;
+	uint64_t mem = a->set[LR_RES_MEMORY] ? a->value[LR_RES_MEMORY] : LR_POLICY_UNLIMITED;
+	if (cores != LR_POLICY_UNLIMITED && r->cpus > cores)
+		e = lr_error_set(err, EDQUOT,
+				 "lab %s allows you %llu cores, and this step has %u on this "
+				 "node: ask for fewer (srun -n, -c)",
+				 l.lab, (unsigned long long)cores, r->cpus);
+	else if (gpus != LR_POLICY_UNLIMITED && r->gpus > gpus)
+		e = lr_error_set(err, EDQUOT,
+				 "lab %s allows you %llu GPUs, and this step has %zu on this "
+				 "node: ask for fewer (--gres=gpu:N)",
+				 l.lab, (unsigned long long)gpus, r->gpus);
+	if (e == 0 && mem != LR_POLICY_UNLIMITED && (r->memory == 0 || mem < r->memory))
+		q.memory_limit = mem;
+	if (e == 0 && a->set[LR_RES_TMPFS] && a->value[LR_RES_TMPFS] != LR_POLICY_UNLIMITED) {
+		q.has_tmpfs = true;
+		q.tmpfs_size = a->value[LR_RES_TMPFS];
+	}
+	lr_launch_quota_close(&l);
+	if (e == 0) {
+		lr_debug(1, "lab %s: step of %u cores, %zu GPUs; memory %llu", q.lab, r->cpus,
+			 r->gpus, (unsigned long long)q.memory_limit);
+		*out = q;
+	}
+	return e;
+}
