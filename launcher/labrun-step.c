@@ -54,6 +54,7 @@ static const char usage[] =
 	"                           GPUs (gpu-devices in labrun.conf, by minor number)\n"
 	"      --lab LAB            the lab whose quota applies (a member of several)\n"
 	"      --batch-dir DIR      the batch script's directory, bound read-only\n"
+	"      --console TTY        the tasks' terminal (srun --pty), as /dev/console\n"
 	"      --tmpfs-size BYTES   size of the writable layer\n"
 	"  -v, --verbose            debug messages on stderr\n"
 	"  -h, --help               this help\n";
@@ -67,6 +68,7 @@ struct step_options {
 	const char *gpus;
 	const char *lab;
 	const char *batch_dir;
+	const char *console;
 	bool has_tmpfs_size;
 	uint64_t tmpfs_size;
 	const char *image;
@@ -74,7 +76,7 @@ struct step_options {
 
 static int parse(struct step_options *o, int argc, char **argv, struct lr_error *err)
 {
-	enum { MOUNTS = 256, WORKDIR, WRITABLE, REMAP, GPUS, LAB, TMPFS, BATCH };
+	enum { MOUNTS = 256, WORKDIR, WRITABLE, REMAP, GPUS, LAB, TMPFS, BATCH, CONSOLE };
 	static const struct option longs[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"mounts", required_argument, NULL, MOUNTS},
@@ -85,6 +87,7 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		{"lab", required_argument, NULL, LAB},
 		{"tmpfs-size", required_argument, NULL, TMPFS},
 		{"batch-dir", required_argument, NULL, BATCH},
+		{"console", required_argument, NULL, CONSOLE},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -99,6 +102,7 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		case WRITABLE: o->writable = optarg; break;
 		case REMAP: o->remap_root = true; break;
 		case BATCH: o->batch_dir = optarg; break;
+		case CONSOLE: o->console = optarg; break;
 		case GPUS: o->gpus = optarg; break;
 		case LAB: o->lab = optarg; break;
 		case TMPFS:
@@ -262,6 +266,7 @@ static int run(int argc, char **argv, struct lr_error *err)
 		.release_fd = RELEASE_FD,
 		.cgroup_ns = true,
 		.step_memory_limit = quota.memory_limit,
+		.console = o.console,
 	};
 	if (quota.has_tmpfs && quota.tmpfs_size < spec.tmpfs_size)
 		spec.tmpfs_size = quota.tmpfs_size;

@@ -234,7 +234,9 @@ static int prepare(const struct lr_container_spec *s, struct run_state *st, stru
 		st->writable_tree = r;
 	}
 
-	st->console_tree = clone_terminal();
+	/* A Slurm step's tasks have a terminal slurmstepd made (srun --pty),
+	 * not the helper's stdio. */
+	st->console_tree = s->console ? lr_mount_clone(s->console, false, NULL) : clone_terminal();
 	if ((r = lr_mount_staging(err)) < 0)
 		return r;
 	if (mkdir(LR_STAGING "/l", 0700) < 0 || mkdir(LR_STAGING "/r", 0755) < 0 ||

@@ -18,6 +18,7 @@
  */
 #include "build-config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -113,11 +114,46 @@ static void batch_dir(spank_t sp, char *dir, size_t len)
 	dir[n] = '\0';
 }
 
+/* srun --pty: slurmstepd opened task 0's terminal before user_init
+ * (io.c); inside, the container's own devpts has no such name, so the
+ * helper binds it at /dev/console, where ttyname(3) finds it (as labrun
+ * does for its own terminal).  Empty without --pty. */
+static void task_terminal(spank_t sp, char *tty, size_t len)
+{
+	char port[16];
+	tty[0] = '\0';
+	if (spank_getenv(sp, "SLURM_PTY_PORT", port, sizeof(port)) != ESPANK_SUCCESS)
+		return;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char link[320], target[64];
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (!strncmp(target, "/dev/pts/", 9) && target[9] >= '0' && target[9] <= '9' &&
+		    strspn(target + 9, "0123456789") == strlen(target + 9)) {
+			snprintf(tty, len, "%s", target);
+			break;
+		}
+	}
+	closedir(d);
+}
+
 /* labrun-step's command line, from the user's options. */
-static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batch, char *gpus)
+static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batch, char *gpus,
+			  char *tty)
 {
 	size_t n = 0;
 	argv[n++] = (char *)"labrun-step";
+	if (*tty) {
+		argv[n++] = (char *)"--console";
+		argv[n++] = tty;
+	}
 	if (*batch) {
 		argv[n++] = (char *)"--batch-dir";
 		argv[n++] = batch;
@@ -199,7 +235,9 @@ int lr_plugin_remote_user_init(spank_t sp)
 	static char gpus[256];
 	if (spank_getenv(sp, "SLURM_STEP_GPUS", gpus, sizeof(gpus)) != ESPANK_SUCCESS)
 		gpus[0] = '\0';
-	helper_argv(argv, &lr_plugin.args, batch, gpus);
+	static char tty[64];
+	task_terminal(sp, tty, sizeof(tty));
+	helper_argv(argv, &lr_plugin.args, batch, gpus, tty);
 
 	int sock[2] = {-1, -1}, release[2] = {-1, -1};
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0 ||
