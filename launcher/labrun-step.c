@@ -50,6 +50,7 @@ static const char usage[] =
 	"      --workdir DIR        the tasks' working directory inside\n"
 	"      --writable DIR       keep the container's changes in DIR\n"
 	"      --remap-root         the tasks are root inside\n"
+	"      --entrypoint         run the image's entrypoint once, before the tasks join\n"
 	"      --gpus LIST          the step's GPUs: indexes (SLURM_STEP_GPUS) into the node's\n"
 	"                           GPUs (gpu-devices in labrun.conf, by minor number)\n"
 	"      --lab LAB            the lab whose quota applies (a member of several)\n"
@@ -65,6 +66,7 @@ struct step_options {
 	const char *workdir;
 	const char *writable;
 	bool remap_root;
+	bool entrypoint;
 	const char *gpus;
 	const char *lab;
 	const char *batch_dir;
@@ -76,13 +78,14 @@ struct step_options {
 
 static int parse(struct step_options *o, int argc, char **argv, struct lr_error *err)
 {
-	enum { MOUNTS = 256, WORKDIR, WRITABLE, REMAP, GPUS, LAB, TMPFS, BATCH, CONSOLE };
+	enum { MOUNTS = 256, WORKDIR, WRITABLE, REMAP, GPUS, LAB, TMPFS, BATCH, CONSOLE, ENTRY };
 	static const struct option longs[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"mounts", required_argument, NULL, MOUNTS},
 		{"workdir", required_argument, NULL, WORKDIR},
 		{"writable", required_argument, NULL, WRITABLE},
 		{"remap-root", no_argument, NULL, REMAP},
+		{"entrypoint", no_argument, NULL, ENTRY},
 		{"gpus", required_argument, NULL, GPUS},
 		{"lab", required_argument, NULL, LAB},
 		{"tmpfs-size", required_argument, NULL, TMPFS},
@@ -101,6 +104,7 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		case WORKDIR: o->workdir = optarg; break;
 		case WRITABLE: o->writable = optarg; break;
 		case REMAP: o->remap_root = true; break;
+		case ENTRY: o->entrypoint = true; break;
 		case BATCH: o->batch_dir = optarg; break;
 		case CONSOLE: o->console = optarg; break;
 		case GPUS: o->gpus = optarg; break;
@@ -244,9 +248,14 @@ static int run(int argc, char **argv, struct lr_error *err)
 			   chain.config.workdir, &workdir, err) < 0)
 		return -1;
 	static char *no_env[] = {NULL};
+	/* The keeper runs no job, unless the image's entrypoint is asked for:
+	 * then that, once, before the tasks join. */
+	char **job = no_env;
+	if (o.entrypoint && chain.config.has_entrypoint && chain.config.entrypoint.n)
+		job = chain.config.entrypoint.v;
 	struct lr_container_spec spec = {
 		.chain = &chain,
-		.argv = no_env,
+		.argv = job,
 		/* The tasks' environment is Slurm's; the image's is laid
 		 * over it by each task (remote.c). */
 		.envp = chain.config.env.v ? chain.config.env.v : no_env,

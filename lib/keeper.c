@@ -354,6 +354,74 @@ static int run_job(void *arg)
 	job_fail(exec_fd, 0, e, msg);
 }
 
+/* Start the job (spec->argv) and return its pid once it has exec'd; a job
+ * that cannot start ends the keeper with the reason. */
+static pid_t start_job(const struct lr_keeper_plan *p)
+{
+	struct lr_error err = {0};
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		lr_error_errno(&err, errno, "pipe");
+		fail(p, &err);
+	}
+	/* The job starts like posix_spawn does: sharing the keeper's memory
+	 * until its exec (CLONE_VM|CLONE_VFORK), so no page table is copied;
+	 * it writes nothing the keeper reads but the exec pipe. */
+	struct job_start js = {.plan = p, .exec_fd = pipefd[1]};
+	char *stack = mmap(NULL, JOB_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED) {
+		lr_error_errno(&err, errno, "start the job");
+		fail(p, &err);
+	}
+	pid_t job = clone(run_job, stack + JOB_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &js);
+	if (job < 0) {
+		lr_error_errno(&err, errno, "start the job");
+		fail(p, &err);
+	}
+	munmap(stack, JOB_STACK);
+	close(pipefd[1]);
+	struct exec_failure ef;
+	ssize_t n;
+	do
+		n = read(pipefd[0], &ef, sizeof(ef));
+	while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (n == (ssize_t)sizeof(ef)) {
+		/* The job wrote why it could not start, then exited. */
+		int st;
+		while (waitpid(job, &st, 0) < 0 && errno == EINTR)
+			;
+		lr_error_set(&err, ef.code, "%s", ef.msg);
+		if (ef.step == 0 && p->spec->step_fd < 0)
+			finish(p, LR_REPORT_EXEC_FAILED, st, &err);
+		fail(p, &err);
+	}
+	lr_debug(1, "job started");
+	return job;
+}
+
+/* --container-entrypoint in a Slurm step: the image's entrypoint, run once
+ * when the container is made, before any task joins (as pyxis runs it
+ * once per container).  It must succeed for the step to run. */
+static void run_entrypoint(const struct lr_keeper_plan *p)
+{
+	struct lr_error err = {0};
+	pid_t job = start_job(p);
+	int st = 0;
+	while (waitpid(job, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return;
+	if (WIFSIGNALED(st))
+		lr_error_set(&err, ECANCELED, "the image's entrypoint %s was killed by signal %d",
+			     p->spec->argv[0], WTERMSIG(st));
+	else
+		lr_error_set(&err, ECANCELED, "the image's entrypoint %s exited with status %d",
+			     p->spec->argv[0], WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	fail(p, &err);
+}
+
 /* A Slurm step's keeper (DESIGN.md §4): no job of its own.  It hands the
  * namespaces its tasks join to slurmstepd and stays as init, reaping the
  * orphans of every task, until labrun-step goes (released by slurmstepd
@@ -427,48 +495,13 @@ void lr_keeper_main(const struct lr_keeper_plan *p)
 
 	if (setup_container(p, &err) < 0)
 		fail(p, &err);
-	if (p->spec->step_fd >= 0)
-		anchor(p);
 
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		lr_error_errno(&err, errno, "pipe");
-		fail(p, &err);
+	if (p->spec->step_fd >= 0) {
+		if (p->spec->argv[0])
+			run_entrypoint(p);
+		anchor(p);
 	}
-	/* The job starts like posix_spawn does: sharing the keeper's memory
-	 * until its exec (CLONE_VM|CLONE_VFORK), so no page table is copied;
-	 * it writes nothing the keeper reads but the exec pipe. */
-	struct job_start js = {.plan = p, .exec_fd = pipefd[1]};
-	char *stack = mmap(NULL, JOB_STACK, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED) {
-		lr_error_errno(&err, errno, "start the job");
-		fail(p, &err);
-	}
-	pid_t job = clone(run_job, stack + JOB_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &js);
-	if (job < 0) {
-		lr_error_errno(&err, errno, "start the job");
-		fail(p, &err);
-	}
-	munmap(stack, JOB_STACK);
-	close(pipefd[1]);
-	struct exec_failure ef;
-	ssize_t n;
-	do
-		n = read(pipefd[0], &ef, sizeof(ef));
-	while (n < 0 && errno == EINTR);
-	close(pipefd[0]);
-	if (n == (ssize_t)sizeof(ef)) {
-		/* The job wrote why it could not start, then exited. */
-		int st;
-		while (waitpid(job, &st, 0) < 0 && errno == EINTR)
-			;
-		lr_error_set(&err, ef.code, "%s", ef.msg);
-		if (ef.step == 0)
-			finish(p, LR_REPORT_EXEC_FAILED, st, &err);
-		fail(p, &err);
-	}
-	lr_debug(1, "job started");
+	pid_t job = start_job(p);
 
 	/* Init's loop.  Signals the terminal sends (SI_KERNEL) already reach
 	 * the job directly when it is in the foreground process group, so

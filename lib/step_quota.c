@@ -33,8 +33,8 @@ static int own_cgroup(const char *ctrl, char *path, size_t len)
 		*p++ = '\0';
 		c++;
 		bool match = !*ctrl ? !*c : false;
-		for (char *save = NULL, *tok = *ctrl ? strtok_r(c, ",", &save) : NULL; tok && !match;
-		     tok = strtok_r(NULL, ",", &save))
+		for (char *save = NULL, *tok = *ctrl ? strtok_r(c, ",", &save) : NULL;
+		     tok && !match; tok = strtok_r(NULL, ",", &save))
 			match = !strcmp(tok, ctrl);
 		if (match) {
 			snprintf(path, len, "%s", p);

@@ -176,6 +176,8 @@ static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batc
 	}
 	if (a->remap_root)
 		argv[n++] = (char *)"--remap-root";
+	if (a->entrypoint)
+		argv[n++] = (char *)"--entrypoint";
 	if (a->lab) {
 		argv[n++] = (char *)"--lab";
 		argv[n++] = a->lab;
