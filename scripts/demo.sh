@@ -5,7 +5,10 @@
 # (/usr/local), builds example images (a busybox image, a three-layer
 # image whose parents sit in a layer store, and the example stack of
 # images/: Debian, python3+numpy and two applications on them), and runs
-# commands in them as the unprivileged user labrun-test.
+# commands in them as the unprivileged user labrun-test; then starts a
+# single-node Slurm on localhost (scripts/slurm-local.sh) with labrun's
+# plugin and runs jobs with srun --container= on the example images.  The
+# Slurm daemons stay up: scripts/slurm-local.sh stop ends them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -64,5 +67,21 @@ echo "The layers, each stored once; the python layer is used by both application
 as_user labrun-image list "$demo/stack"
 make -s -C images OUT="$demo/stack" LABRUN_IMAGE=/usr/local/bin/labrun-image sizes
 
+phase "Slurm: srun --container= (scripts/slurm-local.sh, spank_labrun.so)"
+scripts/slurm-local.sh start
+scripts/slurm-local.sh plugin /usr/local/lib/labrun/spank_labrun.so
+# Jobs run where srun runs; the test user cannot enter this tree.
+cd /tmp
+as_user srun --container="$demo/stack/debian.sqfs" /bin/sh -c \
+	'echo "Debian $(cat /etc/debian_version) in a container on $(hostname), as $(id -un)"'
+echo "Four tasks, one container (its keeper is PID 1):"
+as_user srun -n 4 --overcommit --container="$demo/stack/debian.sqfs" /bin/sh -c \
+	'echo "task $SLURM_PROCID: pid $$ in $(readlink /proc/self/ns/pid); PID 1 is $(cat /proc/1/comm)"'
+as_user srun --container="$demo/stack/app-hello.sqfs" python3 /app/hello.py
+as_user srun --container="$demo/stack/app-stats.sqfs" python3 -c \
+	'import numpy; print("numpy", numpy.__version__, "in a Slurm step")'
+cd "$top"
+
 phase "done"
 echo "Try: su - labrun-test -c 'labrun $demo/images/busybox.sqfs'   (an interactive shell)"
+echo " or: su - labrun-test -c 'srun --pty --container=$demo/stack/debian.sqfs bash'"
