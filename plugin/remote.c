@@ -217,6 +217,23 @@ static __attribute__((noreturn)) void start_helper(const struct lr_root_plan *pl
 	_exit(LR_HELPER_EXIT_EXEC);
 }
 
+/* root.c sets the helper's oom_score_adj where root may (it takes
+ * CAP_SYS_RESOURCE to lower it); say so in slurmd's log when it could
+ * not. */
+static void note_oom_score_adj(pid_t helper)
+{
+	char path[64], buf[16] = "";
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)helper);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(buf, sizeof(buf), f) && strtol(buf, NULL, 10) != strtol(LR_HELPER_OOM_SCORE_ADJ, NULL, 10))
+		slurm_info("labrun: the container's keeper kept oom_score_adj %ld (root could not "
+			   "lower it to %s: no CAP_SYS_RESOURCE)",
+			   strtol(buf, NULL, 10), LR_HELPER_OOM_SCORE_ADJ);
+	fclose(f);
+}
+
 int lr_plugin_remote_user_init(spank_t sp)
 {
 	struct lr_error err = {0};
@@ -263,6 +280,7 @@ int lr_plugin_remote_user_init(spank_t sp)
 	sock[1] = -1;
 	if (lr_step_receive(sock[0], &lr_plugin.handover, &err) == 0) {
 		lr_plugin.have_handover = true;
+		note_oom_score_adj(pid);
 	} else if (err.code == EPIPE) {
 		/* No word at all: the helper did not start. */
 		int st = lr_plugin_root_release();
