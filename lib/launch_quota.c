@@ -125,7 +125,7 @@ static char **caller_groups(size_t *n)
 }
 
 int lr_launch_quota_find(struct lr_launch_quota *l, const char *policy_dir, const char *user,
-			 const char *want, struct lr_error *err)
+			 const char *want, const char *want_option, struct lr_error *err)
 {
 	memset(l, 0, sizeof(*l));
 	l->job.cleaner_fd = -1;
@@ -158,15 +158,16 @@ int lr_launch_quota_find(struct lr_launch_quota *l, const char *policy_dir, cons
 		if (!strcmp(labs[i]->name, want))
 			lab = labs[i];
 	if (want && !lab)
-		r = lr_error_set(err, ENOENT, "--lab %s: you are not a member of that lab", want);
+		r = lr_error_set(err, ENOENT, "%s %s: you are not a member of that lab",
+				 want_option, want);
 	else if (!want && n > 1) {
 		char names[256] = "";
 		for (size_t i = 0; i < n; i++)
 			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 				 i ? ", " : "", labs[i]->name);
 		r = lr_error_set(err, EINVAL,
-				 "you are a member of several labs (%s): choose one with --lab",
-				 names);
+				 "you are a member of several labs (%s): choose one with %s", names,
+				 want_option);
 	} else if (n == 1)
 		lab = labs[0];
 	if (r == 0 && lab) {
@@ -182,7 +183,7 @@ int lr_launch_quota_find(struct lr_launch_quota *l, const char *policy_dir, cons
 int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, const char *user,
 			  const char *want, struct lr_error *err)
 {
-	int r = lr_launch_quota_find(l, policy_dir, user, want, err);
+	int r = lr_launch_quota_find(l, policy_dir, user, want, "--lab", err);
 	if (r < 0 || !l->applies)
 		return r;
 	r = lr_cgroup_job_open(&l->job, lr_cgroup_version(), l->lab, user, err);

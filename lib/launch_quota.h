@@ -39,10 +39,11 @@ struct lr_launch_quota {
 /* Find user's lab (want: --lab, or NULL) in the policy of policy_dir and
  * the member's allocation there; l->applies says whether there is one.
  * Errors: a policy that does not parse or cannot be read, a member of
- * several labs without want, want not one of the user's labs.  Free with
+ * several labs without want, want not one of the user's labs (messages
+ * name the option that gives want, want_option).  Free with
  * lr_launch_quota_close(). */
 int lr_launch_quota_find(struct lr_launch_quota *l, const char *policy_dir, const char *user,
-			 const char *want, struct lr_error *err);
+			 const char *want, const char *want_option, struct lr_error *err);
 
 /* lr_launch_quota_find(), and when a lab applies, move the caller into a new cgroup in the
  * member's, and find the GPU device nodes apply gave the member (LR_GPUS_FILE). Membership through

@@ -121,7 +121,11 @@ void lr_step_send_failure(int sock, const struct lr_error *failure)
 
 void lr_step_handover_free(struct lr_step_handover *h)
 {
-	for (int k = 0; k < LR_NS_COUNT; k++)
+	if (!h)
+		return;
+	/* The fds mean something only in a hand-over that was received (it
+	 * always has a workdir): a zeroed struct holds fd 0 in every slot. */
+	for (int k = 0; h->workdir && k < LR_NS_COUNT; k++)
 		if (h->fds[k] >= 0)
 			close(h->fds[k]);
 	free(h->workdir);
@@ -217,6 +221,9 @@ static int decode(const char *buf, size_t n, const int *fds, size_t n_fds,
 	}
 	int r = check_ns_fds(out.fds, err);
 	if (r < 0) {
+		/* The fds are still the caller's to close (lr_step_receive). */
+		for (int k = 0; k < LR_NS_COUNT; k++)
+			out.fds[k] = -1;
 		lr_step_handover_free(&out);
 		return r;
 	}

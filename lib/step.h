@@ -47,6 +47,8 @@ void lr_step_send_failure(int sock, const struct lr_error *failure);
  * success. */
 int lr_step_receive(int sock, struct lr_step_handover *h, struct lr_error *err);
 
+/* Frees what h holds and closes its fds (those of a received hand-over
+ * only: one without a workdir holds none); accepts NULL. */
 void lr_step_handover_free(struct lr_step_handover *h);
 
 /* A task, before Slurm execs it: non-dumpable from here to exec; joins the

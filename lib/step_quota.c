@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,52 @@ static int read_cgroup_file(const char *ctrl, const char *file, char *buf, size_
 	return 0;
 }
 
+/* The cores a cpu list spans: the distinct (package, core) pairs of its
+ * CPUs, so that a step's two hardware threads of one core count as the
+ * one core a policy's "cores" means.  A CPU without topology counts as a
+ * core of its own. */
+static unsigned core_count(const char *list)
+{
+	struct {
+		long pkg, core;
+	} seen[LR_STEP_MAX_CPUS];
+	unsigned n = 0;
+	for (const char *p = list; *p;) {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+		if (end == p)
+			return lr_cpu_list_count(list);
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		for (unsigned long c = a; c <= b && c - a < LR_STEP_MAX_CPUS; c++) {
+			long id[2] = {-1, (long)c};
+			static const char *const files[2] = {"physical_package_id", "core_id"};
+			for (int i = 0; i < 2; i++) {
+				char path[96], buf[32];
+				snprintf(path, sizeof(path),
+					 "/sys/devices/system/cpu/cpu%lu/topology/%s", c, files[i]);
+				_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+				ssize_t got = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+				if (got > 0) {
+					buf[got] = '\0';
+					id[i] = strtol(buf, NULL, 10);
+				} else {
+					id[0] = -1 - (long)c; /* its own core */
+				}
+			}
+			bool dup = false;
+			for (unsigned j = 0; j < n && !dup; j++)
+				dup = seen[j].pkg == id[0] && seen[j].core == id[1];
+			if (!dup && n < LR_STEP_MAX_CPUS)
+				seen[n].pkg = id[0], seen[n++].core = id[1];
+		}
+		p = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			break;
+	}
+	return n;
+}
+
 int lr_step_resources_read(struct lr_step_resources *r, size_t gpus, struct lr_error *err)
 {
 	bool v2 = lr_cgroup_version() == LR_CG_V2;
@@ -73,7 +120,7 @@ int lr_step_resources_read(struct lr_step_resources *r, size_t gpus, struct lr_e
 				 buf, sizeof(buf));
 	if (e < 0)
 		return lr_error_errno(err, -e, "the step's cpuset");
-	out.cpus = lr_cpu_list_count(buf);
+	out.cores = core_count(buf);
 	e = read_cgroup_file("memory", v2 ? "memory.max" : "memory.limit_in_bytes", buf,
 			     sizeof(buf));
 	if (e < 0)
@@ -91,7 +138,7 @@ int lr_step_quota_check(const char *policy_dir, const char *user, const char *wa
 			struct lr_error *err)
 {
 	static struct lr_launch_quota l;
-	int e = lr_launch_quota_find(&l, policy_dir, user, want, err);
+	int e = lr_launch_quota_find(&l, policy_dir, user, want, "--container-lab", err);
 	if (e < 0)
 		return e;
 	struct lr_step_quota q = {.applies = l.applies};
@@ -104,11 +151,11 @@ int lr_step_quota_check(const char *policy_dir, const char *user, const char *wa
 	uint64_t cores = a->set[LR_RES_CORES] ? a->value[LR_RES_CORES] : LR_POLICY_UNLIMITED;
 	uint64_t gpus = a->set[LR_RES_GPUS] ? a->value[LR_RES_GPUS] : LR_POLICY_UNLIMITED;
 	uint64_t mem = a->set[LR_RES_MEMORY] ? a->value[LR_RES_MEMORY] : LR_POLICY_UNLIMITED;
-	if (cores != LR_POLICY_UNLIMITED && r->cpus > cores)
+	if (cores != LR_POLICY_UNLIMITED && r->cores > cores)
 		e = lr_error_set(err, EDQUOT,
 				 "lab %s allows you %llu cores, and this step has %u on this "
 				 "node: ask for fewer (srun -n, -c)",
-				 l.lab, (unsigned long long)cores, r->cpus);
+				 l.lab, (unsigned long long)cores, r->cores);
 	else if (gpus != LR_POLICY_UNLIMITED && r->gpus > gpus)
 		e = lr_error_set(err, EDQUOT,
 				 "lab %s allows you %llu GPUs, and this step has %zu on this "
@@ -122,7 +169,7 @@ int lr_step_quota_check(const char *policy_dir, const char *user, const char *wa
 	}
 	lr_launch_quota_close(&l);
 	if (e == 0) {
-		lr_debug(1, "lab %s: step of %u cores, %zu GPUs; memory %llu", q.lab, r->cpus,
+		lr_debug(1, "lab %s: step of %u cores, %zu GPUs; memory %llu", q.lab, r->cores,
 			 r->gpus, (unsigned long long)q.memory_limit);
 		*out = q;
 	}

@@ -25,10 +25,13 @@ struct lr_step_quota {
 	uint64_t tmpfs_size;
 };
 
-/* The step as Slurm gave it on this node: its CPUs (cpuset) and memory
- * limit (0 when unlimited), from the caller's own cgroups. */
+#define LR_STEP_MAX_CPUS 4096 /* CPUs looked at in a step's cpuset */
+
+/* The step as Slurm gave it on this node: the cores its cpuset spans
+ * (hardware threads of one core count once) and its memory limit (0 when
+ * unlimited), from the caller's own cgroups. */
 struct lr_step_resources {
-	unsigned cpus;
+	unsigned cores;
 	uint64_t memory;
 	size_t gpus;
 };

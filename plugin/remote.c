@@ -227,7 +227,8 @@ static void note_oom_score_adj(pid_t helper)
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return;
-	if (fgets(buf, sizeof(buf), f) && strtol(buf, NULL, 10) != strtol(LR_HELPER_OOM_SCORE_ADJ, NULL, 10))
+	if (fgets(buf, sizeof(buf), f) &&
+	    strtol(buf, NULL, 10) != strtol(LR_HELPER_OOM_SCORE_ADJ, NULL, 10))
 		slurm_info("labrun: the container's keeper kept oom_score_adj %ld (root could not "
 			   "lower it to %s: no CAP_SYS_RESOURCE)",
 			   strtol(buf, NULL, 10), LR_HELPER_OOM_SCORE_ADJ);
