@@ -275,6 +275,7 @@ static int run(int argc, char **argv, struct lr_error *err)
 		.release_fd = RELEASE_FD,
 		.cgroup_ns = true,
 		.step_memory_limit = quota.memory_limit,
+		.step_lab = quota.applies ? quota.lab : NULL,
 		.console = o.console,
 	};
 	if (quota.has_tmpfs && quota.tmpfs_size < spec.tmpfs_size)

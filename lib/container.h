@@ -43,6 +43,7 @@ struct lr_container_spec {
 	int release_fd;
 	bool cgroup_ns;		    /* a cgroup namespace rooted at the caller's cgroups */
 	uint64_t step_memory_limit; /* handed over with the namespaces (step.h) */
+	const char *step_lab;	    /* likewise: the member's lab, or NULL */
 	const char *console;	    /* the terminal for /dev/console; NULL: stdio's, if any */
 };
 

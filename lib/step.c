@@ -40,6 +40,7 @@ struct wire {
 	uint32_t n_env;
 	uint32_t env_len; /* n_env strings, each with its NUL */
 	uint64_t memory_limit;
+	char lab[64];
 	char msg[LR_ERROR_MSG_MAX];
 };
 
@@ -75,9 +76,15 @@ static int send_wire(int sock, struct wire *w, const char *workdir, const char *
 
 int lr_step_send_ready(int sock, const int fds[LR_NS_COUNT], const char *workdir,
 		       bool workdir_explicit, char *const *env, uint64_t memory_limit,
-		       struct lr_error *err)
+		       const char *lab, struct lr_error *err)
 {
 	struct wire w = {.magic = STEP_MAGIC, .kind = WIRE_READY, .memory_limit = memory_limit};
+	if (lab && *lab) {
+		if (!lr_step_lab_is_valid(lab))
+			return lr_error_set(err, EINVAL, "lab '%.64s': not a name root may use",
+					    lab);
+		snprintf(w.lab, sizeof(w.lab), "%s", lab);
+	}
 	size_t env_len = 0, n_env = 0;
 	for (; env && env[n_env]; n_env++)
 		env_len += strlen(env[n_env]) + 1;
@@ -161,6 +168,19 @@ static int check_ns_fds(const int fds[LR_NS_COUNT], struct lr_error *err)
 	return 0;
 }
 
+bool lr_step_lab_is_valid(const char *lab)
+{
+	size_t n = strnlen(lab, 64);
+	if (n == 0 || n > 63 || lab[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((lab[i] >= 'A' && lab[i] <= 'Z') || (lab[i] >= 'a' && lab[i] <= 'z') ||
+		      (lab[i] >= '0' && lab[i] <= '9') || lab[i] == '.' || lab[i] == '_' ||
+		      lab[i] == '-'))
+			return false;
+	return true;
+}
+
 static int decode(const char *buf, size_t n, const int *fds, size_t n_fds,
 		  struct lr_step_handover *h, struct lr_error *err)
 {
@@ -181,6 +201,8 @@ static int decode(const char *buf, size_t n, const int *fds, size_t n_fds,
 	    w.workdir_len < 2 || w.workdir_len > n - sizeof(w) ||
 	    w.env_len != n - sizeof(w) - w.workdir_len)
 		return lr_error_set(err, EPROTO, "a malformed message from the container");
+	if (w.lab[0] && (!memchr(w.lab, '\0', sizeof(w.lab)) || !lr_step_lab_is_valid(w.lab)))
+		return lr_error_set(err, EPROTO, "a malformed lab name from the container");
 	const char *workdir = buf + sizeof(w);
 	if (workdir[0] != '/' || strnlen(workdir, w.workdir_len) != w.workdir_len - 1)
 		return lr_error_set(err, EPROTO,
@@ -189,6 +211,7 @@ static int decode(const char *buf, size_t n, const int *fds, size_t n_fds,
 	const char *env = workdir + w.workdir_len, *end = env + w.env_len;
 	struct lr_step_handover out = {.workdir_explicit = w.flags & WIRE_WORKDIR_EXPLICIT,
 				       .memory_limit = w.memory_limit};
+	memcpy(out.lab, w.lab, sizeof(out.lab));
 	for (int k = 0; k < LR_NS_COUNT; k++)
 		out.fds[k] = -1;
 	out.env = calloc(w.n_env + 1, sizeof(char *));

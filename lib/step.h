@@ -30,13 +30,18 @@ struct lr_step_handover {
 	char **env; /* the image's "K=V" entries, NULL-terminated */
 	size_t n_env;
 	uint64_t memory_limit; /* the lab member's memory, for root to narrow the step to; 0 */
+	char lab[64];	       /* the member's lab when the policy applies, else "" */
 };
 
 /* The keeper, once the container is ready: the namespaces it is in
  * (LR_NS_JOB_USER -1 when the job shares the keeper's user namespace). */
 int lr_step_send_ready(int sock, const int fds[LR_NS_COUNT], const char *workdir,
 		       bool workdir_explicit, char *const *env, uint64_t memory_limit,
-		       struct lr_error *err);
+		       const char *lab, struct lr_error *err);
+
+/* A lab's name as root may use it in a path: [A-Za-z0-9._-], not starting
+ * with a dot, at most 63 characters. */
+bool lr_step_lab_is_valid(const char *lab);
 
 /* labrun-step, when the container could not be made: err's message goes
  * to the user through Slurm. */

@@ -20,6 +20,8 @@
  * which would make a user's process unkillable (DESIGN.md §4). */
 #define LR_HELPER_OOM_SCORE_ADJ "-500"
 
+#define LR_CGROUP_V1_PIDS "/sys/fs/cgroup/pids"
+
 /* Cgroups the helper is moved into before it makes its namespaces. */
 #define LR_ROOT_MAX_CGROUPS 16
 
@@ -43,6 +45,7 @@ struct lr_plugin {
 	struct lr_error failure;
 	unsigned tasks_exited;
 	bool memory_narrowed;
+	char pids_dir[600]; /* the step's cgroup in the member's (pids, v1), or "" */
 };
 extern struct lr_plugin lr_plugin;
 
@@ -60,6 +63,9 @@ int lr_plugin_remote_task_init(spank_t sp);    /* each task, as the user: remote
 int lr_plugin_root_task_post_fork(spank_t sp); /* slurmstepd, as root: root.c */
 int lr_plugin_root_task_exit(spank_t sp);      /* slurmstepd, as root: root.c */
 int lr_plugin_root_release(void);	       /* slurmstepd: the helper's wait status; root.c */
+int lr_plugin_root_quota(spank_t sp, struct lr_error *err); /* user_init: the lab's quota */
+void lr_plugin_root_pids_remove(void);			    /* exit: that cgroup removed */
+bool lr_plugin_cgroup_v2(void);				    /* no v1 pids hierarchy */
 
 /* root.c: what the helper's child does as root before it drops for good,
  * planned in slurmstepd (lr_plugin_root_plan) and done in the forked child

@@ -282,6 +282,8 @@ int lr_plugin_remote_user_init(spank_t sp)
 	if (lr_step_receive(sock[0], &lr_plugin.handover, &err) == 0) {
 		lr_plugin.have_handover = true;
 		note_oom_score_adj(pid);
+		if (lr_plugin_root_quota(sp, &err) < 0)
+			lr_plugin.have_handover = false;
 	} else if (err.code == EPIPE) {
 		/* No word at all: the helper did not start. */
 		int st = lr_plugin_root_release();

@@ -21,6 +21,7 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -198,44 +199,180 @@ static int step_memory_dir(char *dir, size_t len, bool *v2)
 	return r;
 }
 
-/* The lab member's memory, when it is below the step's: the only value
- * from the helper that root uses, a number, and it can only lower the
- * step's limit (notes/security.md, invariant 9).  Done once, after the
- * tasks are forked and before any of them execs. */
-int lr_plugin_root_task_post_fork(spank_t sp)
+/* cgroup v1's pids controller, which Slurm leaves alone: the step's tasks
+ * and its helper join labrun/LAB/USER/slurm-JOB.STEP, inside the cgroup
+ * `labrun-policy apply` made for the member, whose pids.max is the
+ * member's "processes" (DESIGN.md §5): a fork bomb in a step stops there,
+ * counted with the member's other containers.  LAB is from the hand-over,
+ * checked (lr_step_lab_is_valid) to be a plain name; USER is the job's. */
+#define PIDS_ROOT LR_CGROUP_V1_PIDS "/labrun"
+
+static int pids_step_dir(spank_t sp, char *dir, size_t len, struct lr_error *err)
 {
-	if (!lr_plugin.have_handover || lr_plugin.memory_narrowed ||
-	    !lr_plugin.handover.memory_limit)
-		return 0;
-	lr_plugin.memory_narrowed = true;
-	uint64_t want = lr_plugin.handover.memory_limit;
-	char dir[768], path[1024], buf[64];
-	bool v2 = false;
-	if (step_memory_dir(dir, sizeof(dir), &v2) < 0) {
-		slurm_error("labrun: lab quota: cannot find the step's memory cgroup; the step "
-			    "cannot run under your lab's memory quota");
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/%s", dir, v2 ? "memory.max" : "memory.limit_in_bytes");
-	FILE *f = fopen(path, "re");
-	unsigned long long now = 0;
-	bool unlimited = !f || !fgets(buf, sizeof(buf), f) || !strncmp(buf, "max", 3) ||
-			 (now = strtoull(buf, NULL, 10)) >= (1ULL << 62);
-	if (f)
-		fclose(f);
-	if (!unlimited && now <= want)
-		return 0;
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)want);
+	uint32_t job = 0, step = 0;
+	uid_t uid = 0;
+	if (spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_STEPID, &step) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS)
+		return lr_error_set(err, EINVAL, "cannot tell which job and step this is");
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) != 0 || !found)
+		return lr_error_set(err, ENOENT, "uid %u has no name", (unsigned)uid);
+	if (!lr_step_lab_is_valid(lr_plugin.handover.lab))
+		return lr_error_set(err, EINVAL, "lab '%.64s': not a lab name",
+				    lr_plugin.handover.lab);
+	char member[512];
+	snprintf(member, sizeof(member), PIDS_ROOT "/%s/%s", lr_plugin.handover.lab,
+		 found->pw_name);
+	struct stat st;
+	if (stat(member, &st) < 0 || !S_ISDIR(st.st_mode))
+		return lr_error_set(err, ENOENT,
+				    "lab %s: your cgroup %s is missing on this node: an admin must "
+				    "run 'labrun-policy apply'",
+				    lr_plugin.handover.lab, member);
+	char name[32];
+	step_name(step, name, sizeof(name));
+	if ((size_t)snprintf(dir, len, "%s/slurm-%u.%s", member, job, name + 5) >= len)
+		return lr_error_set(err, ENAMETOOLONG, "%s: too long", member);
+	return 0;
+}
+
+static int join_pids(const char *dir, pid_t pid, struct lr_error *err)
+{
+	char path[640], text[16];
+	snprintf(path, sizeof(path), "%s/tasks", dir);
+	snprintf(text, sizeof(text), "%d", (int)pid);
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, buf, strlen(buf)) < 0) {
-		slurm_error("labrun: lab quota: cannot lower the step's memory to %s bytes (%s): "
-			    "%s",
-			    buf, path, strerror(errno));
+	if (fd < 0 || write(fd, text, strlen(text)) < 0) {
+		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return lr_error_errno(err, e, "put process %d in %s", (int)pid, dir);
 	}
 	close(fd);
-	slurm_verbose("labrun: step memory lowered to the lab member's %s bytes", buf);
 	return 0;
+}
+
+/* The lab's quota on the step, once its container is ready (user_init,
+ * before any task is forked): the step's memory cgroup lowered to the
+ * member's memory when it is below Slurm's (never raised: the only value
+ * from the helper root uses is this number, notes/security.md invariant
+ * 9), and the step's cgroup made in the member's pids cgroup, with the
+ * helper in it.  A failure here is said by every task_init; one in
+ * task_post_fork would leave srun's status 0 (notes/slurm.md, edge 3).
+ * Done by a forked child that regains root, as the helper's is
+ * (lr_plugin_root_enter), so slurmstepd's own ids never change. */
+enum { QUOTA_ROOT = 1, QUOTA_MEMORY, QUOTA_PIDS_DIR, QUOTA_PIDS_JOIN };
+
+int lr_plugin_root_quota(spank_t sp, struct lr_error *err)
+{
+	const struct lr_step_handover *h = &lr_plugin.handover;
+	static char mem_file[1024], mem_value[32], pids_dir[sizeof(lr_plugin.pids_dir)],
+		pids_tasks[sizeof(lr_plugin.pids_dir) + 8], helper[16];
+	mem_file[0] = pids_dir[0] = '\0';
+	if (h->memory_limit) {
+		char dir[768], buf[64];
+		bool v2 = false;
+		if (step_memory_dir(dir, sizeof(dir), &v2) < 0)
+			return lr_error_set(err, ENOENT,
+					    "lab %s: cannot find the step's memory cgroup, so the "
+					    "step cannot run under the lab's memory quota",
+					    h->lab);
+		snprintf(mem_file, sizeof(mem_file), "%s/%s", dir,
+			 v2 ? "memory.max" : "memory.limit_in_bytes");
+		FILE *f = fopen(mem_file, "re");
+		unsigned long long now = 0;
+		bool unlimited = !f || !fgets(buf, sizeof(buf), f) || !strncmp(buf, "max", 3) ||
+				 (now = strtoull(buf, NULL, 10)) >= (1ULL << 62);
+		if (f)
+			fclose(f);
+		if (!unlimited && now <= h->memory_limit)
+			mem_file[0] = '\0';
+		snprintf(mem_value, sizeof(mem_value), "%llu", (unsigned long long)h->memory_limit);
+	}
+	if (h->lab[0] && !lr_plugin_cgroup_v2()) {
+		if (pids_step_dir(sp, pids_dir, sizeof(pids_dir), err) < 0)
+			return -1;
+		snprintf(pids_tasks, sizeof(pids_tasks), "%s/tasks", pids_dir);
+		snprintf(helper, sizeof(helper), "%d", (int)lr_plugin.helper);
+	}
+	if (!mem_file[0] && !pids_dir[0])
+		return 0;
+	pid_t pid = fork();
+	if (pid < 0)
+		return lr_error_errno(err, errno, "lab %s: apply the quota", h->lab);
+	if (pid == 0) {
+		/* System calls only, as in lr_plugin_root_enter(). */
+		if (syscall(SYS_setresuid, -1, 0, -1) < 0)
+			_exit(QUOTA_ROOT);
+		if (mem_file[0])
+			write_or_die(mem_file, mem_value, QUOTA_MEMORY);
+		if (pids_dir[0]) {
+			if (mkdir(pids_dir, 0755) < 0 && errno != EEXIST)
+				_exit(QUOTA_PIDS_DIR);
+			write_or_die(pids_tasks, helper, QUOTA_PIDS_JOIN);
+		}
+		_exit(0);
+	}
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (pids_dir[0] && (!WIFEXITED(st) || WEXITSTATUS(st) != QUOTA_PIDS_DIR))
+		snprintf(lr_plugin.pids_dir, sizeof(lr_plugin.pids_dir), "%s", pids_dir);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		if (mem_file[0])
+			slurm_verbose("labrun: step memory lowered to lab %s's %s bytes", h->lab,
+				      mem_value);
+		return 0;
+	}
+	switch (WIFEXITED(st) ? WEXITSTATUS(st) : -1) {
+	case QUOTA_MEMORY:
+		return lr_error_set(err, EIO,
+				    "lab %s: cannot lower the step's memory to %s bytes (%s)",
+				    h->lab, mem_value, mem_file);
+	case QUOTA_PIDS_DIR:
+		return lr_error_set(err, EIO, "lab %s: cannot create the step's cgroup %s", h->lab,
+				    pids_dir);
+	case QUOTA_PIDS_JOIN:
+		return lr_error_set(err, EIO, "lab %s: cannot join the step's cgroup %s", h->lab,
+				    pids_dir);
+	default: return lr_error_set(err, EIO, "lab %s: cannot apply the quota (no root)", h->lab);
+	}
+}
+
+/* Each task into the step's pids cgroup, before it execs (its children
+ * follow).  The cgroup was made by lr_plugin_root_quota(). */
+int lr_plugin_root_task_post_fork(spank_t sp)
+{
+	if (lr_plugin.failed || !lr_plugin.pids_dir[0])
+		return 0;
+	struct lr_error err = {0};
+	pid_t task = 0;
+	if (spank_get_item(sp, S_TASK_PID, &task) != ESPANK_SUCCESS || task <= 0) {
+		slurm_error("labrun: lab quota: cannot tell the task's pid");
+		return -1;
+	}
+	if (join_pids(lr_plugin.pids_dir, task, &err) < 0) {
+		slurm_error("labrun: lab quota: %s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+void lr_plugin_root_pids_remove(void)
+{
+	if (!lr_plugin.pids_dir[0])
+		return;
+	/* After proctrack's kill: the last processes may still be on their
+	 * way out of the cgroup. */
+	for (int i = 0; i < 100 && rmdir(lr_plugin.pids_dir) < 0 && errno == EBUSY; i++)
+		usleep(10000);
+	lr_plugin.pids_dir[0] = '\0';
+}
+
+bool lr_plugin_cgroup_v2(void)
+{
+	struct stat st;
+	return stat(LR_CGROUP_V1_PIDS, &st) < 0;
 }

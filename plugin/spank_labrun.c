@@ -114,8 +114,10 @@ int slurm_spank_task_exit(spank_t sp, int ac, char **av)
 int slurm_spank_exit(spank_t sp, int ac, char **av)
 {
 	/* A step whose tasks never ran still lets its container go. */
-	if (spank_context() == S_CTX_REMOTE)
+	if (spank_context() == S_CTX_REMOTE) {
 		lr_plugin_root_release();
+		lr_plugin_root_pids_remove();
+	}
 	lr_step_handover_free(&lr_plugin.handover);
 	lr_plugin.have_handover = false;
 	lr_spank_args_free(&lr_plugin.args);

@@ -54,6 +54,7 @@ struct wire {
 	uint32_t n_env;
 	uint32_t env_len; /* n_env strings, each with its NUL */
 	uint64_t memory_limit;
+	char lab[64];
 	char msg[LR_ERROR_MSG_MAX];
 };
 
@@ -293,9 +294,9 @@ static void ready_hands_over_namespaces_workdir_env_and_memory(void **state)
 	keeper_fds(f, false, fds);
 	char *env[] = {"PATH=/usr/local/bin:/usr/bin", "HOME=/root", "EMPTY=", "EQ=a=b", NULL};
 	struct lr_error err = {0};
-	assert_int_equal(
-		lr_step_send_ready(f->sv[1], fds, "/scratch/run 1", true, env, 300ULL << 20, &err),
-		0);
+	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/scratch/run 1", true, env,
+					    300ULL << 20, "physics", &err),
+			 0);
 	struct lr_step_handover h;
 	poison(&h);
 	int before = count_fds();
@@ -309,6 +310,7 @@ static void ready_hands_over_namespaces_workdir_env_and_memory(void **state)
 		assert_string_equal(h.env[i], env[i]);
 	assert_null(h.env[4]);
 	assert_int_equal(h.memory_limit, 300ULL << 20);
+	assert_string_equal(h.lab, "physics");
 	assert_int_equal(h.fds[LR_NS_JOB_USER], -1);
 	for (int k = 0; k < LR_NS_COUNT; k++) {
 		if (k == LR_NS_JOB_USER)
@@ -331,7 +333,7 @@ static void ready_with_job_user_namespace_hands_over_all_six(void **state)
 	int fds[LR_NS_COUNT];
 	keeper_fds(f, true, fds);
 	struct lr_error err = {0};
-	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/", false, NULL, 0, &err), 0);
+	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/", false, NULL, 0, NULL, &err), 0);
 	struct lr_step_handover h;
 	poison(&h);
 	if (lr_step_receive(f->sv[0], &h, &err) != 0)
@@ -357,7 +359,7 @@ static void as_many_env_entries_as_allowed_arrive(void **state)
 	for (int i = 0; i < LR_STEP_MAX_ENV; i++)
 		assert_true(asprintf(&env[i], "V%d=%d", i, i) > 0);
 	struct lr_error err = {0};
-	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", false, env, 0, &err), 0);
+	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", false, env, 0, NULL, &err), 0);
 	struct lr_step_handover h;
 	if (lr_step_receive(f->sv[0], &h, &err) != 0)
 		fail_msg("lr_step_receive: %s", err.msg);
@@ -379,7 +381,8 @@ static void sender_refuses_more_env_entries_than_allowed(void **state)
 	for (int i = 0; i <= LR_STEP_MAX_ENV; i++)
 		env[i] = "A=1";
 	struct lr_error err = {0};
-	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", false, env, 0, &err), -E2BIG);
+	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", false, env, 0, NULL, &err),
+			 -E2BIG);
 	assert_non_null(strstr(err.msg, "environment is too large"));
 	free(env);
 }
@@ -441,7 +444,7 @@ static void a_crafted_message_like_the_keepers_is_accepted(void **state)
 	int fds[LR_NS_COUNT];
 	keeper_fds(f, true, fds);
 	char *env[] = {"A=1", NULL};
-	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", true, env, 42, &err), 0);
+	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", true, env, 42, NULL, &err), 0);
 	char buf[sizeof(struct wire) + 64];
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
@@ -594,6 +597,34 @@ static void an_env_entry_without_equals_is_refused(void **state)
 	craft_ready(f, "/w", env);
 	send_crafted(f);
 	assert_refused(f, EPROTO, "a malformed environment entry");
+}
+
+static void a_lab_root_may_not_use_in_a_path_is_refused(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = {"../../x", ".hidden", "a/b", "sp ace"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		craft_default(f);
+		snprintf(f->c.w.lab, sizeof(f->c.w.lab), "%s", bad[i]);
+		send_crafted(f);
+		assert_refused(f, EPROTO, "a malformed lab name");
+	}
+	craft_default(f);
+	memset(f->c.w.lab, 'a', sizeof(f->c.w.lab)); /* no NUL */
+	send_crafted(f);
+	assert_refused(f, EPROTO, "a malformed lab name");
+}
+
+static void the_sender_refuses_a_lab_root_may_not_use(void **state)
+{
+	struct fx *f = *state;
+	int fds[LR_NS_COUNT];
+	keeper_fds(f, false, fds);
+	struct lr_error err = {0};
+	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/", false, NULL, 0, "../x", &err),
+			 -EINVAL);
+	assert_false(lr_step_lab_is_valid(""));
+	assert_true(lr_step_lab_is_valid("physics-2.lab_b"));
 }
 
 static void an_env_entry_without_a_name_is_refused(void **state)
@@ -866,6 +897,8 @@ int main(void)
 		T(more_fds_than_namespaces_are_refused_and_closed),
 		T(a_regular_file_in_place_of_a_namespace_is_refused_and_closed),
 		T(a_namespace_of_the_wrong_kind_is_refused),
+		T(a_lab_root_may_not_use_in_a_path_is_refused),
+		T(the_sender_refuses_a_lab_root_may_not_use),
 		T(an_env_entry_without_equals_is_refused),
 		T(an_env_entry_without_a_name_is_refused),
 		T(an_env_entry_without_its_nul_is_refused),
