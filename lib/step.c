@@ -194,6 +194,9 @@ static int decode(const char *buf, size_t n, const int *fds, size_t n_fds,
 	if (w.kind == WIRE_FAILED) {
 		w.msg[sizeof(w.msg) - 1] = '\0';
 		int code = w.code > 0 && w.code < 4096 ? w.code : EIO;
+		if (!w.msg[0]) /* the user must learn something */
+			return lr_error_set(err, code, "the container could not be made: %s",
+					    strerror(code));
 		return lr_error_set(err, code, "%s", w.msg);
 	}
 	size_t want_fds = (w.flags & WIRE_JOB_USER) ? LR_NS_COUNT : LR_NS_COUNT - 1;

@@ -414,6 +414,23 @@ static void failure_without_a_code_or_message_arrives_as_eio(void **state)
 	assert_string_equal(err.msg, strerror(EIO));
 }
 
+/* Found by tests/fuzz/fuzz_step.c: a failure whose text is empty (a
+ * crafted one: lr_step_send_failure() always fills it) gave the user an
+ * empty "labrun: " line. */
+static void a_failure_with_an_empty_message_still_says_something(void **state)
+{
+	struct fx *f = *state;
+	craft_default(f);
+	f->c.w.kind = WIRE_FAILED;
+	f->c.w.code = ENOENT;
+	f->c.w.msg[0] = '\0';
+	send_crafted(f);
+	struct lr_step_handover h;
+	struct lr_error err = {0};
+	assert_int_equal(lr_step_receive(f->sv[0], &h, &err), -ENOENT);
+	assert_string_equal(err.msg, "the container could not be made: No such file or directory");
+}
+
 static void peer_closing_without_a_word_is_epipe(void **state)
 {
 	struct fx *f = *state;
@@ -885,6 +902,7 @@ int main(void)
 		T(sender_refuses_more_env_entries_than_allowed),
 		T(failure_arrives_with_its_code_and_message),
 		T(failure_without_a_code_or_message_arrives_as_eio),
+		T(a_failure_with_an_empty_message_still_says_something),
 		T(peer_closing_without_a_word_is_epipe),
 		T(a_crafted_message_like_the_keepers_is_accepted),
 		T(a_short_message_is_refused),
