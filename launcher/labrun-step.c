@@ -54,6 +54,7 @@ static const char usage[] =
 	"      --gpus LIST          the step's GPUs: indexes (SLURM_STEP_GPUS) into the node's\n"
 	"                           GPUs (gpu-devices in labrun.conf, by minor number)\n"
 	"      --lab LAB            the lab whose quota applies (a member of several)\n"
+	"      --cpus N             the CPUs Slurm gave the step on this node\n"
 	"      --batch-dir DIR      the batch script's directory, bound read-only\n"
 	"      --console TTY        the tasks' terminal (srun --pty), as /dev/console\n"
 	"      --tmpfs-size BYTES   size of the writable layer\n"
@@ -69,6 +70,7 @@ struct step_options {
 	bool entrypoint;
 	const char *gpus;
 	const char *lab;
+	unsigned cpus;
 	const char *batch_dir;
 	const char *console;
 	bool has_tmpfs_size;
@@ -78,7 +80,19 @@ struct step_options {
 
 static int parse(struct step_options *o, int argc, char **argv, struct lr_error *err)
 {
-	enum { MOUNTS = 256, WORKDIR, WRITABLE, REMAP, GPUS, LAB, TMPFS, BATCH, CONSOLE, ENTRY };
+	enum {
+		MOUNTS = 256,
+		WORKDIR,
+		WRITABLE,
+		REMAP,
+		GPUS,
+		LAB,
+		TMPFS,
+		BATCH,
+		CONSOLE,
+		ENTRY,
+		CPUS
+	};
 	static const struct option longs[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"mounts", required_argument, NULL, MOUNTS},
@@ -88,6 +102,7 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		{"entrypoint", no_argument, NULL, ENTRY},
 		{"gpus", required_argument, NULL, GPUS},
 		{"lab", required_argument, NULL, LAB},
+		{"cpus", required_argument, NULL, CPUS},
 		{"tmpfs-size", required_argument, NULL, TMPFS},
 		{"batch-dir", required_argument, NULL, BATCH},
 		{"console", required_argument, NULL, CONSOLE},
@@ -109,6 +124,16 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		case CONSOLE: o->console = optarg; break;
 		case GPUS: o->gpus = optarg; break;
 		case LAB: o->lab = optarg; break;
+		case CPUS: {
+			char *end;
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || n > 1u << 20)
+				return lr_error_set(err, EINVAL, "--cpus '%.32s': not a count",
+						    optarg);
+			o->cpus = (unsigned)n;
+			break;
+		}
 		case TMPFS:
 			if (lr_tmpfs_size_parse(optarg, &o->tmpfs_size, err) < 0)
 				return lr_error_prefix(err, "--tmpfs-size");
@@ -220,8 +245,13 @@ static int run(int argc, char **argv, struct lr_error *err)
 	 * is mounted. */
 	struct lr_step_resources res;
 	struct lr_step_quota quota;
-	if (lr_step_resources_read(&res, n_gpus, err) < 0 ||
-	    lr_step_quota_check(cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR, pw->pw_name, o.lab,
+	if (lr_step_resources_read(&res, n_gpus, err) < 0)
+		return -1;
+	/* Without Slurm's ConstrainCores the step's cpuset is the whole node:
+	 * then the CPUs Slurm counted for the step are the bound. */
+	if (o.cpus && o.cpus < res.cores)
+		res.cores = o.cpus;
+	if (lr_step_quota_check(cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR, pw->pw_name, o.lab,
 				&res, &quota, err) < 0)
 		return -1;
 	static struct lr_bind binds[LR_CONFIG_MAX_BINDS + LR_CONTAINER_MAX_BINDS];

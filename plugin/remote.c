@@ -146,7 +146,7 @@ static void task_terminal(spank_t sp, char *tty, size_t len)
 
 /* labrun-step's command line, from the user's options. */
 static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batch, char *gpus,
-			  char *tty)
+			  char *tty, char *cpus)
 {
 	size_t n = 0;
 	argv[n++] = (char *)"labrun-step";
@@ -185,6 +185,10 @@ static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batc
 	if (*gpus) {
 		argv[n++] = (char *)"--gpus";
 		argv[n++] = gpus;
+	}
+	if (*cpus) {
+		argv[n++] = (char *)"--cpus";
+		argv[n++] = cpus;
 	}
 	argv[n++] = (char *)"--";
 	argv[n++] = lr_plugin.image;
@@ -257,7 +261,12 @@ int lr_plugin_remote_user_init(spank_t sp)
 		gpus[0] = '\0';
 	static char tty[64];
 	task_terminal(sp, tty, sizeof(tty));
-	helper_argv(argv, &lr_plugin.args, batch, gpus, tty);
+	static char cpus[16];
+	uint16_t ncpus = 0;
+	cpus[0] = '\0';
+	if (spank_get_item(sp, S_JOB_NCPUS, &ncpus) == ESPANK_SUCCESS && ncpus)
+		snprintf(cpus, sizeof(cpus), "%u", (unsigned)ncpus);
+	helper_argv(argv, &lr_plugin.args, batch, gpus, tty, cpus);
 
 	int sock[2] = {-1, -1}, release[2] = {-1, -1};
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0 ||
