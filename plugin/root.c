@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -167,8 +168,9 @@ int lr_plugin_root_task_exit(spank_t sp)
 }
 
 /* slurmstepd's own memory cgroup directory: the step's (cgroup v1: Slurm
- * puts slurmstepd in the step's memory cgroup; v2: in the step's
- * "slurm_processes" leaf, the step being its parent). */
+ * puts slurmstepd in the step's memory cgroup; v2: in a leaf of the step's,
+ * "slurm" in Slurm 22.05, "slurm_processes" from 23.02, the step being its
+ * parent). */
 static int step_memory_dir(char *dir, size_t len, bool *v2)
 {
 	FILE *f = fopen("/proc/self/cgroup", "re");
@@ -189,7 +191,7 @@ static int step_memory_dir(char *dir, size_t len, bool *v2)
 			r = snprintf(dir, len, "/sys/fs/cgroup/memory%s", path) < (int)len ? 0 : -1;
 		} else if (!*ctrl && strcmp(path, "/") != 0) {
 			char *leaf = strrchr(path, '/');
-			if (leaf && !strcmp(leaf, "/slurm_processes"))
+			if (leaf && (!strcmp(leaf, "/slurm") || !strcmp(leaf, "/slurm_processes")))
 				*leaf = '\0';
 			*v2 = true;
 			r = snprintf(dir, len, "/sys/fs/cgroup%s", path) < (int)len ? 0 : -1;
@@ -197,6 +199,22 @@ static int step_memory_dir(char *dir, size_t len, bool *v2)
 	}
 	fclose(f);
 	return r;
+}
+
+/* A memory cgroup's limit file: its bytes, ULLONG_MAX when there is none
+ * (v2's "max", v1's page-rounded LONG_MAX, no such file). */
+static unsigned long long memory_limit_of(const char *file, char *buf, size_t len)
+{
+	FILE *f = fopen(file, "re");
+	unsigned long long v = ULLONG_MAX;
+	if (f && fgets(buf, (int)len, f) && strncmp(buf, "max", 3) != 0) {
+		v = strtoull(buf, NULL, 10);
+		if (v >= (1ULL << 62))
+			v = ULLONG_MAX;
+	}
+	if (f)
+		fclose(f);
+	return v;
 }
 
 /* cgroup v1's pids controller, which Slurm leaves alone: the step's tasks
@@ -281,13 +299,19 @@ int lr_plugin_root_quota(spank_t sp, struct lr_error *err)
 					    h->lab);
 		snprintf(mem_file, sizeof(mem_file), "%s/%s", dir,
 			 v2 ? "memory.max" : "memory.limit_in_bytes");
-		FILE *f = fopen(mem_file, "re");
-		unsigned long long now = 0;
-		bool unlimited = !f || !fgets(buf, sizeof(buf), f) || !strncmp(buf, "max", 3) ||
-				 (now = strtoull(buf, NULL, 10)) >= (1ULL << 62);
-		if (f)
-			fclose(f);
-		if (!unlimited && now <= h->memory_limit)
+		unsigned long long now = memory_limit_of(mem_file, buf, sizeof(buf));
+		/* v2: Slurm puts the step's limit on the tasks' leaf beside
+		 * slurmstepd's ("user" in 22.05, "user_processes" from 23.02),
+		 * not on the step: the least of them is what holds the tasks. */
+		static const char *const users[] = {"user", "user_processes"};
+		for (size_t i = 0; v2 && i < sizeof(users) / sizeof(users[0]); i++) {
+			char file[1024];
+			snprintf(file, sizeof(file), "%s/%s/memory.max", dir, users[i]);
+			unsigned long long u = memory_limit_of(file, buf, sizeof(buf));
+			if (u < now)
+				now = u;
+		}
+		if (now != ULLONG_MAX && now <= h->memory_limit)
 			mem_file[0] = '\0';
 		snprintf(mem_value, sizeof(mem_value), "%llu", (unsigned long long)h->memory_limit);
 	}
