@@ -304,8 +304,9 @@ static int run(int argc, char **argv, struct lr_error *err)
 		.step_fd = STEP_FD,
 		.release_fd = RELEASE_FD,
 		.cgroup_ns = true,
-		.step_memory_limit = quota.memory_limit,
-		.step_lab = quota.applies ? quota.lab : NULL,
+		.step_limits = {.memory = quota.memory_limit,
+				.processes = quota.processes,
+				.lab = quota.applies ? quota.lab : NULL},
 		.console = o.console,
 	};
 	if (quota.has_tmpfs && quota.tmpfs_size < spec.tmpfs_size)

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "error.h"
 #include "layers.h"
+#include "step.h"
 
 /* Binds in one container, admin's and user's together. */
 #define LR_CONTAINER_MAX_BINDS 256
@@ -41,10 +42,9 @@ struct lr_container_spec {
 	 * for the tasks) and stays as init until release_fd hangs up. */
 	int step_fd;
 	int release_fd;
-	bool cgroup_ns;		    /* a cgroup namespace rooted at the caller's cgroups */
-	uint64_t step_memory_limit; /* handed over with the namespaces (step.h) */
-	const char *step_lab;	    /* likewise: the member's lab, or NULL */
-	const char *console;	    /* the terminal for /dev/console; NULL: stdio's, if any */
+	bool cgroup_ns;			   /* a cgroup namespace rooted at the caller's cgroups */
+	struct lr_step_limits step_limits; /* handed over with the namespaces */
+	const char *console; /* the terminal for /dev/console; NULL: stdio's, if any */
 };
 
 /* Run the job and wait for it.  Returns 0 when the job ran (or could not

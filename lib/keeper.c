@@ -460,7 +460,7 @@ static __attribute__((noreturn)) void anchor(const struct lr_keeper_plan *p)
 		fail(p, &err);
 	}
 	if (lr_step_send_ready(s->step_fd, fds, s->workdir, s->workdir_explicit, s->envp,
-			       s->step_memory_limit, s->step_lab, &err) < 0)
+			       &s->step_limits, &err) < 0)
 		fail(p, &err);
 	for (int k = 0; k < LR_NS_COUNT; k++)
 		if (fds[k] >= 0)

@@ -40,6 +40,7 @@ struct wire {
 	uint32_t n_env;
 	uint32_t env_len; /* n_env strings, each with its NUL */
 	uint64_t memory_limit;
+	uint64_t processes_limit;
 	char lab[64];
 	char msg[LR_ERROR_MSG_MAX];
 };
@@ -75,10 +76,15 @@ static int send_wire(int sock, struct wire *w, const char *workdir, const char *
 }
 
 int lr_step_send_ready(int sock, const int fds[LR_NS_COUNT], const char *workdir,
-		       bool workdir_explicit, char *const *env, uint64_t memory_limit,
-		       const char *lab, struct lr_error *err)
+		       bool workdir_explicit, char *const *env, const struct lr_step_limits *limits,
+		       struct lr_error *err)
 {
-	struct wire w = {.magic = STEP_MAGIC, .kind = WIRE_READY, .memory_limit = memory_limit};
+	struct wire w = {.magic = STEP_MAGIC, .kind = WIRE_READY};
+	const char *lab = limits ? limits->lab : NULL;
+	if (limits) {
+		w.memory_limit = limits->memory;
+		w.processes_limit = limits->processes;
+	}
 	if (lab && *lab) {
 		if (!lr_step_lab_is_valid(lab))
 			return lr_error_set(err, EINVAL, "lab '%.64s': not a name root may use",
@@ -213,7 +219,8 @@ static int decode(const char *buf, size_t n, const int *fds, size_t n_fds,
 	/* The environment: exactly n_env "K=V" strings filling env_len. */
 	const char *env = workdir + w.workdir_len, *end = env + w.env_len;
 	struct lr_step_handover out = {.workdir_explicit = w.flags & WIRE_WORKDIR_EXPLICIT,
-				       .memory_limit = w.memory_limit};
+				       .memory_limit = w.memory_limit,
+				       .processes_limit = w.processes_limit};
 	memcpy(out.lab, w.lab, sizeof(out.lab));
 	for (int k = 0; k < LR_NS_COUNT; k++)
 		out.fds[k] = -1;

@@ -29,15 +29,23 @@ struct lr_step_handover {
 	bool workdir_explicit;
 	char **env; /* the image's "K=V" entries, NULL-terminated */
 	size_t n_env;
-	uint64_t memory_limit; /* the lab member's memory, for root to narrow the step to; 0 */
-	char lab[64];	       /* the member's lab when the policy applies, else "" */
+	uint64_t memory_limit;	  /* the lab member's memory, for root to narrow the step to; 0 */
+	uint64_t processes_limit; /* likewise their processes (cgroup v2's pids.max); 0 */
+	char lab[64];		  /* the member's lab when the policy applies, else "" */
+};
+
+/* The lab's quota, handed over with the namespaces for root to apply. */
+struct lr_step_limits {
+	uint64_t memory;    /* 0: none */
+	uint64_t processes; /* 0: none */
+	const char *lab;    /* NULL: no lab applies */
 };
 
 /* The keeper, once the container is ready: the namespaces it is in
  * (LR_NS_JOB_USER -1 when the job shares the keeper's user namespace). */
 int lr_step_send_ready(int sock, const int fds[LR_NS_COUNT], const char *workdir,
-		       bool workdir_explicit, char *const *env, uint64_t memory_limit,
-		       const char *lab, struct lr_error *err);
+		       bool workdir_explicit, char *const *env, const struct lr_step_limits *limits,
+		       struct lr_error *err);
 
 /* A lab's name as root may use it in a path: [A-Za-z0-9._-], not starting
  * with a dot, at most 63 characters. */

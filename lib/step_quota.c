@@ -163,6 +163,8 @@ int lr_step_quota_check(const char *policy_dir, const char *user, const char *wa
 				 l.lab, (unsigned long long)gpus, r->gpus);
 	if (e == 0 && mem != LR_POLICY_UNLIMITED && (r->memory == 0 || mem < r->memory))
 		q.memory_limit = mem;
+	if (e == 0 && a->set[LR_RES_PROCESSES] && a->value[LR_RES_PROCESSES] != LR_POLICY_UNLIMITED)
+		q.processes = a->value[LR_RES_PROCESSES];
 	if (e == 0 && a->set[LR_RES_TMPFS] && a->value[LR_RES_TMPFS] != LR_POLICY_UNLIMITED) {
 		q.has_tmpfs = true;
 		q.tmpfs_size = a->value[LR_RES_TMPFS];

@@ -21,6 +21,7 @@ struct lr_step_quota {
 	bool applies; /* the policy names the user */
 	char lab[64];
 	uint64_t memory_limit; /* the member's memory, below the step's; 0: leave it */
+	uint64_t processes;    /* the member's processes; 0: unlimited */
 	bool has_tmpfs;	       /* the member's tmpfs (writable layer) cap */
 	uint64_t tmpfs_size;
 };

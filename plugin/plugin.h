@@ -21,6 +21,7 @@
 #define LR_HELPER_OOM_SCORE_ADJ "-500"
 
 #define LR_CGROUP_V1_PIDS "/sys/fs/cgroup/pids"
+#define LR_CGROUP_V2_MOUNT "/sys/fs/cgroup"
 
 /* Cgroups the helper is moved into before it makes its namespaces. */
 #define LR_ROOT_MAX_CGROUPS 16

@@ -201,8 +201,8 @@ static int step_memory_dir(char *dir, size_t len, bool *v2)
 	return r;
 }
 
-/* A memory cgroup's limit file: its bytes, ULLONG_MAX when there is none
- * (v2's "max", v1's page-rounded LONG_MAX, no such file). */
+/* A cgroup limit file (memory, pids): its value, ULLONG_MAX when there is
+ * none (v2's "max", v1's page-rounded LONG_MAX, no such file). */
 static unsigned long long memory_limit_of(const char *file, char *buf, size_t len)
 {
 	FILE *f = fopen(file, "re");
@@ -281,14 +281,41 @@ static int join_pids(const char *dir, pid_t pid, struct lr_error *err)
  * task_post_fork would leave srun's status 0 (notes/slurm.md, edge 3).
  * Done by a forked child that regains root, as the helper's is
  * (lr_plugin_root_enter), so slurmstepd's own ids never change. */
-enum { QUOTA_ROOT = 1, QUOTA_MEMORY, QUOTA_PIDS_DIR, QUOTA_PIDS_JOIN };
+enum {
+	QUOTA_ROOT = 1,
+	QUOTA_MEMORY,
+	QUOTA_PIDS_DIR,
+	QUOTA_PIDS_JOIN,
+	QUOTA_PIDS_ENABLE,
+	QUOTA_PIDS_MAX
+};
+
+/* cgroup v2: the subtree_control files from the hierarchy's root down to
+ * dir's parent, where "+pids" makes dir's pids.max appear.  Slurm enables
+ * only the controllers it uses; none of these cgroups holds a process
+ * (slurmstepd and the tasks sit in leaves), so the kernel allows it. */
+#define MAX_DEPTH 16
+static size_t pids_enable_files(const char *dir, char files[MAX_DEPTH][800])
+{
+	size_t n = 0, root = strlen(LR_CGROUP_V2_MOUNT);
+	const char *end = strrchr(dir, '/');
+	for (const char *p = dir + root; p && p <= end && n < MAX_DEPTH; p = strchr(p + 1, '/')) {
+		snprintf(files[n++], sizeof(files[0]), "%.*s/cgroup.subtree_control",
+			 (int)(p - dir), dir);
+		if (p == end)
+			break;
+	}
+	return n;
+}
 
 int lr_plugin_root_quota(spank_t sp, struct lr_error *err)
 {
 	const struct lr_step_handover *h = &lr_plugin.handover;
 	static char mem_file[1024], mem_value[32], pids_dir[sizeof(lr_plugin.pids_dir)],
-		pids_tasks[sizeof(lr_plugin.pids_dir) + 8], helper[16];
-	mem_file[0] = pids_dir[0] = '\0';
+		pids_tasks[sizeof(lr_plugin.pids_dir) + 8], helper[16], pids_max[1024],
+		pids_value[32], enable[MAX_DEPTH][800];
+	size_t n_enable = 0;
+	mem_file[0] = pids_dir[0] = pids_max[0] = '\0';
 	if (h->memory_limit) {
 		char dir[768], buf[64];
 		bool v2 = false;
@@ -321,7 +348,26 @@ int lr_plugin_root_quota(spank_t sp, struct lr_error *err)
 		snprintf(pids_tasks, sizeof(pids_tasks), "%s/tasks", pids_dir);
 		snprintf(helper, sizeof(helper), "%d", (int)lr_plugin.helper);
 	}
-	if (!mem_file[0] && !pids_dir[0])
+	/* cgroup v2: the pids controller is in Slurm's tree, so the member's
+	 * processes bound the step's own pids.max (narrowed, never raised),
+	 * the controller enabled down to the step where Slurm left it off; a
+	 * step where that fails is refused rather than unbounded. */
+	if (h->processes_limit && lr_plugin_cgroup_v2()) {
+		char dir[768], buf[64];
+		bool v2 = false;
+		if (step_memory_dir(dir, sizeof(dir), &v2) < 0 || !v2)
+			return lr_error_set(err, ENOENT, "lab %s: cannot find the step's cgroup",
+					    h->lab);
+		snprintf(pids_max, sizeof(pids_max), "%s/pids.max", dir);
+		if (access(pids_max, F_OK) < 0)
+			n_enable = pids_enable_files(dir, enable);
+		unsigned long long now = memory_limit_of(pids_max, buf, sizeof(buf));
+		if (!n_enable && now != ULLONG_MAX && now <= h->processes_limit)
+			pids_max[0] = '\0';
+		snprintf(pids_value, sizeof(pids_value), "%llu",
+			 (unsigned long long)h->processes_limit);
+	}
+	if (!mem_file[0] && !pids_dir[0] && !pids_max[0])
 		return 0;
 	pid_t pid = fork();
 	if (pid < 0)
@@ -332,6 +378,10 @@ int lr_plugin_root_quota(spank_t sp, struct lr_error *err)
 			_exit(QUOTA_ROOT);
 		if (mem_file[0])
 			write_or_die(mem_file, mem_value, QUOTA_MEMORY);
+		for (size_t i = 0; i < n_enable; i++)
+			write_or_die(enable[i], "+pids", QUOTA_PIDS_ENABLE);
+		if (pids_max[0])
+			write_or_die(pids_max, pids_value, QUOTA_PIDS_MAX);
 		if (pids_dir[0]) {
 			if (mkdir(pids_dir, 0755) < 0 && errno != EEXIST)
 				_exit(QUOTA_PIDS_DIR);
@@ -358,6 +408,16 @@ int lr_plugin_root_quota(spank_t sp, struct lr_error *err)
 	case QUOTA_PIDS_DIR:
 		return lr_error_set(err, EIO, "lab %s: cannot create the step's cgroup %s", h->lab,
 				    pids_dir);
+	case QUOTA_PIDS_ENABLE:
+		return lr_error_set(
+			err, EIO,
+			"lab %s: cannot enable the pids controller down to the step, so the "
+			"lab's processes quota cannot hold it (%s)",
+			h->lab, pids_max);
+	case QUOTA_PIDS_MAX:
+		return lr_error_set(err, EIO,
+				    "lab %s: cannot lower the step's processes to %s (%s)", h->lab,
+				    pids_value, pids_max);
 	case QUOTA_PIDS_JOIN:
 		return lr_error_set(err, EIO, "lab %s: cannot join the step's cgroup %s", h->lab,
 				    pids_dir);

@@ -54,6 +54,7 @@ struct wire {
 	uint32_t n_env;
 	uint32_t env_len; /* n_env strings, each with its NUL */
 	uint64_t memory_limit;
+	uint64_t processes_limit;
 	char lab[64];
 	char msg[LR_ERROR_MSG_MAX];
 };
@@ -294,9 +295,9 @@ static void ready_hands_over_namespaces_workdir_env_and_memory(void **state)
 	keeper_fds(f, false, fds);
 	char *env[] = {"PATH=/usr/local/bin:/usr/bin", "HOME=/root", "EMPTY=", "EQ=a=b", NULL};
 	struct lr_error err = {0};
-	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/scratch/run 1", true, env,
-					    300ULL << 20, "physics", &err),
-			 0);
+	struct lr_step_limits limits = {.memory = 300ULL << 20, .processes = 64, .lab = "physics"};
+	assert_int_equal(
+		lr_step_send_ready(f->sv[1], fds, "/scratch/run 1", true, env, &limits, &err), 0);
 	struct lr_step_handover h;
 	poison(&h);
 	int before = count_fds();
@@ -311,6 +312,7 @@ static void ready_hands_over_namespaces_workdir_env_and_memory(void **state)
 	assert_null(h.env[4]);
 	assert_int_equal(h.memory_limit, 300ULL << 20);
 	assert_string_equal(h.lab, "physics");
+	assert_int_equal(h.processes_limit, 64);
 	assert_int_equal(h.fds[LR_NS_JOB_USER], -1);
 	for (int k = 0; k < LR_NS_COUNT; k++) {
 		if (k == LR_NS_JOB_USER)
@@ -333,7 +335,7 @@ static void ready_with_job_user_namespace_hands_over_all_six(void **state)
 	int fds[LR_NS_COUNT];
 	keeper_fds(f, true, fds);
 	struct lr_error err = {0};
-	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/", false, NULL, 0, NULL, &err), 0);
+	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/", false, NULL, NULL, &err), 0);
 	struct lr_step_handover h;
 	poison(&h);
 	if (lr_step_receive(f->sv[0], &h, &err) != 0)
@@ -359,7 +361,7 @@ static void as_many_env_entries_as_allowed_arrive(void **state)
 	for (int i = 0; i < LR_STEP_MAX_ENV; i++)
 		assert_true(asprintf(&env[i], "V%d=%d", i, i) > 0);
 	struct lr_error err = {0};
-	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", false, env, 0, NULL, &err), 0);
+	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", false, env, NULL, &err), 0);
 	struct lr_step_handover h;
 	if (lr_step_receive(f->sv[0], &h, &err) != 0)
 		fail_msg("lr_step_receive: %s", err.msg);
@@ -381,8 +383,7 @@ static void sender_refuses_more_env_entries_than_allowed(void **state)
 	for (int i = 0; i <= LR_STEP_MAX_ENV; i++)
 		env[i] = "A=1";
 	struct lr_error err = {0};
-	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", false, env, 0, NULL, &err),
-			 -E2BIG);
+	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", false, env, NULL, &err), -E2BIG);
 	assert_non_null(strstr(err.msg, "environment is too large"));
 	free(env);
 }
@@ -461,7 +462,9 @@ static void a_crafted_message_like_the_keepers_is_accepted(void **state)
 	int fds[LR_NS_COUNT];
 	keeper_fds(f, true, fds);
 	char *env[] = {"A=1", NULL};
-	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", true, env, 42, NULL, &err), 0);
+	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/w", true, env,
+					    &(struct lr_step_limits){.memory = 42}, &err),
+			 0);
 	char buf[sizeof(struct wire) + 64];
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
@@ -638,7 +641,8 @@ static void the_sender_refuses_a_lab_root_may_not_use(void **state)
 	int fds[LR_NS_COUNT];
 	keeper_fds(f, false, fds);
 	struct lr_error err = {0};
-	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/", false, NULL, 0, "../x", &err),
+	assert_int_equal(lr_step_send_ready(f->sv[1], fds, "/", false, NULL,
+					    &(struct lr_step_limits){.lab = "../x"}, &err),
 			 -EINVAL);
 	assert_false(lr_step_lab_is_valid(""));
 	assert_true(lr_step_lab_is_valid("physics-2.lab_b"));

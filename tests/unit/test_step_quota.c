@@ -245,6 +245,20 @@ static void the_members_tmpfs_cap_is_passed_on(void **state)
 	assert_false(q.has_tmpfs);
 }
 
+static void the_members_processes_are_passed_on(void **state)
+{
+	(void)state;
+	const char *dir = policy_dir();
+	write_lab(dir, "lrtest", "[lab]\nmembers = %s\n[defaults]\nprocesses = 50\n");
+	struct lr_step_quota q = check_ok(dir, NULL, 1, 0, 0);
+	assert_int_equal(q.processes, 50);
+
+	dir = policy_dir();
+	write_lab(dir, "lrtest", "[lab]\nmembers = %s\n[defaults]\nprocesses = unlimited\n");
+	q = check_ok(dir, NULL, 1, 0, 0);
+	assert_int_equal(q.processes, 0);
+}
+
 /* ------------------------------------------------------------ over */
 
 static void more_cores_than_the_member_has_are_refused(void **state)
@@ -358,6 +372,7 @@ int main(void)
 		cmocka_unit_test(a_lab_without_limits_lets_any_step_through),
 		cmocka_unit_test(the_members_own_section_counts_over_the_defaults),
 		cmocka_unit_test(the_members_tmpfs_cap_is_passed_on),
+		cmocka_unit_test(the_members_processes_are_passed_on),
 		cmocka_unit_test(more_cores_than_the_member_has_are_refused),
 		cmocka_unit_test(more_gpus_than_the_member_has_are_refused),
 		cmocka_unit_test(the_labs_total_caps_the_member),

@@ -69,7 +69,7 @@ skip_ok() {
 	echo "ok $n - $1 # SKIP $2"
 }
 
-echo "1..11"
+echo "1..12"
 
 # ------------------------------------------------------------ the cluster
 
@@ -367,6 +367,7 @@ members = $USER_
 [defaults]
 cores = 1
 memory = 300M
+processes = 20
 EOF
 chmod 644 "$T/labs/$LAB.conf"
 apply_out=$("$LP" -c "$ETC/labrun.conf" apply --rules "$T/rules" 2>&1) ||
@@ -452,6 +453,17 @@ if [ "$cpus" -ge 2 ]; then
 	fi
 else
 	skip_ok "lab quota: a step with -c 2 is refused" "the VM has $cpus CPU (LABRUN_VM_CPUS)"
+fi
+
+# Processes: on v2 the member's bound the step's own pids.max; a fork
+# loop in the step stops there.
+# shellcheck disable=SC2016 # expanded by the task's shell
+srun_c --container="$BB" sh -c 'for i in $(seq 40); do sleep 3 & done; wait'
+if [[ $out == *"can't fork"* || $out == *"Resource temporarily unavailable"* ]]; then
+	ok "lab quota: a fork loop in a step stops at the member's 20 processes"
+else
+	not_ok "lab quota: a fork loop in a step stops at the member's 20 processes" "status $st" "$out" \
+		"$(cat "$CG$SCOPE"/job_*/step_0/pids.max 2>/dev/null)"
 fi
 
 rm "$T/labs/$LAB.conf"
