@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgread.h"
 #include "cgroup.h"
 #include "cgroup_job.h"
 #include "cleanup.h"
@@ -162,20 +163,6 @@ static int write_file(const char *mount, const char *path, const char *file, con
 	return lr_cgroup_write_at(AT_FDCWD, p, value);
 }
 
-/* A number as the kernel shows it: "-1" and "max" are UINT64_MAX, and so
- * is v1's "unlimited" (LONG_MAX rounded down to a page). */
-static uint64_t number(const char *s)
-{
-	if (!strcmp(s, "-1") || !strncmp(s, "max", 3))
-		return UINT64_MAX;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return 0;
-	return v >= 0x7ffffffffffff000ULL ? UINT64_MAX : v;
-}
-
 /* Does the file already hold the value apply would write?  Only to keep
  * the log to real changes: apply writes every value anyway. */
 static bool holds(const char *file, const char *want, const char *have)
@@ -198,7 +185,7 @@ static bool holds(const char *file, const char *want, const char *have)
 	}
 	if (!strcmp(file, "cpu.max") || !strcmp(file, "io.weight"))
 		return false;
-	uint64_t w = number(want), h = number(have);
+	uint64_t w = lr_cgread_value(want), h = lr_cgread_value(have);
 	if (strstr(file, "memory.") && w != UINT64_MAX)
 		w -= w % PAGE;
 	return w == h;
@@ -409,7 +396,7 @@ static bool shrinks_cpu(const struct lr_cg_node *n, const struct hier *h, size_t
 	char have[64];
 	if (!w || read_file(mount_of(h, nh, "cpu"), n->path, w->file, have, sizeof(have)) < 0)
 		return false;
-	return number(w->value) < number(have);
+	return lr_cgread_value(w->value) < lr_cgread_value(have);
 }
 
 /* The node's values; those that change are logged.  v1 memory+swap goes
@@ -423,7 +410,7 @@ static int write_limits(const struct lr_cg_node *n, const struct hier *h, size_t
 	bool memsw_first = mem && memsw &&
 			   read_file(mount_of(h, nh, "memory"), n->path, memsw->file, cur_memsw,
 				     sizeof(cur_memsw)) == 0 &&
-			   number(mem->value) > number(cur_memsw);
+			   lr_cgread_value(mem->value) > lr_cgread_value(cur_memsw);
 	/* The plan has memory before memory+swap. */
 	for (size_t k = 0; k <= n->n_writes; k++) {
 		const struct lr_cg_write *w =

@@ -13,43 +13,17 @@
 #include <unistd.h>
 
 #include "cgplan.h"
+#include "cgread.h"
 #include "cleanup.h"
 #include "launch_quota.h"
 #include "log.h"
 #include "step_quota.h"
 
-/* The caller's cgroup path for controller (v1), or the v2 one ("" ctrl). */
-static int own_cgroup(const char *ctrl, char *path, size_t len)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return -errno;
-	char line[1024];
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		char *c = strchr(line, ':');
-		char *p = c ? strchr(c + 1, ':') : NULL;
-		if (!p)
-			continue;
-		*p++ = '\0';
-		c++;
-		bool match = !*ctrl ? !*c : false;
-		for (char *save = NULL, *tok = *ctrl ? strtok_r(c, ",", &save) : NULL;
-		     tok && !match; tok = strtok_r(NULL, ",", &save))
-			match = !strcmp(tok, ctrl);
-		if (match) {
-			snprintf(path, len, "%s", p);
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
 static int read_cgroup_file(const char *ctrl, const char *file, char *buf, size_t len)
 {
 	char rel[512], path[1024];
 	bool v2 = lr_cgroup_version() == LR_CG_V2;
-	int r = own_cgroup(v2 ? "" : ctrl, rel, sizeof(rel));
+	int r = lr_cgread_self(v2 ? "" : ctrl, rel, sizeof(rel));
 	if (r < 0)
 		return r;
 	snprintf(path, sizeof(path), LR_CGROUP_MOUNT "%s%s%s/%s", v2 ? "" : "/", v2 ? "" : ctrl,
@@ -125,10 +99,8 @@ int lr_step_resources_read(struct lr_step_resources *r, size_t gpus, struct lr_e
 			     sizeof(buf));
 	if (e < 0)
 		return lr_error_errno(err, -e, "the step's memory limit");
-	char *end;
-	unsigned long long m = strtoull(buf, &end, 10);
-	/* v1 says "unlimited" with a page-rounded LONG_MAX, v2 with "max". */
-	out.memory = (end == buf || m >= (1ULL << 62)) ? 0 : m;
+	uint64_t m = lr_cgread_value(buf);
+	out.memory = m == UINT64_MAX ? 0 : m;
 	*r = out;
 	return 0;
 }

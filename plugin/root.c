@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <pwd.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +35,7 @@
 
 #include <slurm/slurm.h>
 
+#include "cgread.h"
 #include "plugin.h"
 
 /* The step's cgroup directory name, as Slurm 22.05 makes it
@@ -48,6 +48,32 @@ static void step_name(uint32_t step, char *buf, size_t len)
 	case SLURM_INTERACTIVE_STEP: snprintf(buf, len, "step_interactive"); break;
 	default: snprintf(buf, len, "step_%u", step); break;
 	}
+}
+
+struct plan_walk {
+	struct lr_root_plan *plan;
+	const char *job_dir, *step_dir;
+};
+
+/* One hierarchy of slurmstepd's: cgroup v1 controllers only, where its
+ * own cgroup ends in the job and the step's is missing (freezer here). */
+static int plan_cgroup(const char *ctrl, const char *path, void *ctx)
+{
+	struct plan_walk *w = ctx;
+	struct lr_root_plan *plan = w->plan;
+	size_t len = strlen(path), jl = strlen(w->job_dir);
+	if (!*ctrl || !strncmp(ctrl, "name=", 5) || len < jl ||
+	    strcmp(path + len - jl, w->job_dir) != 0)
+		return 0;
+	if (plan->n_tasks == LR_ROOT_MAX_CGROUPS)
+		return 1;
+	char *out = plan->tasks[plan->n_tasks];
+	int n = snprintf(out, sizeof(plan->tasks[0]), "/sys/fs/cgroup/%s%s/%s/tasks", ctrl, path,
+			 w->step_dir);
+	struct stat st;
+	if (n >= 0 && (size_t)n < sizeof(plan->tasks[0]) && stat(out, &st) == 0)
+		plan->n_tasks++;
+	return 0;
 }
 
 int lr_plugin_root_plan(spank_t sp, struct lr_root_plan *plan, struct lr_error *err)
@@ -65,36 +91,11 @@ int lr_plugin_root_plan(spank_t sp, struct lr_root_plan *plan, struct lr_error *
 	char job_dir[32], step_dir[32];
 	snprintf(job_dir, sizeof(job_dir), "/job_%u", job);
 	step_name(step, step_dir, sizeof(step_dir));
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return lr_error_errno(err, errno, "read /proc/self/cgroup");
-	char line[1024];
+	struct plan_walk w = {.plan = plan, .job_dir = job_dir, .step_dir = step_dir};
 	plan->n_tasks = 0;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		char *ctrl = strchr(line, ':');
-		char *path = ctrl ? strchr(ctrl + 1, ':') : NULL;
-		if (!path)
-			continue;
-		*path++ = '\0';
-		ctrl++;
-		/* cgroup v1 controllers only; slurmstepd's own cgroup ends in
-		 * the job where the step's is missing (freezer here). */
-		size_t len = strlen(path), jl = strlen(job_dir);
-		if (!*ctrl || !strncmp(ctrl, "name=", 5) || len < jl ||
-		    strcmp(path + len - jl, job_dir) != 0)
-			continue;
-		if (plan->n_tasks == LR_ROOT_MAX_CGROUPS)
-			break;
-		char *out = plan->tasks[plan->n_tasks];
-		int n = snprintf(out, sizeof(plan->tasks[0]), "/sys/fs/cgroup/%s%s/%s/tasks", ctrl,
-				 path, step_dir);
-		struct stat st;
-		if (n < 0 || (size_t)n >= sizeof(plan->tasks[0]) || stat(out, &st) < 0)
-			continue;
-		plan->n_tasks++;
-	}
-	fclose(f);
+	int r = lr_cgread_self_each(plan_cgroup, &w);
+	if (r < 0)
+		return lr_error_errno(err, -r, "read /proc/self/cgroup");
 	return 0;
 }
 
@@ -173,45 +174,28 @@ int lr_plugin_root_task_exit(spank_t sp)
  * parent). */
 static int step_memory_dir(char *dir, size_t len, bool *v2)
 {
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return -errno;
-	char line[1024];
-	int r = -ENOENT;
-	while (r < 0 && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		char *ctrl = strchr(line, ':');
-		char *path = ctrl ? strchr(ctrl + 1, ':') : NULL;
-		if (!path)
-			continue;
-		*path++ = '\0';
-		ctrl++;
-		if (!strcmp(ctrl, "memory")) {
-			*v2 = false;
-			r = snprintf(dir, len, "/sys/fs/cgroup/memory%s", path) < (int)len ? 0 : -1;
-		} else if (!*ctrl && strcmp(path, "/") != 0) {
-			char *leaf = strrchr(path, '/');
-			if (leaf && (!strcmp(leaf, "/slurm") || !strcmp(leaf, "/slurm_processes")))
-				*leaf = '\0';
-			*v2 = true;
-			r = snprintf(dir, len, "/sys/fs/cgroup%s", path) < (int)len ? 0 : -1;
-		}
+	char path[768];
+	*v2 = false;
+	if (lr_cgread_self("memory", path, sizeof(path)) < 0) {
+		*v2 = true;
+		if (lr_cgread_self("", path, sizeof(path)) < 0 || !strcmp(path, "/"))
+			return -ENOENT;
+		char *leaf = strrchr(path, '/');
+		if (leaf && (!strcmp(leaf, "/slurm") || !strcmp(leaf, "/slurm_processes")))
+			*leaf = '\0';
 	}
-	fclose(f);
-	return r;
+	return snprintf(dir, len, "/sys/fs/cgroup%s%s", *v2 ? "" : "/memory", path) < (int)len
+		       ? 0
+		       : -ENAMETOOLONG;
 }
 
-/* A cgroup limit file (memory, pids): its value, ULLONG_MAX when there is
- * none (v2's "max", v1's page-rounded LONG_MAX, no such file). */
-static unsigned long long memory_limit_of(const char *file, char *buf, size_t len)
+/* A cgroup limit file (memory, pids): its value, UINT64_MAX when there is
+ * none (lr_cgread_value(); no such file is none too). */
+static uint64_t limit_of(const char *file)
 {
+	char buf[64];
 	FILE *f = fopen(file, "re");
-	unsigned long long v = ULLONG_MAX;
-	if (f && fgets(buf, (int)len, f) && strncmp(buf, "max", 3) != 0) {
-		v = strtoull(buf, NULL, 10);
-		if (v >= (1ULL << 62))
-			v = ULLONG_MAX;
-	}
+	uint64_t v = f && fgets(buf, sizeof(buf), f) ? lr_cgread_value(buf) : UINT64_MAX;
 	if (f)
 		fclose(f);
 	return v;
@@ -317,7 +301,7 @@ int lr_plugin_root_quota(spank_t sp, struct lr_error *err)
 	size_t n_enable = 0;
 	mem_file[0] = pids_dir[0] = pids_max[0] = '\0';
 	if (h->memory_limit) {
-		char dir[768], buf[64];
+		char dir[768];
 		bool v2 = false;
 		if (step_memory_dir(dir, sizeof(dir), &v2) < 0)
 			return lr_error_set(err, ENOENT,
@@ -326,7 +310,7 @@ int lr_plugin_root_quota(spank_t sp, struct lr_error *err)
 					    h->lab);
 		snprintf(mem_file, sizeof(mem_file), "%s/%s", dir,
 			 v2 ? "memory.max" : "memory.limit_in_bytes");
-		unsigned long long now = memory_limit_of(mem_file, buf, sizeof(buf));
+		uint64_t now = limit_of(mem_file);
 		/* v2: Slurm puts the step's limit on the tasks' leaf beside
 		 * slurmstepd's ("user" in 22.05, "user_processes" from 23.02),
 		 * not on the step: the least of them is what holds the tasks. */
@@ -334,11 +318,11 @@ int lr_plugin_root_quota(spank_t sp, struct lr_error *err)
 		for (size_t i = 0; v2 && i < sizeof(users) / sizeof(users[0]); i++) {
 			char file[1024];
 			snprintf(file, sizeof(file), "%s/%s/memory.max", dir, users[i]);
-			unsigned long long u = memory_limit_of(file, buf, sizeof(buf));
+			uint64_t u = limit_of(file);
 			if (u < now)
 				now = u;
 		}
-		if (now != ULLONG_MAX && now <= h->memory_limit)
+		if (now != UINT64_MAX && now <= h->memory_limit)
 			mem_file[0] = '\0';
 		snprintf(mem_value, sizeof(mem_value), "%llu", (unsigned long long)h->memory_limit);
 	}
@@ -353,7 +337,7 @@ int lr_plugin_root_quota(spank_t sp, struct lr_error *err)
 	 * the controller enabled down to the step where Slurm left it off; a
 	 * step where that fails is refused rather than unbounded. */
 	if (h->processes_limit && lr_plugin_cgroup_v2()) {
-		char dir[768], buf[64];
+		char dir[768];
 		bool v2 = false;
 		if (step_memory_dir(dir, sizeof(dir), &v2) < 0 || !v2)
 			return lr_error_set(err, ENOENT, "lab %s: cannot find the step's cgroup",
@@ -361,8 +345,8 @@ int lr_plugin_root_quota(spank_t sp, struct lr_error *err)
 		snprintf(pids_max, sizeof(pids_max), "%s/pids.max", dir);
 		if (access(pids_max, F_OK) < 0)
 			n_enable = pids_enable_files(dir, enable);
-		unsigned long long now = memory_limit_of(pids_max, buf, sizeof(buf));
-		if (!n_enable && now != ULLONG_MAX && now <= h->processes_limit)
+		uint64_t now = limit_of(pids_max);
+		if (!n_enable && now != UINT64_MAX && now <= h->processes_limit)
 			pids_max[0] = '\0';
 		snprintf(pids_value, sizeof(pids_value), "%llu",
 			 (unsigned long long)h->processes_limit);
