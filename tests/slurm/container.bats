@@ -14,23 +14,18 @@
 
 load slurm
 
-PLUGIN_DIR=/var/lib/labrun-tests
 
 setup_file() {
 	SKIP_REASON=$(why_skip)
-	[ -n "$SKIP_REASON" ] || [ -e "$(dirname "$LABRUN")/spank_labrun.so" ] ||
-		SKIP_REASON="spank_labrun.so was not built (libslurm-dev's slurm/spank.h missing)"
+	[ -n "$SKIP_REASON" ] || SKIP_REASON=$(why_no_plugin)
 	export SKIP_REASON
 	[ -z "$SKIP_REASON" ] || return 0
 	"$SLURM_LOCAL" start
-	mkdir -p "$PLUGIN_DIR"
-	install -m 0755 "$(dirname "$LABRUN")/spank_labrun.so" "$PLUGIN_DIR/spank_labrun.so"
-	install -m 0755 "$(dirname "$LABRUN")/labrun-step" "$PLUGIN_DIR/labrun-step"
 	# The node's GPUs are the fake ones of scripts/slurm-local.sh.
+	mkdir -p "$PLUGIN_DIR"
 	printf 'gpu-devices = %s[0-9]*\n' "$GPU_DEV" >"$PLUGIN_DIR/container.conf"
 	chmod 644 "$PLUGIN_DIR/container.conf"
-	"$SLURM_LOCAL" plugin "$PLUGIN_DIR/spank_labrun.so" helper="$PLUGIN_DIR/labrun-step" \
-		config="$PLUGIN_DIR/container.conf"
+	install_plugin config="$PLUGIN_DIR/container.conf"
 	# The step's helper opens the image as the test user: a world-readable
 	# file in a world-traversable directory.  top.sqfs finds its two
 	# parents beside it (sha256-*.sqfs), and so do the entrypoint images.
@@ -531,18 +526,6 @@ EOF
 }
 
 # ------------------------------------------------------------ refused
-
-# refused ARGS... MESSAGE: as plugin.bats's: srun fails with a "labrun: "
-# line containing MESSAGE, and nothing ran.
-refused() {
-	local msg=${*: -1}
-	set -- "${@:1:$#-1}"
-	run as_user srun "$@" touch "$WORK/ran"
-	echo "$output"
-	[ "$status" -ne 0 ]
-	[[ $output == *"labrun: "*"$msg"* ]]
-	[ ! -e "$WORK/ran" ]
-}
 
 @test "bad arguments: --container-mounts with more than three fields" {
 	refused --container="$BB" --container-mounts=/a:/b:ro:x "expected SRC[:DST[:ro|rw]]"

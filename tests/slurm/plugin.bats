@@ -9,20 +9,13 @@
 
 load slurm
 
-PLUGIN_DIR=/var/lib/labrun-tests
-
 setup_file() {
 	SKIP_REASON=$(why_skip)
-	[ -n "$SKIP_REASON" ] || [ -e "$(dirname "$LABRUN")/spank_labrun.so" ] ||
-		SKIP_REASON="spank_labrun.so was not built (libslurm-dev's slurm/spank.h missing)"
+	[ -n "$SKIP_REASON" ] || SKIP_REASON=$(why_no_plugin)
 	export SKIP_REASON
 	[ -z "$SKIP_REASON" ] || return 0
 	"$SLURM_LOCAL" start
-	# A path that outlives run-bats's copy: plugstack.conf names it.
-	mkdir -p "$PLUGIN_DIR"
-	install -m 0755 "$(dirname "$LABRUN")/spank_labrun.so" "$PLUGIN_DIR/spank_labrun.so"
-	install -m 0755 "$(dirname "$LABRUN")/labrun-step" "$PLUGIN_DIR/labrun-step"
-	"$SLURM_LOCAL" plugin "$PLUGIN_DIR/spank_labrun.so" helper="$PLUGIN_DIR/labrun-step"
+	install_plugin
 }
 
 teardown_file() {
@@ -45,17 +38,7 @@ teardown_file() {
 	done
 }
 
-# refused ARGS... MESSAGE: srun ARGS touch MARKER fails with a "labrun: "
-# line containing MESSAGE, and nothing ran (no marker file).
-refused() {
-	local msg=${*: -1}
-	set -- "${@:1:$#-1}"
-	run as_user srun "$@" touch "$WORK/ran"
-	echo "$output"
-	[ "$status" -ne 0 ]
-	[[ $output == *"labrun: "*"$msg"* ]]
-	[ ! -e "$WORK/ran" ]
-}
+# refused (slurm.bash): srun fails with a "labrun: " line, nothing ran.
 
 @test "bad arguments: a relative --container-workdir" {
 	refused --container-workdir=rel "--container-workdir 'rel': must be an absolute path"

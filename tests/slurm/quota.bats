@@ -17,7 +17,6 @@
 
 load slurm
 
-PLUGIN_DIR=/var/lib/labrun-tests
 LAB=lrtest
 LAB2=lrtest2
 # The member's pids cgroup that `labrun-policy apply` makes.
@@ -25,9 +24,10 @@ PIDS=/sys/fs/cgroup/pids/labrun
 
 # Why the lab quotas cannot be tested here, if the cluster can.
 why_skip_quota() {
-	local d
-	[ -e "$(dirname "$LABRUN")/spank_labrun.so" ] || {
-		echo "spank_labrun.so was not built (libslurm-dev's slurm/spank.h missing)"
+	local d why
+	why=$(why_no_plugin)
+	[ -z "$why" ] || {
+		echo "$why"
 		return
 	}
 	[ -x "$(dirname "$LABRUN")/labrun-policy" ] || {
@@ -53,8 +53,6 @@ setup_file() {
 	[ -z "$SKIP_REASON" ] || return 0
 	"$SLURM_LOCAL" start
 	mkdir -p "$PLUGIN_DIR"
-	install -m 0755 "$(dirname "$LABRUN")/spank_labrun.so" "$PLUGIN_DIR/spank_labrun.so"
-	install -m 0755 "$(dirname "$LABRUN")/labrun-step" "$PLUGIN_DIR/labrun-step"
 	# The lab files: readable by every user (labrun-step reads them as
 	# the job's user).
 	LABS=$PLUGIN_DIR/quota-labs
@@ -65,8 +63,7 @@ setup_file() {
 	chmod 644 "$CONF"
 	RULES=$PLUGIN_DIR/quota-cgrules.conf
 	export LABS CONF RULES
-	"$SLURM_LOCAL" plugin "$PLUGIN_DIR/spank_labrun.so" helper="$PLUGIN_DIR/labrun-step" \
-		config="$CONF"
+	install_plugin config="$CONF"
 	IMG=$(mktemp -d /tmp/labrun-slurm-img.XXXXXX)
 	chmod 755 "$IMG"
 	cp "$IMAGES/busybox.sqfs" "$IMAGES/probes.sqfs" "$IMG/"

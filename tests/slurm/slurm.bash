@@ -13,6 +13,10 @@ GPUS=4
 CMD_TIMEOUT=120
 # KillWait is 2 s: a cancelled job is gone well within this.
 CLEANUP_TIMEOUT=30
+# Where the plugin and its helper are installed for a test file: a path
+# that outlives run-bats's copy (plugstack.conf names it), owned by root
+# as the plugin requires of its helper.
+PLUGIN_DIR=/var/lib/labrun-tests
 
 # Why the tests cannot run here, if they cannot.
 why_skip() {
@@ -69,6 +73,35 @@ teardown() {
 		scancel "$id" 2>/dev/null || true
 	done
 	rm -rf "$WORK"
+}
+
+# Why the plugin's tests cannot run here, beyond why_skip: not built.
+why_no_plugin() {
+	[ -e "$(dirname "$LABRUN")/spank_labrun.so" ] ||
+		echo "spank_labrun.so was not built (libslurm-dev's slurm/spank.h missing)"
+}
+
+# install_plugin [ARG...]: spank_labrun.so and labrun-step (built beside
+# labrun) into PLUGIN_DIR, named `required` in plugstack.conf with
+# helper= and ARGs; slurmd restarted.  plugin --remove undoes it.
+install_plugin() {
+	mkdir -p "$PLUGIN_DIR"
+	install -m 0755 "$(dirname "$LABRUN")/spank_labrun.so" "$PLUGIN_DIR/spank_labrun.so"
+	install -m 0755 "$(dirname "$LABRUN")/labrun-step" "$PLUGIN_DIR/labrun-step"
+	"$SLURM_LOCAL" plugin "$PLUGIN_DIR/spank_labrun.so" helper="$PLUGIN_DIR/labrun-step" "$@"
+}
+
+# refused ARGS... MESSAGE: srun ARGS touch MARKER fails with a "labrun: "
+# line containing MESSAGE, and nothing ran (no marker file).
+# shellcheck disable=SC2154 # status and output come from bats's run
+refused() {
+	local msg=${*: -1}
+	set -- "${@:1:$#-1}"
+	run as_user srun "$@" touch "$WORK/ran"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"labrun: "*"$msg"* ]]
+	[ ! -e "$WORK/ran" ]
 }
 
 # as_user CMD...: CMD as the test user (PATH /usr/local/bin:/bin:/usr/bin,
