@@ -22,8 +22,7 @@ uint64_t lr_cgread_value(const char *s)
 	return v >= 0x7ffffffffffff000ULL ? UINT64_MAX : v;
 }
 
-int lr_cgread_self_each(int (*fn)(const char *controllers, const char *path, void *ctx),
-			void *ctx)
+int lr_cgread_self_each(int (*fn)(const char *controllers, const char *path, void *ctx), void *ctx)
 {
 	FILE *f = fopen("/proc/self/cgroup", "re");
 	if (!f)

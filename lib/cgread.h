@@ -21,8 +21,7 @@ uint64_t lr_cgread_value(const char *text);
  * for v2's), path from that hierarchy's root.  Stops at the first fn that
  * returns non-zero and returns that; 0 after the last line; -errno when
  * the file cannot be read. */
-int lr_cgread_self_each(int (*fn)(const char *controllers, const char *path, void *ctx),
-			void *ctx);
+int lr_cgread_self_each(int (*fn)(const char *controllers, const char *path, void *ctx), void *ctx);
 
 /* The caller's cgroup path in the v1 hierarchy holding controller (also
  * when mounted together with others, "cpu,cpuacct"), or in v2's when
