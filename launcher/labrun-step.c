@@ -38,7 +38,6 @@
 
 #define STEP_FD 3
 #define RELEASE_FD 4
-#define MAX_DEVICES 64
 
 static const char usage[] =
 	"Usage: labrun-step [OPTION]... IMAGE\n"
@@ -181,7 +180,7 @@ static int step_gpus(const char *list, const struct lr_config *cfg, char **paths
 				err, ENODEV,
 				"the step's GPU %lu is not one of the %d of gpu-devices = %s", i,
 				found, pattern);
-		else if (*n < MAX_DEVICES && !(paths[(*n)++] = strdup(all[i])))
+		else if (*n < LR_DEVICES_MAX && !(paths[(*n)++] = strdup(all[i])))
 			r = lr_error_errno(err, ENOMEM, "the step's GPUs");
 		p = *end ? end + 1 : end;
 	}
@@ -237,7 +236,7 @@ static int run(int argc, char **argv, struct lr_error *err)
 	bool default_config = !strcmp(o.config, LR_DEFAULT_CONFIG_PATH);
 	if (lr_config_load(&cfg, o.config, default_config, &ex, err) < 0)
 		return -1;
-	static char *gpus[MAX_DEVICES];
+	static char *gpus[LR_DEVICES_MAX];
 	size_t n_gpus = 0;
 	if (step_gpus(o.gpus, &cfg, gpus, &n_gpus, err) < 0)
 		return -1;

@@ -37,7 +37,9 @@
 
 #include "plugin.h"
 
-#define HELPER_MAX_ARGS (16 + 2 * 64)
+/* labrun-step's command line: its name, at most nine options with a
+ * value, two flags, "--", the image and the NULL (helper_argv()). */
+#define HELPER_MAX_ARGS 32
 
 /* spank_getenv() reads the job's environment, not slurmstepd's. */
 static const char *remote_env(const char *name, void *ctx)
