@@ -29,4 +29,15 @@ int lr_cgread_self_each(int (*fn)(const char *controllers, const char *path, voi
  * does not fit in len. */
 int lr_cgread_self(const char *controller, char *path, size_t len);
 
+/* How many processes the kernel's OOM killer has killed in the cgroup
+ * directory dir (relative to dfd; AT_FDCWD or an open cgroup directory
+ * with "."), from memory.events' "oom_kill" (v2: counts the kills in the
+ * cgroup and below it) or, without that file, memory.oom_control's
+ * "oom_kill" (v1, Linux 4.13: counts the kills of the cgroup's own
+ * processes).  Read before and after a job: a count that grew says the
+ * job, or something in its cgroup, died for lack of memory.  0 with
+ * *kills set; -ENOENT when the cgroup has no memory controller (or the
+ * kernel no counter), -errno when the file cannot be read. */
+int lr_cgread_oom_kills(int dfd, const char *dir, uint64_t *kills);
+
 #endif

@@ -10,7 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -119,6 +122,48 @@ static void each_line_is_visited_until_one_says_stop(void **state)
 	}
 }
 
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* memory.events (v2) first; memory.oom_control (v1) without it. */
+static void oom_kills_come_from_v2_events_else_v1_oom_control(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_cgread.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	uint64_t n = 99;
+	assert_int_equal(lr_cgread_oom_kills(AT_FDCWD, dir, &n), -ENOENT);
+	assert_int_equal(n, 99);
+	write_file(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+	assert_int_equal(lr_cgread_oom_kills(AT_FDCWD, dir, &n), 0);
+	assert_int_equal(n, 3);
+	write_file(dir, "memory.events",
+		   "low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	assert_int_equal(lr_cgread_oom_kills(dfd, ".", &n), 0);
+	assert_int_equal(n, 2);
+	/* "oom_group_kill" is not "oom_kill"; a file without one is -ENOENT. */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/memory.oom_control", dir);
+	unlink(path);
+	write_file(dir, "memory.events", "oom_group_kill 5\n");
+	assert_int_equal(lr_cgread_oom_kills(dfd, ".", &n), -ENOENT);
+	write_file(dir, "memory.events", "oom_kill x\n");
+	assert_int_equal(lr_cgread_oom_kills(dfd, ".", &n), -EINVAL);
+	close(dfd);
+	snprintf(path, sizeof(path), "%s/memory.events", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -127,6 +172,7 @@ int main(void)
 		cmocka_unit_test(the_callers_cgroups_are_found_per_controller),
 		cmocka_unit_test(a_path_too_long_for_the_buffer_is_an_error),
 		cmocka_unit_test(each_line_is_visited_until_one_says_stop),
+		cmocka_unit_test(oom_kills_come_from_v2_events_else_v1_oom_control),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
