@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "escape.h"
 #include "policy.h"
+#include "trust.h"
 #include "units.h"
 
 static const struct {
@@ -383,6 +385,15 @@ int lr_lab_parse(struct lr_lab *out, const char *path, const char *text, size_t 
 		char *s = (char *)skip_blank(line);
 		if (*s == '\0' || *s == '#')
 			continue;
+		/* A terminal obeys control characters instead of showing
+		 * them: no value may hold one (errors quote values). */
+		for (const char *c = s; *c; c++)
+			if ((unsigned char)*c < 0x20 ? !blank(*c) : *c == 0x7f) {
+				r = fail(&p, c, err,
+					 "a control character (0x%02x): lab files are text",
+					 (unsigned char)*c);
+				goto fail;
+			}
 		r = *s == '[' ? section(&p, s, err) : key_value(&p, s, err);
 		if (r < 0)
 			goto fail;
@@ -396,6 +407,7 @@ int lr_lab_parse(struct lr_lab *out, const char *path, const char *text, size_t 
 	return 0;
 fail:
 	lr_lab_free(&lab);
+	lr_escape_error(err); /* it quotes the file */
 	return r;
 }
 
@@ -433,14 +445,12 @@ void lr_lab_free(struct lr_lab *lab)
 
 /* ------------------------------------------------------------ loading */
 
-static int read_file(const char *path, char **buf, size_t *len, struct lr_error *err)
+/* The whole of fd (the file path) into *buf. */
+static int read_fd(int fd, const char *path, char **buf, size_t *len, struct lr_error *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return lr_error_errno(err, errno, "%s", path);
-	if (!S_ISREG(st.st_mode))
-		return lr_error_set(err, EINVAL, "%s: not a regular file", path);
 	if (st.st_size > LR_POLICY_MAX_BYTES)
 		return lr_error_set(err, EFBIG, "%s: larger than %d bytes", path,
 				    LR_POLICY_MAX_BYTES);
@@ -464,58 +474,93 @@ static int read_file(const char *path, char **buf, size_t *len, struct lr_error 
 	return 0;
 }
 
+/* A lab file or directory that someone other than root (or the caller)
+ * could change: whoever can change it can raise their own limits. */
+static int untrusted(struct lr_error *err)
+{
+	if (!err)
+		return -EPERM;
+	char why[sizeof(err->msg)];
+	memcpy(why, err->msg, sizeof(why));
+	return lr_error_set(err, EPERM,
+			    "%.600s: a lab file, its directory and those above it must be "
+			    "writable by root alone, or anyone could raise their limits "
+			    "(labrun-policy(5))",
+			    why);
+}
+
 static int by_lab_name(const void *a, const void *b)
 {
 	return strcmp(((const struct lr_lab *)a)->name, ((const struct lr_lab *)b)->name);
 }
 
-int lr_policy_load(struct lr_policy *out, const char *dir, bool missing_ok, struct lr_error *err)
+/* Everything but a lab file's parse errors (escaped by lr_lab_parse). */
+static int load(struct lr_policy *p, int dfd, const char *dir, bool *parsed, struct lr_error *err)
 {
-	memset(out, 0, sizeof(*out));
-	DIR *d = opendir(dir);
+	int list_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = list_fd < 0 ? NULL : fdopendir(list_fd);
 	if (!d) {
-		if (errno == ENOENT && missing_ok)
-			return 0;
-		return lr_error_errno(err, errno, "policy directory %s", dir);
+		int e = errno;
+		if (list_fd >= 0)
+			close(list_fd);
+		return lr_error_errno(err, e, "policy directory %s", dir);
 	}
-	struct lr_policy p = {0};
-	int r = 0;
+	_cleanup_closedir_ DIR *dir_cleanup = d;
+	const uid_t self = geteuid();
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (n <= 5 || strcmp(de->d_name + n - 5, ".conf") || de->d_name[0] == '.')
 			continue; /* editors' backups, README, .swp: not labs */
-		if (p.n_labs == LR_POLICY_MAX_LABS) {
-			r = lr_error_set(err, E2BIG, "%s: more than %d labs", dir,
-					 LR_POLICY_MAX_LABS);
-			break;
-		}
+		if (p->n_labs == LR_POLICY_MAX_LABS)
+			return lr_error_set(err, E2BIG, "%s: more than %d labs", dir,
+					    LR_POLICY_MAX_LABS);
 		char path[PATH_MAX];
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-		    sizeof(path)) {
-			r = lr_error_set(err, ENAMETOOLONG, "%s/%s: name too long", dir,
-					 de->d_name);
-			break;
-		}
-		char *text = NULL;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
+			return lr_error_set(err, ENAMETOOLONG, "%s/%s: name too long", dir,
+					    de->d_name);
+		_cleanup_close_ int fd = lr_trust_openat_file(dfd, dir, de->d_name, self, err);
+		if (fd < 0)
+			return fd == -EPERM ? untrusted(err) : fd;
+		_cleanup_free_ char *text = NULL;
 		size_t len = 0;
-		if ((r = read_file(path, &text, &len, err)) < 0)
-			break;
-		struct lr_lab *labs = realloc(p.labs, (p.n_labs + 1) * sizeof(*labs));
-		if (!labs) {
-			free(text);
-			r = lr_error_errno(err, ENOMEM, "%s", path);
-			break;
-		}
-		p.labs = labs;
-		r = lr_lab_parse(&p.labs[p.n_labs], path, text, len, err);
-		free(text);
+		int r = read_fd(fd, path, &text, &len, err);
 		if (r < 0)
-			break;
-		p.n_labs++;
+			return r;
+		struct lr_lab *labs = realloc(p->labs, (p->n_labs + 1) * sizeof(*labs));
+		if (!labs)
+			return lr_error_errno(err, ENOMEM, "%s", path);
+		p->labs = labs;
+		if ((r = lr_lab_parse(&p->labs[p->n_labs], path, text, len, err)) < 0) {
+			*parsed = true;
+			return r;
+		}
+		p->n_labs++;
 	}
-	closedir(d);
+	return 0;
+}
+
+int lr_policy_load(struct lr_policy *out, const char *dir, bool missing_ok, struct lr_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	/* The directory, and each one above, checked on the way down. */
+	_cleanup_close_ int dfd = lr_trust_open_dir(dir, geteuid(), err);
+	if (dfd == -ENOENT && missing_ok) {
+		lr_error_clear(err);
+		return 0;
+	}
+	if (dfd < 0) {
+		int r = dfd == -EPERM ? untrusted(err)
+				      : lr_error_errno(err, -dfd, "policy directory %s", dir);
+		lr_escape_error(err);
+		return r;
+	}
+	struct lr_policy p = {0};
+	bool parsed = false;
+	int r = load(&p, dfd, dir, &parsed, err);
 	if (r < 0) {
+		if (!parsed)
+			lr_escape_error(err);
 		lr_policy_free(&p);
 		return r;
 	}

@@ -100,14 +100,23 @@ struct lr_policy {
 
 /* Parse one lab's file (text, len bytes) named path; the lab's name is the
  * file's base name without ".conf".  Errors: "FILE:LINE:COLUMN: expected
- * ...".  *lab is set only on success. */
+ * ...", escaped (escape.h); a control character outside a comment is one.
+ * *lab is set only on success. */
 int lr_lab_parse(struct lr_lab *lab, const char *path, const char *text, size_t len,
 		 struct lr_error *err);
 void lr_lab_free(struct lr_lab *lab);
 
 /* Every DIR/NAME.conf, sorted.  One file that does not parse refuses the
  * whole directory (its first error is returned); a missing directory is an
- * empty policy when missing_ok. */
+ * empty policy when missing_ok.
+ *
+ * Trust (trust.h): DIR, every directory above it and each lab file must be
+ * owned by root (or by the caller, when the caller is not root) and
+ * writable by their owner alone, checked on the open fds that are then
+ * read; else -EPERM naming the file and its mode or owner, and nothing is
+ * loaded.  A lab file that is not a regular file (a FIFO) is refused
+ * without blocking.  Messages quote the files with control characters
+ * escaped (escape.h): they are safe to print. */
 int lr_policy_load(struct lr_policy *p, const char *dir, bool missing_ok, struct lr_error *err);
 void lr_policy_free(struct lr_policy *p);
 

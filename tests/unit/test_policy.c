@@ -845,6 +845,191 @@ static void load_refuses_a_file_larger_than_the_limit(void **state)
 	assert_string_equal(err.msg, want);
 }
 
+/* ------------------------------------------------------------ trust */
+
+/* The lab files are trusted only when nobody but root (or, for a caller
+ * that is not root, the caller) can change them or any directory above
+ * them (lib/trust.h): a lab file anyone can write lets anyone raise their
+ * own limits at the next apply (issue 12, item 10). */
+
+static void expect_refused(const char *dir, int code, const char *want_start)
+{
+	struct lr_policy p;
+	memset(&p, 0xa5, sizeof(p));
+	struct lr_error err = {0};
+	int r = lr_policy_load(&p, dir, true, &err);
+	if (r == 0)
+		lr_policy_free(&p);
+	if (r != -code)
+		fail_msg("load(%s) = %d (%s), expected %d", dir, r, err.msg, -code);
+	if (strncmp(err.msg, want_start, strlen(want_start)))
+		fail_msg("message\n  %s\ndoes not start with\n  %s", err.msg, want_start);
+	assert_int_equal(p.n_labs, 0);
+}
+
+static void load_refuses_a_lab_file_anyone_can_write(void **state)
+{
+	char dir[PATH_MAX], file[PATH_MAX + 16], want[PATH_MAX + 64];
+	make_dir(dir, sizeof(dir), "world-writable-file");
+	write_file(dir, "a.conf", good);
+	write_file(dir, "b.conf", good);
+	snprintf(file, sizeof(file), "%s/b.conf", dir);
+	assert_int_equal(chmod(file, 0666), 0);
+	snprintf(want, sizeof(want), "%s: anyone can write it (mode 0666): a lab file", file);
+	expect_refused(dir, EPERM, want);
+	/* Group-writable is as bad: the group's members are users too. */
+	assert_int_equal(chmod(file, 0664), 0);
+	snprintf(want, sizeof(want), "%s: its group ", file);
+	expect_refused(dir, EPERM, want);
+	assert_int_equal(chmod(file, 0644), 0);
+	struct lr_policy p;
+	struct lr_error err = {0};
+	if (lr_policy_load(&p, dir, false, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(p.n_labs, 2);
+	lr_policy_free(&p);
+}
+
+static void load_refuses_a_policy_directory_others_can_write(void **state)
+{
+	char dir[PATH_MAX], want[PATH_MAX + 64];
+	make_dir(dir, sizeof(dir), "world-writable-dir");
+	write_file(dir, "a.conf", good);
+	/* Even sticky: anyone could add a lab file of their own. */
+	assert_int_equal(chmod(dir, 01777), 0);
+	snprintf(want, sizeof(want), "%s: anyone can write it (mode 1777): a lab file", dir);
+	expect_refused(dir, EPERM, want);
+	assert_int_equal(chmod(dir, 0775), 0);
+	snprintf(want, sizeof(want), "%s: its group ", dir);
+	expect_refused(dir, EPERM, want);
+	assert_int_equal(chmod(dir, 0755), 0);
+}
+
+static void load_refuses_a_directory_above_that_others_can_write(void **state)
+{
+	char above[PATH_MAX], dir[PATH_MAX + 16], want[PATH_MAX + 64];
+	make_dir(above, sizeof(above), "open-parent");
+	snprintf(dir, sizeof(dir), "%s/labs.d", above);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	write_file(dir, "a.conf", good);
+	/* Anyone could rename labs.d away and put their own in its place. */
+	assert_int_equal(chmod(above, 0777), 0);
+	snprintf(want, sizeof(want), "%s: anyone can write it (mode 0777): a lab file", above);
+	expect_refused(dir, EPERM, want);
+	/* Sticky, like /tmp: nobody else can rename labs.d, so it is fine. */
+	assert_int_equal(chmod(above, 01777), 0);
+	struct lr_policy p;
+	struct lr_error err = {0};
+	if (lr_policy_load(&p, dir, false, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(p.n_labs, 1);
+	lr_policy_free(&p);
+	assert_int_equal(chmod(above, 0755), 0);
+}
+
+static void load_follows_a_trusted_symlink_and_checks_where_it_leads(void **state)
+{
+	char real[PATH_MAX], open_dir[PATH_MAX], link[PATH_MAX + 16], want[PATH_MAX + 64];
+	make_dir(real, sizeof(real), "real-labs");
+	write_file(real, "a.conf", good);
+	snprintf(link, sizeof(link), "%s/linked-labs", tmp);
+	assert_int_equal(symlink("real-labs", link), 0);
+	struct lr_policy p;
+	struct lr_error err = {0};
+	if (lr_policy_load(&p, link, false, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(p.n_labs, 1);
+	lr_policy_free(&p);
+	/* A link to a directory anyone can write is refused there. */
+	make_dir(open_dir, sizeof(open_dir), "open-labs");
+	assert_int_equal(chmod(open_dir, 0777), 0);
+	snprintf(link, sizeof(link), "%s/linked-open", tmp);
+	assert_int_equal(symlink(open_dir, link), 0);
+	snprintf(want, sizeof(want), "%s: anyone can write it (mode 0777)", open_dir);
+	expect_refused(link, EPERM, want);
+}
+
+static void load_as_root_refuses_files_of_other_users(void **state)
+{
+	if (geteuid() != 0) {
+		/* Skipped with a reason: only root can give a file away. */
+		print_message("skipped: not root, cannot chown a lab file to another user\n");
+		return;
+	}
+	char dir[PATH_MAX], file[PATH_MAX + 16], link[PATH_MAX + 16], want[PATH_MAX + 64];
+	make_dir(dir, sizeof(dir), "not-roots");
+	write_file(dir, "a.conf", good);
+	snprintf(file, sizeof(file), "%s/a.conf", dir);
+	assert_int_equal(chown(file, 65534, 65534), 0);
+	snprintf(want, sizeof(want), "%s: owned by ", file);
+	expect_refused(dir, EPERM, want);
+	assert_int_equal(chown(file, 0, 0), 0);
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	snprintf(want, sizeof(want), "%s: owned by ", dir);
+	expect_refused(dir, EPERM, want);
+	assert_int_equal(chown(dir, 0, 0), 0);
+	/* A symbolic link of another user's is not followed. */
+	snprintf(link, sizeof(link), "%s/theirs", tmp);
+	assert_int_equal(symlink(dir, link), 0);
+	assert_int_equal(lchown(link, 65534, 65534), 0);
+	snprintf(want, sizeof(want), "a symbolic link: %s: owned by ", link);
+	expect_refused(link, EPERM, want);
+}
+
+static void load_refuses_a_fifo_without_blocking(void **state)
+{
+	char dir[PATH_MAX], fifo[PATH_MAX + 16], want[PATH_MAX + 64];
+	make_dir(dir, sizeof(dir), "fifo");
+	snprintf(fifo, sizeof(fifo), "%s/f.conf", dir);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	snprintf(want, sizeof(want), "%s: not a regular file", fifo);
+	expect_refused(dir, EINVAL, want);
+}
+
+/* ------------------------------------------------------------ control characters */
+
+/* A terminal obeys ESC and CR: what a lab file holds reaches the admin's
+ * terminal escaped, never raw (issue 12). */
+static void no_raw_control_character_reaches_a_message(const char *msg)
+{
+	for (const char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			fail_msg("a raw control character 0x%02x in: %s", (unsigned char)*c, msg);
+}
+
+static void a_control_character_in_a_value_is_refused_and_shown_escaped(void **state)
+{
+	struct lr_lab lab;
+	struct lr_error err = {0};
+	const char text[] = "[lab]\nmembers = alice\nstorage = /scratch\x1b]0;owned\x07 5G\n";
+	assert_int_equal(parse(&lab, text, &err), -EINVAL);
+	assert_string_equal(err.msg, P ":3:19: a control character (0x1b): lab files are text");
+	/* A key's error quotes the key: escaped. */
+	const char key[] = "[lab]\nmembers = alice\ncolour\r\x1b[2J = 3\n";
+	assert_int_equal(parse(&lab, key, &err), -EINVAL);
+	assert_string_equal(err.msg, P ":3:7: a control character (0x0d): lab files are text");
+	const char sec[] = "[lab]\nmembers = alice\n[\x1b[31mred]\n";
+	assert_int_equal(parse(&lab, sec, &err), -EINVAL);
+	no_raw_control_character_reaches_a_message(err.msg);
+	assert_string_equal(err.msg, P ":3:2: a control character (0x1b): lab files are text");
+}
+
+static void a_file_name_with_control_characters_is_shown_escaped(void **state)
+{
+	char dir[PATH_MAX], want[PATH_MAX + 256];
+	make_dir(dir, sizeof(dir), "escape");
+	write_file(dir, "a\x1b[2Jb.conf", good);
+	struct lr_policy p;
+	struct lr_error err = {0};
+	assert_int_equal(lr_policy_load(&p, dir, false, &err), -EINVAL);
+	no_raw_control_character_reaches_a_message(err.msg);
+	snprintf(want, sizeof(want),
+		 "%s/a\\x1b[2Jb.conf: the file name must be the lab's name (letters, digits, . _ "
+		 "-) and .conf",
+		 dir);
+	assert_string_equal(err.msg, want);
+}
+
 /* ------------------------------------------------------------ membership */
 
 static void load_three_labs(struct lr_policy *p)
@@ -1238,6 +1423,14 @@ int main(void)
 		cmocka_unit_test(load_refuses_a_conf_that_is_a_directory),
 		cmocka_unit_test(load_refuses_a_conf_that_is_a_symlink),
 		cmocka_unit_test(load_refuses_a_file_larger_than_the_limit),
+		cmocka_unit_test(load_refuses_a_lab_file_anyone_can_write),
+		cmocka_unit_test(load_refuses_a_policy_directory_others_can_write),
+		cmocka_unit_test(load_refuses_a_directory_above_that_others_can_write),
+		cmocka_unit_test(load_follows_a_trusted_symlink_and_checks_where_it_leads),
+		cmocka_unit_test(load_as_root_refuses_files_of_other_users),
+		cmocka_unit_test(load_refuses_a_fifo_without_blocking),
+		cmocka_unit_test(a_control_character_in_a_value_is_refused_and_shown_escaped),
+		cmocka_unit_test(a_file_name_with_control_characters_is_shown_escaped),
 		cmocka_unit_test(a_user_listed_by_name_is_a_member),
 		cmocka_unit_test(a_user_in_a_listed_group_is_a_member),
 		cmocka_unit_test(others_are_not_members),
