@@ -2,7 +2,11 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <search.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +25,11 @@ struct lr_build {
 	char *a, *b; /* CHUNK bytes each: input, parent */
 	uint64_t stored, same, deleted;
 	uint64_t deleted_top; /* whiteouts in the root directory */
+	bool keep_special;
+	struct lr_build_special special;
+	/* Paths of the devices dropped (tsearch tree of strings): a hard link
+	 * to one is dropped too, not refused as a link to nothing. */
+	void *dropped;
 };
 
 /* ------------------------------------------------------------ owners */
@@ -94,11 +103,21 @@ static bool is_whiteout(const struct lr_sqw_entry *e)
 	return S_ISCHR(e->mode) && e->rdev_major == 0 && e->rdev_minor == 0;
 }
 
-/* Drop overlay.* xattrs from e (they are layer mechanics); report whether
- * one of them made the directory opaque. */
-static bool strip_overlay(struct lr_sqw_entry *e, struct lr_xattr *keep)
+/* The file capability xattr (capabilities(7), "File capabilities"). */
+#define CAPS_XATTR "security.capability"
+
+static void note(uint64_t *count, char *example, const char *path)
 {
-	bool opaque = false;
+	if ((*count)++ == 0)
+		snprintf(example, LR_BUILD_EXAMPLE_MAX, "%s", path);
+}
+
+/* Drop overlay.* xattrs from e (they are layer mechanics), and count the
+ * file capabilities and drop them unless kept (layerbuild.h); report
+ * whether an overlay xattr made the directory opaque. */
+static bool strip_xattrs(struct lr_build *b, struct lr_sqw_entry *e, struct lr_xattr *keep)
+{
+	bool opaque = false, caps = false;
 	size_t n = 0;
 	for (size_t i = 0; i < e->n_xattrs; i++) {
 		const struct lr_xattr *x = &e->xattrs[i];
@@ -106,11 +125,72 @@ static bool strip_overlay(struct lr_sqw_entry *e, struct lr_xattr *keep)
 			opaque |= lr_xattr_is_opaque(x);
 			continue;
 		}
+		if (!strcmp(x->name, CAPS_XATTR)) {
+			caps = true;
+			if (!b->keep_special)
+				continue;
+		}
 		keep[n++] = *x;
 	}
+	if (caps)
+		note(&b->special.caps, b->special.caps_example, e->path);
 	e->xattrs = keep;
 	e->n_xattrs = n;
 	return opaque;
+}
+
+static bool is_device(const struct lr_sqw_entry *e)
+{
+	return (S_ISCHR(e->mode) || S_ISBLK(e->mode)) && !is_whiteout(e);
+}
+
+/* Count e if special; unless kept, clear its set-id bits, or say that e,
+ * a device node, is left out (false) and remember it for hard links to it
+ * (layerbuild.h).  The xattrs are strip_xattrs()'s. */
+static int disarm(struct lr_build *b, struct lr_sqw_entry *e, bool *store_it, struct lr_error *err)
+{
+	*store_it = true;
+	if (is_device(e)) {
+		note(&b->special.devices, b->special.device_example, e->path);
+		if (b->keep_special)
+			return 0;
+		*store_it = false;
+		char *copy = strdup(e->path);
+		void *slot = copy ? tsearch(copy, &b->dropped,
+					    (int (*)(const void *, const void *))strcmp)
+				  : NULL;
+		if (!slot) {
+			free(copy);
+			return lr_error_errno(err, ENOMEM, "%s", e->path);
+		}
+		if (*(char **)slot != copy)
+			free(copy); /* dropped before */
+		return 0;
+	}
+	/* setgid on a directory only hands its group to new files: kept. */
+	mode_t setid = S_ISDIR(e->mode) ? S_ISUID : S_ISUID | S_ISGID;
+	if (e->mode & setid) {
+		note(&b->special.setid, b->special.setid_example, e->path);
+		if (!b->keep_special)
+			e->mode &= ~setid;
+	}
+	return 0;
+}
+
+static bool was_dropped(const struct lr_build *b, const char *path)
+{
+	return b->dropped &&
+	       tfind(path, &b->dropped, (int (*)(const void *, const void *))strcmp) != NULL;
+}
+
+static int unclean(struct lr_error *err, const char *what, const char *path)
+{
+	char shown[LR_BUILD_EXAMPLE_MAX];
+	lr_build_escape(path, shown, sizeof(shown));
+	return lr_error_set(err, EINVAL,
+			    "%s \"%s\": not a name a layer can hold (an empty, \".\" or "
+			    "\"..\" component; refused)",
+			    what, shown);
 }
 
 static bool same_meta(const struct lr_vnode *p, const struct lr_sqw_entry *e, uint64_t size)
@@ -239,6 +319,15 @@ static int store_from_parent(struct lr_build *b, const char *path, struct lr_err
 				    path);
 	struct lr_sqw_entry e;
 	lr_vnode_entry(p, path, &e);
+	if (e.n_xattrs > LR_BUILD_MAX_XATTRS)
+		return lr_error_set(err, E2BIG, "%s: more than %d xattrs", path,
+				    LR_BUILD_MAX_XATTRS);
+	bool store_it;
+	int r = disarm(b, &e, &store_it, err);
+	if (r < 0 || !store_it)
+		return r;
+	struct lr_xattr keep[LR_BUILD_MAX_XATTRS];
+	strip_xattrs(b, &e, keep);
 	struct lr_view_cursor pr = {b->parent, p, 0};
 	return store(b, &e, lr_view_read, &pr, err);
 }
@@ -259,6 +348,8 @@ static int drain(lr_build_reader rd, void *ctx, char *buf, struct lr_error *err)
 int lr_build_entry(struct lr_build *b, struct lr_sqw_entry *e, lr_build_reader rd, void *ctx,
 		   struct lr_error *err)
 {
+	if (!lr_path_is_clean(e->path))
+		return unclean(err, "entry", e->path);
 	if (reserved(e->path))
 		return S_ISREG(e->mode) ? drain(rd, ctx, b->a, err) : 0;
 	e->uid = lr_idmap_apply(&b->owners, e->uid);
@@ -267,7 +358,13 @@ int lr_build_entry(struct lr_build *b, struct lr_sqw_entry *e, lr_build_reader r
 	if (e->n_xattrs > LR_BUILD_MAX_XATTRS)
 		return lr_error_set(err, E2BIG, "%s: more than %d xattrs", e->path,
 				    LR_BUILD_MAX_XATTRS);
-	bool opaque = strip_overlay(e, keep);
+	bool store_it;
+	int r = disarm(b, e, &store_it, err);
+	if (r < 0)
+		return r;
+	if (!store_it)
+		return 0; /* a device node has no data to read */
+	bool opaque = strip_xattrs(b, e, keep);
 	if (!b->parent || b->input_is_diff) {
 		if (opaque && S_ISDIR(e->mode) && lr_build_opaque(b, e->path, err) < 0)
 			return -ENOMEM;
@@ -286,7 +383,7 @@ int lr_build_entry(struct lr_build *b, struct lr_sqw_entry *e, lr_build_reader r
 		return store(b, e, rd, ctx, err);
 	if (S_ISDIR(e->mode)) {
 		e->drop_if_empty = true;
-		int r = lr_sqw_add(b->w, e, err);
+		r = lr_sqw_add(b->w, e, err);
 		if (r == 0)
 			b->same++;
 		return r;
@@ -299,6 +396,8 @@ int lr_build_entry(struct lr_build *b, struct lr_sqw_entry *e, lr_build_reader r
 
 int lr_build_whiteout(struct lr_build *b, const char *path, struct lr_error *err)
 {
+	if (!*path || !lr_path_is_clean(path))
+		return unclean(err, "whiteout of", path);
 	if (reserved(path))
 		return 0;
 	if (b->parent && !b->input_is_diff)
@@ -312,6 +411,8 @@ int lr_build_whiteout(struct lr_build *b, const char *path, struct lr_error *err
 
 int lr_build_opaque(struct lr_build *b, const char *path, struct lr_error *err)
 {
+	if (!lr_path_is_clean(path))
+		return unclean(err, "opaque directory", path);
 	if (b->parent && !b->input_is_diff)
 		return 0;
 	char **o = realloc(b->opaque, (b->n_opaque + 1) * sizeof(*o));
@@ -326,8 +427,17 @@ int lr_build_opaque(struct lr_build *b, const char *path, struct lr_error *err)
 
 int lr_build_link(struct lr_build *b, const char *path, const char *target, struct lr_error *err)
 {
+	if (!*path || !lr_path_is_clean(path))
+		return unclean(err, "hard link", path);
+	if (!lr_path_is_clean(target))
+		return unclean(err, "hard link target", target);
 	if (reserved(path) || reserved(target))
 		return 0;
+	if (was_dropped(b, target)) {
+		/* Another name of a device node left out: out too. */
+		note(&b->special.devices, b->special.device_example, path);
+		return 0;
+	}
 	if (b->parent && !b->input_is_diff) {
 		struct lr_vnode *p = lr_view_lookup(b->parent, path);
 		if (p) {
@@ -346,6 +456,10 @@ int lr_build_link(struct lr_build *b, const char *path, const char *target, stru
 			int r = store_from_parent(b, target, err);
 			if (r < 0)
 				return r;
+			if (was_dropped(b, target)) {
+				note(&b->special.devices, b->special.device_example, path);
+				return 0;
+			}
 		}
 	}
 	int r = lr_sqw_link(b->w, path, target, err);
@@ -444,6 +558,7 @@ int lr_build_begin(struct lr_build **out, const char *path, const struct lr_buil
 	b->parent = o->parent;
 	b->input_is_diff = o->input_is_diff;
 	b->owners = o->owners;
+	b->keep_special = o->keep_special;
 	int r = lr_sqw_create(&b->w, path, &o->sqw, err);
 	if (r < 0) {
 		lr_build_free(b);
@@ -462,10 +577,107 @@ void lr_build_stats(const struct lr_build *b, uint64_t *stored, uint64_t *same, 
 	*deleted_top = b->deleted_top;
 }
 
+void lr_build_special(const struct lr_build *b, struct lr_build_special *out)
+{
+	*out = b->special;
+}
+
+void lr_build_special_add(struct lr_build_special *sum, const struct lr_build_special *s)
+{
+	const struct {
+		uint64_t *to;
+		char *to_example;
+		uint64_t from;
+		const char *from_example;
+	} kinds[] = {
+		{&sum->devices, sum->device_example, s->devices, s->device_example},
+		{&sum->setid, sum->setid_example, s->setid, s->setid_example},
+		{&sum->caps, sum->caps_example, s->caps, s->caps_example},
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (!kinds[i].from)
+			continue;
+		if (!*kinds[i].to)
+			snprintf(kinds[i].to_example, LR_BUILD_EXAMPLE_MAX, "%s",
+				 kinds[i].from_example);
+		*kinds[i].to += kinds[i].from;
+	}
+}
+
+void lr_build_escape(const char *in, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		bool plain = *p >= 0x20 && *p < 0x7f && *p != '\\';
+		size_t need = plain ? 1 : 4;
+		if (o + need + 4 > size) { /* room for "..." and the NUL */
+			if (o + 4 <= size) {
+				memcpy(out + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (plain) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	if (size)
+		out[o < size ? o : size - 1] = '\0';
+}
+
+/* Append to buf at *at, never past size (the line is cut, not overrun). */
+static void append(char *buf, size_t size, size_t *at, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t size, size_t *at, const char *fmt, ...)
+{
+	if (*at >= size)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *at, size - *at, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*at += (size_t)n < size - *at ? (size_t)n : size - *at - 1;
+}
+
+bool lr_build_special_describe(const struct lr_build_special *s, char *buf, size_t size)
+{
+	const struct {
+		uint64_t n;
+		const char *example, *verb, *noun;
+	} kinds[] = {
+		{s->devices, s->device_example, "dropped", "device node"},
+		{s->setid, s->setid_example, "cleared the setuid/setgid bits of", "file"},
+		{s->caps, s->caps_example, "dropped the file capabilities of", "file"},
+	};
+	size_t at = 0;
+	if (size)
+		buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (!kinds[i].n)
+			continue;
+		char shown[LR_BUILD_EXAMPLE_MAX];
+		lr_build_escape(kinds[i].example, shown, sizeof(shown));
+		if (at)
+			append(buf, size, &at, ", ");
+		append(buf, size, &at, "%s %" PRIu64 " %s%s", kinds[i].verb, kinds[i].n,
+		       kinds[i].noun, kinds[i].n == 1 ? "" : "s");
+		append(buf, size, &at, " (/%s%s)", shown, kinds[i].n > 1 ? ", ..." : "");
+	}
+	return at > 0;
+}
+
 void lr_build_free(struct lr_build *b)
 {
 	if (!b)
 		return;
+	tdestroy(b->dropped, free);
 	lr_sqw_free(b->w);
 	for (size_t i = 0; i < b->n_opaque; i++)
 		free(b->opaque[i]);

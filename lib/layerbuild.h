@@ -15,6 +15,25 @@
  * and opaque markers (".wh..wh..opq", overlay.opaque xattrs) are stored in
  * overlayfs's form: a character device 0:0 and user.overlay.opaque=y.
  *
+ * Names: every path given is checked before anything is stored: each
+ * component non-empty, not "." or "..", no leading, trailing or double
+ * "/" (lr_path_is_clean()).  A whiteout decoded from ".wh..." would
+ * otherwise become an entry named "..", which unsquashfs, the kernel's
+ * squashfs and overlayfs all call corrupt (issue 12, item 8).
+ *
+ * Special files: a layer outlives labrun.  Inside a container device
+ * nodes, set-id bits and file capabilities are inert (nodev, nosuid,
+ * no_new_privs), but whoever later unpacks the layer or mounts it with the
+ * kernel as root (a trusted store) gets them live: a world-writable
+ * /dev/mem, a setuid-root shell, a cap_sys_admin binary.  So by default a
+ * build drops character and block devices (not the 0:0 character devices
+ * that are whiteouts), clears the setuid bit everywhere and the setgid bit
+ * on everything but directories (where it only means "new files take the
+ * directory's group"), and drops security.capability xattrs; FIFOs and
+ * sockets are kept, since they name no kernel object and grant nothing.
+ * keep_special stores them all as given, for admins who build trusted
+ * layers on purpose.  lr_build_special() says what was changed.
+ *
  * Runs as the user, no privilege.
  */
 #ifndef LABRUN_LAYERBUILD_H
@@ -60,6 +79,21 @@ struct lr_build_options {
 	const struct lr_view *parent; /* NULL: no parent */
 	bool input_is_diff;
 	struct lr_idmap owners;
+	bool keep_special; /* store devices, set-id bits, file capabilities */
+};
+
+/* The special entries a build met: counts, and the first path of each
+ * kind (normalised, "" when none).  Without keep_special, what was left
+ * out (devices) or changed (set-id bits, capabilities); with it, what the
+ * layer holds as given. */
+#define LR_BUILD_EXAMPLE_MAX 256 /* bytes of an example path kept */
+struct lr_build_special {
+	uint64_t devices; /* character and block devices dropped */
+	uint64_t setid;	  /* entries whose setuid/setgid bits were cleared */
+	uint64_t caps;	  /* security.capability xattrs dropped */
+	char device_example[LR_BUILD_EXAMPLE_MAX];
+	char setid_example[LR_BUILD_EXAMPLE_MAX];
+	char caps_example[LR_BUILD_EXAMPLE_MAX];
 };
 
 int lr_build_begin(struct lr_build **out, const char *path, const struct lr_build_options *o,
@@ -85,6 +119,19 @@ int lr_build_finish(struct lr_build *b, const char *layer_json, struct lr_error 
  * in the root directory). */
 void lr_build_stats(const struct lr_build *b, uint64_t *stored, uint64_t *same, uint64_t *deleted,
 		    uint64_t *deleted_top);
+/* The special entries met (struct lr_build_special). */
+void lr_build_special(const struct lr_build *b, struct lr_build_special *out);
+/* Add s into sum (counts; the first example of each kind stays). */
+void lr_build_special_add(struct lr_build_special *sum, const struct lr_build_special *s);
+/* One line for the user, e.g. "dropped 2 device nodes (/dev/mem, ...),
+ * cleared the setuid/setgid bits of 1 file (/bin/su), dropped the file
+ * capabilities of 1 file (/bin/ping)", paths with control and non-ASCII bytes shown
+ * as \xNN.  Returns false (buf "") when nothing was changed. */
+bool lr_build_special_describe(const struct lr_build_special *s, char *buf, size_t size);
+/* in for a terminal: bytes below 0x20, 0x7f and above, and the backslash
+ * as \xNN,
+ * cut with "..." to fit size (a name in an archive is anyone's bytes). */
+void lr_build_escape(const char *in, char *out, size_t size);
 void lr_build_free(struct lr_build *b);
 
 #endif

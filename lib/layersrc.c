@@ -82,7 +82,13 @@ static int tar_entry(struct lr_build *b, struct archive *a, struct archive_entry
 					    raw);
 		memmove((char *)base, base + 4, strlen(base + 4) + 1);
 		int r = lr_build_whiteout(b, path, err);
-		return r < 0 ? lr_error_prefix(err, "%s", what) : 0;
+		if (r < 0) {
+			/* ".wh..." decodes to "..": name the member as the archive has it. */
+			char member[LR_BUILD_EXAMPLE_MAX];
+			lr_build_escape(raw, member, sizeof(member));
+			return lr_error_prefix(err, "%s: member %s", what, member);
+		}
+		return 0;
 	}
 
 	const char *hardlink = archive_entry_hardlink(ae);

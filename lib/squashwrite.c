@@ -146,6 +146,30 @@ int lr_path_normalise(char *path)
 	return 0;
 }
 
+bool lr_path_is_clean(const char *path)
+{
+	if (!*path)
+		return true; /* the root */
+	for (const char *p = path;;) {
+		const char *end = strchrnul(p, '/');
+		size_t len = (size_t)(end - p);
+		if (len == 0 || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!*end)
+			return true;
+		p = end + 1;
+	}
+}
+
+static int unclean(struct lr_error *err, const char *path)
+{
+	return lr_error_set(err, EINVAL,
+			    "/%s: not a name a layer can hold (an empty, \".\" or \"..\" "
+			    "component)",
+			    path);
+}
+
 /* ------------------------------------------------------------ the tree */
 
 static size_t hash_of(const struct sqw_dentry *parent, const char *name, size_t len)
@@ -345,6 +369,8 @@ int lr_sqw_add(struct lr_sqw *w, const struct lr_sqw_entry *e, struct lr_error *
 {
 	if (w->in_file)
 		return lr_error_set(err, EINVAL, "%s: added inside another file's data", e->path);
+	if (!lr_path_is_clean(e->path))
+		return unclean(err, e->path);
 	mode_t type = e->mode & S_IFMT;
 	if (!type)
 		return lr_error_set(err, EINVAL, "%s: no file type", e->path);
@@ -401,6 +427,10 @@ int lr_sqw_end(struct lr_sqw *w, struct lr_error *err)
 
 int lr_sqw_link(struct lr_sqw *w, const char *path, const char *target, struct lr_error *err)
 {
+	if (!lr_path_is_clean(path) || !*path)
+		return unclean(err, path);
+	if (!lr_path_is_clean(target))
+		return unclean(err, target);
 	struct sqw_dentry *t = lookup(w, target);
 	if (!t)
 		return lr_error_set(err, ENOENT, "%s: hard link to %s, which is not there", path,
@@ -425,6 +455,8 @@ int lr_sqw_link(struct lr_sqw *w, const char *path, const char *target, struct l
 int lr_sqw_set_xattr(struct lr_sqw *w, const char *path, const char *name, const void *value,
 		     size_t len, struct lr_error *err)
 {
+	if (!lr_path_is_clean(path))
+		return unclean(err, path);
 	struct sqw_dentry *d = lookup(w, path);
 	if (!d) {
 		struct lr_sqw_entry e = {.path = path, .mode = S_IFDIR | 0755};

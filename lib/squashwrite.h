@@ -55,7 +55,7 @@ struct lr_sqw_entry {
 int lr_sqw_create(struct lr_sqw **out, const char *path, const struct lr_sqw_options *o,
 		  struct lr_error *err);
 
-/* Add e.  An existing entry at the path is replaced, except that a
+/* Add e (e->path clean, or -EINVAL).  An existing entry at the path is replaced, except that a
  * directory given again over a directory only takes the new metadata.  A
  * parent that exists and is not a directory is an error (a tar entry
  * "lnk/x" under a symlink "lnk" would otherwise be written through it).
@@ -95,5 +95,13 @@ bool lr_sqw_compression_known(const char *name);
  * is refused (-EINVAL) rather than resolved: an archive that climbs out of
  * its root is broken or hostile.  "." and "" give "" (the root). */
 int lr_path_normalise(char *path);
+
+/* path is one a layer can hold: "" (the root), or components separated by
+ * single "/", none of them empty, "." or "..".  lr_path_normalise()'s
+ * output is, unless a component was made afterwards by decoding (a
+ * whiteout ".wh..." names ".."); lr_sqw_add(), lr_sqw_link() and
+ * lr_sqw_set_xattr() refuse any other path, so that no layer written here
+ * holds an entry every squashfs reader calls corrupt. */
+bool lr_path_is_clean(const char *path);
 
 #endif

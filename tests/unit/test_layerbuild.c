@@ -264,10 +264,16 @@ static long mem_read(void *ctx, void *buf, size_t len, struct lr_error *err)
 	return (long)n;
 }
 
-static struct lr_build *build_open(const char *file, const struct lr_view *parent, bool diff,
-				   const char *owners)
+/* The tests of storing, diffing and reading back store every entry as
+ * given (keep_special, as an admin's trusted build); what a default build
+ * drops and disarms is tested on its own ("special entries" below). */
+static struct lr_build *build_open_opts(const char *file, const struct lr_view *parent, bool diff,
+					const char *owners, bool keep_special)
 {
-	struct lr_build_options o = {.sqw = gzip_128k, .parent = parent, .input_is_diff = diff};
+	struct lr_build_options o = {.sqw = gzip_128k,
+				     .parent = parent,
+				     .input_is_diff = diff,
+				     .keep_special = keep_special};
 	struct lr_error err = {0};
 	if (lr_idmap_parse(&o.owners, owners, &err) < 0)
 		fail_msg("owner map %s: %s", owners, err.msg);
@@ -275,6 +281,12 @@ static struct lr_build *build_open(const char *file, const struct lr_view *paren
 	if (lr_build_begin(&b, file, &o, &err) < 0)
 		fail_msg("begin %s: %s", file, err.msg);
 	return b;
+}
+
+static struct lr_build *build_open(const char *file, const struct lr_view *parent, bool diff,
+				   const char *owners)
+{
+	return build_open_opts(file, parent, diff, owners, true);
 }
 
 static void build_one(struct lr_build *b, const struct tentry *t)
@@ -2459,6 +2471,306 @@ static void dir_source_names_a_missing_directory(void **state)
 	lr_build_free(b);
 }
 
+/* ------------------------------------------------------------ names (issue 12, item 8) */
+
+static void path_is_clean_takes_only_names_a_layer_can_hold(void **state)
+{
+	const char *clean[] = {"", "a", "a/b", ".wh.x", "...", "a/.b", "a/..b/c", "é/ü"};
+	const char *unclean[] = {".",	 "..", "a/.", "a/..",  "./a",	 "../a",
+				 "a//b", "/a", "a/",  "a/./b", "a/../b", "//"};
+	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++)
+		if (!lr_path_is_clean(clean[i]))
+			fail_msg("'%s' is a name a layer can hold", clean[i]);
+	for (size_t i = 0; i < sizeof(unclean) / sizeof(unclean[0]); i++)
+		if (lr_path_is_clean(unclean[i]))
+			fail_msg("'%s' is not a name a layer can hold", unclean[i]);
+}
+
+/* The writer is the last line: whatever a caller decoded, no entry named
+ * "." or ".." reaches a layer. */
+static void writer_refuses_entries_named_dot_or_dot_dot(void **state)
+{
+	const char *bad[] = {".", "..", "d/.", "d/..", "d//x", "d/./x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct lr_sqw *w = sqw_open(tpath("unclean.sqfs"), &gzip_128k);
+		struct lr_error err = {0};
+		struct lr_sqw_entry e = {.path = "d", .mode = S_IFDIR | 0755};
+		assert_int_equal(lr_sqw_add(w, &e, &err), 0);
+		e = (struct lr_sqw_entry){.path = bad[i], .mode = S_IFCHR};
+		assert_int_equal(lr_sqw_add(w, &e, &err), -EINVAL);
+		if (!strstr(err.msg, bad[i]))
+			fail_msg("add '%s': message '%s' should name it", bad[i], err.msg);
+		e = (struct lr_sqw_entry){.path = "f", .mode = S_IFREG | 0644};
+		assert_int_equal(lr_sqw_add(w, &e, &err), 0);
+		assert_int_equal(lr_sqw_end(w, &err), 0);
+		assert_int_equal(lr_sqw_link(w, bad[i], "f", &err), -EINVAL);
+		assert_int_equal(lr_sqw_link(w, "g", bad[i], &err), -EINVAL);
+		assert_int_equal(lr_sqw_set_xattr(w, bad[i], "user.x", "1", 1, &err), -EINVAL);
+		lr_sqw_free(w);
+	}
+}
+
+/* ".wh..." and "DIR/.wh.." decode to whiteouts of ".." and "DIR/.":
+ * refused, naming the archive and the member as it is written there. */
+static void tar_source_refuses_whiteouts_of_dot_and_dot_dot(void **state)
+{
+	const char *members[] = {".wh...", "dir/.wh..", ".wh..", "a/b/.wh...", "./dir/.wh.."};
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		struct tarw t;
+		tar_begin(&t, false);
+		tar_put(&t, tar_new("dir/", AE_IFDIR | 0755, 0, 0, 0), NULL, 0);
+		tar_file(&t, "dir/ok", "fine");
+		tar_file(&t, members[i], "");
+		tar_end(&t);
+		struct lr_error err = {0};
+		for (int diff = 0; diff < 2; diff++) {
+			struct lr_build *b =
+				build_open_opts(tpath("wh.sqfs"), NULL, diff, "keep", false);
+			struct archive *a = lr_src_tar_reader();
+			assert_int_equal(archive_read_open_memory(a, t.buf, t.used), ARCHIVE_OK);
+			int r = lr_src_tar(b, a, "evil.tar", &err);
+			archive_read_free(a);
+			lr_build_free(b);
+			assert_int_equal(r, -EINVAL);
+			if (!strstr(err.msg, "evil.tar") || !strstr(err.msg, members[i]) ||
+			    !strstr(err.msg, "refused"))
+				fail_msg("'%s': message '%s' should name the archive, the member "
+					 "and say it is refused",
+					 members[i], err.msg);
+		}
+		free(t.buf);
+	}
+}
+
+/* Every way into a build checks the names it is given, whatever decoded
+ * them: entries, whiteouts, opaque directories, hard links. */
+static void build_refuses_names_a_layer_cannot_hold(void **state)
+{
+	const char *bad[] = {".", "..", "d/.", "d/..", "a//b"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct lr_build *b =
+			build_open_opts(tpath("names.sqfs"), NULL, true, "keep", false);
+		struct lr_error err = {0};
+		struct lr_sqw_entry e = {.path = bad[i], .mode = S_IFDIR | 0755};
+		assert_int_equal(lr_build_entry(b, &e, mem_read, NULL, &err), -EINVAL);
+		if (!strstr(err.msg, bad[i]) || !strstr(err.msg, "refused"))
+			fail_msg("entry '%s': message '%s'", bad[i], err.msg);
+		assert_int_equal(lr_build_whiteout(b, bad[i], &err), -EINVAL);
+		assert_int_equal(lr_build_opaque(b, bad[i], &err), -EINVAL);
+		assert_int_equal(lr_build_link(b, bad[i], "x", &err), -EINVAL);
+		assert_int_equal(lr_build_link(b, "x", bad[i], &err), -EINVAL);
+		lr_build_free(b);
+	}
+	struct lr_build *b = build_open_opts(tpath("names.sqfs"), NULL, true, "keep", false);
+	struct lr_error err = {0};
+	assert_int_equal(lr_build_whiteout(b, "", &err), -EINVAL); /* the root */
+	lr_build_free(b);
+}
+
+/* ------------------------------------------------------------ special entries (item 9) */
+
+/* A hostile layer's worth of tar: a world-writable /dev/mem, a block
+ * device, a setuid-root and a setgid file, a setgid directory, a file
+ * capability, and what must stay: a whiteout, a FIFO (tar holds no
+ * sockets). */
+static void make_special_tar(struct tarw *t)
+{
+	tar_begin(t, false);
+	struct archive_entry *ae = tar_new("dev/mem", AE_IFCHR | 0666, 0, 0, 10);
+	archive_entry_set_rdevmajor(ae, 1);
+	archive_entry_set_rdevminor(ae, 1);
+	tar_put(t, ae, NULL, 0);
+	ae = tar_new("dev/sda", AE_IFBLK | 0660, 0, 6, 10);
+	archive_entry_set_rdevmajor(ae, 8);
+	archive_entry_set_rdevminor(ae, 0);
+	tar_put(t, ae, NULL, 0);
+	ae = tar_new("dev/mem-again", AE_IFCHR | 0666, 0, 0, 10); /* a hard link to it */
+	archive_entry_set_hardlink(ae, "dev/mem");
+	tar_put(t, ae, NULL, 0);
+	tar_put(t, tar_new("bin/su", AE_IFREG | 04755, 0, 0, 10), "su\n", 3);
+	tar_put(t, tar_new("bin/wall", AE_IFREG | 02755, 0, 5, 10), "wall\n", 5);
+	tar_put(t, tar_new("srv/shared/", AE_IFDIR | 02775, 0, 50, 10), NULL, 0);
+	ae = tar_new("bin/ping", AE_IFREG | 0755, 0, 0, 10);
+	archive_entry_xattr_add_entry(ae, "security.capability", cap_v2, sizeof(cap_v2));
+	archive_entry_xattr_add_entry(ae, "user.note", "kept", 4);
+	tar_put(t, ae, "ping\n", 5);
+	tar_file(t, "etc/.wh.gone", "");
+	tar_put(t, tar_new("run/fifo", AE_IFIFO | 0600, 0, 0, 10), NULL, 0);
+	tar_end(t);
+}
+
+static struct lr_build_special special_build(const char *file, bool keep)
+{
+	struct tarw t;
+	make_special_tar(&t);
+	struct lr_build *b = build_open_opts(file, NULL, true, "keep", keep);
+	struct archive *a = lr_src_tar_reader();
+	struct lr_error err = {0};
+	assert_int_equal(archive_read_open_memory(a, t.buf, t.used), ARCHIVE_OK);
+	if (lr_src_tar(b, a, "special.tar", &err) < 0)
+		fail_msg("special.tar: %s", err.msg);
+	archive_read_free(a);
+	free(t.buf);
+	struct lr_build_special sp;
+	lr_build_special(b, &sp);
+	build_close(b, NULL);
+	return sp;
+}
+
+static void build_drops_devices_and_disarms_setid_and_caps_by_default(void **state)
+{
+	struct lr_build_special sp = special_build(tpath("special.sqfs"), false);
+	struct layer l;
+	layer_open(&l, tpath("special.sqfs"));
+	/* No dev/: the tar names no directory there, only the devices. */
+	assert_string_equal(l.list, "d .\n"
+				    "d bin\n"
+				    "f bin/ping\n"
+				    "f bin/su\n"
+				    "f bin/wall\n"
+				    "d etc\n"
+				    "w etc/gone\n"
+				    "d run\n"
+				    "p run/fifo\n"
+				    "d srv\n"
+				    "d srv/shared\n");
+	assert_int_equal(layer_must(&l, "bin/su")->mode, S_IFREG | 0755);
+	assert_int_equal(layer_must(&l, "bin/wall")->mode, S_IFREG | 0755);
+	assert_int_equal(layer_must(&l, "srv/shared")->mode, S_IFDIR | 02775);
+	const struct got *ping = layer_must(&l, "bin/ping");
+	if (ping->n_xattrs != 1)
+		fail_msg("bin/ping: %zu xattrs, want user.note alone", ping->n_xattrs);
+	assert_xattr(ping, "user.note", "kept", 4);
+	layer_close(&l);
+
+	assert_int_equal(sp.devices, 3); /* mem, sda, and mem's other name */
+	assert_int_equal(sp.setid, 2);
+	assert_int_equal(sp.caps, 1);
+	assert_string_equal(sp.device_example, "dev/mem");
+	assert_string_equal(sp.setid_example, "bin/su");
+	assert_string_equal(sp.caps_example, "bin/ping");
+	char line[1024];
+	assert_true(lr_build_special_describe(&sp, line, sizeof(line)));
+	assert_string_equal(line, "dropped 3 device nodes (/dev/mem, ...), cleared the "
+				  "setuid/setgid bits of 2 files (/bin/su, ...), dropped the "
+				  "file capabilities of 1 file (/bin/ping)");
+}
+
+static void build_keeps_special_entries_when_asked(void **state)
+{
+	struct lr_build_special sp = special_build(tpath("kept.sqfs"), true);
+	struct layer l;
+	layer_open(&l, tpath("kept.sqfs"));
+	const struct got *mem = layer_must(&l, "dev/mem");
+	assert_int_equal(mem->mode, S_IFCHR | 0666);
+	assert_int_equal(mem->major, 1);
+	assert_int_equal(mem->minor, 1);
+	assert_int_equal(layer_must(&l, "dev/mem-again")->id, mem->id);
+	assert_int_equal(layer_must(&l, "dev/sda")->mode, S_IFBLK | 0660);
+	assert_int_equal(layer_must(&l, "bin/su")->mode, S_IFREG | 04755);
+	assert_int_equal(layer_must(&l, "bin/wall")->mode, S_IFREG | 02755);
+	assert_xattr(layer_must(&l, "bin/ping"), "security.capability", cap_v2, sizeof(cap_v2));
+	layer_close(&l);
+	/* Counted all the same: import records that the layer holds them. */
+	assert_int_equal(sp.devices, 2);
+	assert_int_equal(sp.setid, 2);
+	assert_int_equal(sp.caps, 1);
+}
+
+/* A full tree over a parent that holds special entries (built with
+ * keep_special): the default build does not inherit them, neither as
+ * "equal to the parent" nor through a hard link to the parent's file. */
+static void build_over_a_parent_disarms_what_the_tree_shares_with_it(void **state)
+{
+	static const struct lr_xattr caps[] = {
+		{(char *)"security.capability", (char *)cap_v2, sizeof(cap_v2)}};
+	const struct tentry base[] = {
+		{.path = "", .mode = S_IFDIR | 0755},
+		{.path = "bin", .mode = S_IFDIR | 0755},
+		{.path = "bin/su", .mode = S_IFREG | 04755, .seed = 1, .len = 100},
+		{.path = "bin/ping",
+		 .mode = S_IFREG | 0755,
+		 .seed = 2,
+		 .len = 100,
+		 .xattrs = caps,
+		 .n_xattrs = 1},
+		{.path = "dev", .mode = S_IFDIR | 0755},
+		{.path = "dev/null", .mode = S_IFCHR | 0666, .major = 1, .minor = 3},
+	};
+	const char *parent = tpath("special-parent.sqfs");
+	struct lr_build *b = build_open(parent, NULL, false, "keep");
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		build_one(b, &base[i]);
+	build_close(b, NULL);
+
+	struct lr_chain chain = {0};
+	struct lr_view view = {0};
+	struct lr_error err = {0};
+	if (lr_chain_resolve(&chain, parent, NULL, 0, &err) < 0 ||
+	    lr_view_load(&view, &chain, &err) < 0)
+		fail_msg("parent: %s", err.msg);
+	const char *child = tpath("special-child.sqfs");
+	b = build_open_opts(child, &view, false, "keep", false);
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		build_one(b, &base[i]);
+	const struct tentry link = {.path = "bin/su2", .link = "bin/su"};
+	build_one(b, &link);
+	struct lr_build_special sp;
+	lr_build_special(b, &sp);
+	build_close(b, NULL);
+	lr_view_free(&view);
+	lr_chain_free(&chain);
+
+	struct layer l;
+	layer_open(&l, child);
+	assert_int_equal(layer_must(&l, "bin/su")->mode, S_IFREG | 0755);
+	assert_int_equal(layer_must(&l, "bin/su2")->id, layer_must(&l, "bin/su")->id);
+	assert_int_equal(layer_must(&l, "bin/ping")->n_xattrs, 0);
+	/* The device is not in the tree as built: the parent's is deleted. */
+	assert_int_equal(kind(&l, "/dev/null"), LR_SQUASH_WHITEOUT);
+	layer_close(&l);
+	assert_int_equal(sp.devices, 1);
+	assert_true(sp.setid >= 1);
+	assert_int_equal(sp.caps, 1);
+}
+
+static void special_line_escapes_what_a_terminal_would_obey(void **state)
+{
+	struct lr_build_special sp = {.devices = 1};
+	snprintf(sp.device_example, sizeof(sp.device_example), "dev/\033]0;owned\007\\x\xff");
+	char line[512];
+	assert_true(lr_build_special_describe(&sp, line, sizeof(line)));
+	assert_string_equal(line, "dropped 1 device node (/dev/\\x1b]0;owned\\x07\\x5cx\\xff)");
+	struct lr_build_special none = {0};
+	assert_false(lr_build_special_describe(&none, line, sizeof(line)));
+	assert_string_equal(line, "");
+	/* A small buffer cuts the line, never overruns it. */
+	sp.setid = 7;
+	snprintf(sp.setid_example, sizeof(sp.setid_example), "%s", "usr/bin/passwd");
+	char small[24];
+	memset(small, 'Z', sizeof(small));
+	lr_build_special_describe(&sp, small, sizeof(small));
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+}
+
+static void special_counts_add_up_over_layers(void **state)
+{
+	struct lr_build_special sum = {0}, a = {.devices = 2, .caps = 1},
+				b = {.devices = 1, .setid = 4};
+	snprintf(a.device_example, sizeof(a.device_example), "dev/mem");
+	snprintf(a.caps_example, sizeof(a.caps_example), "bin/ping");
+	snprintf(b.device_example, sizeof(b.device_example), "dev/kmem");
+	snprintf(b.setid_example, sizeof(b.setid_example), "bin/su");
+	lr_build_special_add(&sum, &a);
+	lr_build_special_add(&sum, &b);
+	assert_int_equal(sum.devices, 3);
+	assert_int_equal(sum.setid, 4);
+	assert_int_equal(sum.caps, 1);
+	assert_string_equal(sum.device_example, "dev/mem");
+	assert_string_equal(sum.setid_example, "bin/su");
+	assert_string_equal(sum.caps_example, "bin/ping");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2500,6 +2812,15 @@ int main(void)
 		cmocka_unit_test(tar_source_turns_oci_whiteouts_into_overlay_form),
 		cmocka_unit_test(tar_source_reads_a_gzip_compressed_archive),
 		cmocka_unit_test(tar_source_refuses_members_that_climb_out),
+		cmocka_unit_test(path_is_clean_takes_only_names_a_layer_can_hold),
+		cmocka_unit_test(writer_refuses_entries_named_dot_or_dot_dot),
+		cmocka_unit_test(tar_source_refuses_whiteouts_of_dot_and_dot_dot),
+		cmocka_unit_test(build_refuses_names_a_layer_cannot_hold),
+		cmocka_unit_test(build_drops_devices_and_disarms_setid_and_caps_by_default),
+		cmocka_unit_test(build_keeps_special_entries_when_asked),
+		cmocka_unit_test(build_over_a_parent_disarms_what_the_tree_shares_with_it),
+		cmocka_unit_test(special_line_escapes_what_a_terminal_would_obey),
+		cmocka_unit_test(special_counts_add_up_over_layers),
 		cmocka_unit_test(tar_source_refuses_a_truncated_archive),
 		cmocka_unit_test(dir_source_stores_the_tree_sorted_with_links_and_xattrs),
 		cmocka_unit_test(dir_source_names_a_missing_directory),
