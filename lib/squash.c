@@ -22,6 +22,8 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -56,6 +58,7 @@ struct lr_squash {
 	 * and the page faults of its own buffers (measured: ~500 faults, the
 	 * largest part of labrun's own start-up cost on such images). */
 	bool data_uncompressed;
+	uint64_t dir_end; /* the directory table ends before this */
 };
 
 static const char *codec_name(unsigned c)
@@ -81,18 +84,83 @@ static bool codec_supported(unsigned c)
 	return false;
 }
 
-/* The superblock is checked by hand before libsquashfuse sees the file so
- * that the common mistakes get a message saying what is wrong instead of
- * libsquashfuse's bare "bad format": a file that is not a squashfs at all,
- * one cut short by an interrupted copy, one using a codec this build lacks. */
+/* What the file at fd is, when it is not a regular file: "a FIFO". */
+static const char *type_name(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFDIR: return "a directory";
+	case S_IFIFO: return "a FIFO";
+	case S_IFSOCK: return "a socket";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFLNK: return "a symbolic link";
+	default: return "not a regular file";
+	}
+}
+
+int lr_squash_check_type(int fd, struct stat *st, struct lr_error *err)
+{
+	if (fstat(fd, st) < 0)
+		return lr_error_errno(err, errno, "cannot stat");
+	if (!S_ISREG(st->st_mode))
+		return lr_error_set(err, S_ISDIR(st->st_mode) ? EISDIR : EINVAL,
+				    "is %s, not a squashfs file", type_name(st->st_mode));
+	return 0;
+}
+
+/* The size in bytes of the block pointers of a table of count entries of
+ * each bytes (libsquashfuse's sqfs_table_init reads that many). */
+static uint64_t index_bytes(uint64_t count, uint64_t each)
+{
+	return (count * each + SQUASHFS_METADATA_SIZE - 1) / SQUASHFS_METADATA_SIZE * 8;
+}
+
+/* The block pointers of a table at start (index_bytes(count, each) long,
+ * already known to lie inside the file) must each point at a metadata block
+ * after the directory table's start and before the pointers themselves:
+ * where every writer puts a table's blocks.  libsquashfuse follows them
+ * unchecked. */
+static int check_pointers(int fd, const char *what, uint64_t start, uint64_t count, uint64_t each,
+			  uint64_t low, struct lr_error *err)
+{
+	uint64_t n = index_bytes(count, each) / 8;
+	uint64_t chunk[512];
+	for (uint64_t i = 0; i < n;) {
+		size_t k = n - i < 512 ? (size_t)(n - i) : 512;
+		if (pread(fd, chunk, k * 8, (off_t)(start + i * 8)) != (ssize_t)(k * 8))
+			return lr_error_set(err, EIO, "corrupt squashfs: cannot read the %s", what);
+		for (size_t j = 0; j < k; j++) {
+			uint64_t p = le64toh(chunk[j]);
+			if (p < low || p + 2 > start)
+				return lr_error_set(err, EINVAL,
+						    "corrupt squashfs: the %s points at byte %llu, "
+						    "outside its table",
+						    what, (unsigned long long)p);
+		}
+		i += k;
+	}
+	return 0;
+}
+
+/* The superblock is checked by hand before libsquashfuse sees the file.
+ * First so that the common mistakes get a message saying what is wrong
+ * instead of libsquashfuse's bare "bad format": a file that is not a
+ * squashfs at all, one cut short by an interrupted copy, one using a codec
+ * this build lacks.  Then because libsquashfuse 0.1.105 trusts every count
+ * and offset in it (upstream squashfuse issues 153 and 154): an id count of
+ * 0, a fragment count smaller than the fragments in use, a table start
+ * past the end all made labrun read outside its buffers.  So every count
+ * and table start is bounded here by the file's size and by the others, in
+ * the order every writer lays a squashfs out: superblock, data, inode
+ * table, directory table, then the fragment, export, id and xattr tables,
+ * each as metadata blocks followed by their block pointers. */
 int lr_squash_check(int fd, struct lr_error *err)
 {
 	struct squashfs_super_block sb;
 	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return lr_error_errno(err, errno, "cannot stat");
-	if (!S_ISREG(st.st_mode))
-		return lr_error_set(err, EINVAL, "not a regular file");
+	int r = lr_squash_check_type(fd, &st, err);
+	if (r < 0)
+		return r;
 	ssize_t n = pread(fd, &sb, sizeof(sb), 0);
 	if (n < 0)
 		return lr_error_errno(err, errno, "cannot read superblock");
@@ -113,26 +181,88 @@ int lr_squash_check(int fd, struct lr_error *err)
 	uint32_t block_size = le32toh(sb.block_size);
 	unsigned block_log = le16toh(sb.block_log);
 	if (block_log < 12 || block_log > 20 || block_size != (1u << block_log))
-		return lr_error_set(err, EINVAL, "corrupt squashfs superblock (block size %u)",
-				    block_size);
+		return lr_error_set(err, EINVAL,
+				    "corrupt squashfs superblock (block size %u, block log %u)",
+				    block_size, block_log);
 	uint64_t used = le64toh(sb.bytes_used);
 	if (used > (uint64_t)st.st_size)
 		return lr_error_set(err, EINVAL,
 				    "truncated squashfs: file is %lld bytes, superblock says %llu",
 				    (long long)st.st_size, (unsigned long long)used);
-	uint64_t tables[] = {le64toh(sb.inode_table_start), le64toh(sb.directory_table_start),
-			     le64toh(sb.id_table_start)};
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
-		if (tables[i] >= used)
-			return lr_error_set(
-				err, EINVAL,
-				"corrupt squashfs superblock (table offset past the end)");
 	unsigned codec = le16toh(sb.compression);
 	if (!codec_supported(codec))
 		return lr_error_set(
 			err, ENOTSUP,
 			"squashfs compressed with %s, which this libsquashfuse cannot read",
 			codec_name(codec));
+#define BAD(...) lr_error_set(err, EINVAL, "corrupt squashfs superblock: " __VA_ARGS__)
+	uint32_t inodes = le32toh(sb.inodes), fragments = le32toh(sb.fragments);
+	unsigned ids = le16toh(sb.no_ids);
+	if (inodes == 0)
+		return BAD("inode count 0 (there is always a root directory)");
+	if (ids == 0)
+		return BAD("id count 0 (every file's owner is an entry of the id table)");
+	uint64_t inode_start = le64toh(sb.inode_table_start);
+	uint64_t dir_start = le64toh(sb.directory_table_start);
+	if (inode_start < sizeof(sb) || inode_start >= used)
+		return BAD("inode table start %llu outside the file's %llu bytes",
+			   (unsigned long long)inode_start, (unsigned long long)used);
+	if (dir_start <= inode_start || dir_start >= used)
+		return BAD("directory table start %llu not between the inode table start %llu "
+			   "and the end %llu",
+			   (unsigned long long)dir_start, (unsigned long long)inode_start,
+			   (unsigned long long)used);
+	uint64_t root = le64toh(sb.root_inode);
+	if ((root >> 16) >= dir_start - inode_start || (root & 0xffff) >= SQUASHFS_METADATA_SIZE)
+		return BAD("root inode reference %#llx outside the inode table",
+			   (unsigned long long)root);
+	/* The tables after the directory table: each one's block pointers
+	 * (at its start) lie inside the file, and point between the
+	 * directory table and themselves. */
+	struct {
+		const char *what;
+		uint64_t start, count, each;
+		bool present;
+	} tables[] = {
+		{"id table", le64toh(sb.id_table_start), ids, 4, true},
+		{"fragment table", le64toh(sb.fragment_table_start), fragments,
+		 sizeof(struct squashfs_fragment_entry), fragments > 0},
+		{"export table", le64toh(sb.lookup_table_start), inodes, 8,
+		 le64toh(sb.lookup_table_start) != (uint64_t)SQUASHFS_INVALID_BLK},
+		{"xattr table", le64toh(sb.xattr_id_table_start), 0, 16,
+		 le64toh(sb.xattr_id_table_start) != (uint64_t)SQUASHFS_INVALID_BLK},
+	};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		if (!tables[i].present)
+			continue;
+		uint64_t start = tables[i].start, at = start;
+		if (i == 3) {
+			/* The xattr id table: a header (where the key/value
+			 * table starts, how many ids), then the pointers. */
+			struct squashfs_xattr_id_table x;
+			if (start < dir_start || start > used || used - start < sizeof(x))
+				return BAD("xattr table start %llu outside the file",
+					   (unsigned long long)start);
+			if (pread(fd, &x, sizeof(x), (off_t)start) != (ssize_t)sizeof(x))
+				return lr_error_set(err, EIO, "cannot read the xattr table");
+			uint64_t kv = le64toh(x.xattr_table_start);
+			if (kv < dir_start || kv >= start)
+				return BAD("xattr key/value table start %llu outside the file",
+					   (unsigned long long)kv);
+			tables[i].count = le32toh(x.xattr_ids);
+			at = start + sizeof(x);
+		}
+		if (start < dir_start || at > used ||
+		    index_bytes(tables[i].count, tables[i].each) > used - at)
+			return BAD("%s start %llu (%llu entries) outside the file's %llu bytes",
+				   tables[i].what, (unsigned long long)start,
+				   (unsigned long long)tables[i].count, (unsigned long long)used);
+		r = check_pointers(fd, tables[i].what, at, tables[i].count, tables[i].each,
+				   dir_start, err);
+		if (r < 0)
+			return r;
+	}
+#undef BAD
 	return 0;
 }
 
@@ -150,21 +280,596 @@ static int translate(sqfs_err e, struct lr_error *err, const char *what)
 	}
 }
 
+/* ------------------------------------------------------------ structure
+ *
+ * libsquashfuse 0.1.105 follows what the image says without checking it:
+ * a directory entry's name length (a 64 KiB copy into a 257-byte buffer,
+ * squashfuse issue 153), table indices (issue 154), a metadata offset past
+ * its block (a negative length to memcpy), a fragment offset past the
+ * fragment (heap bytes in file data, issue 158), directory entries that
+ * lead back to a directory (an endless walk).  Rather than patch a
+ * library the distribution ships, lr_squash_open() reads every inode and
+ * every directory listing once, with its own bounds-checked reader, before
+ * anything else may use the layer: the same bytes libsquashfuse later reads
+ * are then known to be sound, and what it does unchecked cannot go wrong.
+ * The file is the user's own and may change under us; that can only crash
+ * the user's own process (notes/security.md invariant 5).
+ */
+
+/* Read size bytes at cur from the metadata table ending at end, as
+ * sqfs_md_read() does, but refusing an offset past a block's end. */
+static int md_read(sqfs *fs, sqfs_md_cursor *cur, uint64_t end, void *buf, size_t size)
+{
+	while (size > 0) {
+		if (cur->block < 0 || (uint64_t)cur->block >= end)
+			return -EIO;
+		sqfs_off_t pos = cur->block;
+		sqfs_block *block;
+		if (sqfs_md_cache(fs, &pos, &block) != SQFS_OK)
+			return -EIO;
+		if ((size_t)cur->offset > block->size)
+			return -EIO;
+		size_t take = block->size - (size_t)cur->offset;
+		if (take > size)
+			take = size;
+		if (buf) {
+			memcpy(buf, (char *)block->data + cur->offset, take);
+			buf = (char *)buf + take;
+		}
+		size -= take;
+		cur->offset += take;
+		if ((size_t)cur->offset == block->size) {
+			cur->block = pos;
+			cur->offset = 0;
+		}
+	}
+	return 0;
+}
+
+/* A set of 64-bit values (directory inode references already walked). */
+struct refset {
+	uint64_t *v; /* 0 = empty slot: references are stored + 1 */
+	size_t cap, n;
+};
+
+/* 1 when ref was there already, 0 when added, -ENOMEM. */
+static int refset_add(struct refset *s, uint64_t ref)
+{
+	if (2 * (s->n + 1) > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		uint64_t *v = calloc(cap, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->v[i])
+				for (size_t h = (s->v[i] * 0x9e3779b97f4a7c15ull) >> 20;; h++)
+					if (!v[h & (cap - 1)]) {
+						v[h & (cap - 1)] = s->v[i];
+						break;
+					}
+		free(s->v);
+		s->v = v;
+		s->cap = cap;
+	}
+	uint64_t key = ref + 1;
+	for (size_t h = (key * 0x9e3779b97f4a7c15ull) >> 20;; h++) {
+		uint64_t *slot = &s->v[h & (s->cap - 1)];
+		if (*slot == key)
+			return 1;
+		if (!*slot) {
+			*slot = key;
+			s->n++;
+			return 0;
+		}
+	}
+}
+
+/* The type of a directory entry for an inode type: the basic one. */
+static unsigned basic_type(unsigned t)
+{
+	return t > SQUASHFS_SOCKET_TYPE ? t - 7 : t;
+}
+
+/* Inode id read with every offset, index and size checked; then
+ * libsquashfuse's sqfs_inode_get(), reading the same bytes, is safe.
+ * Returns 0 or -EIO with *why saying what is wrong. */
+static int inode_checked(struct lr_squash *sq, sqfs_inode_id id, sqfs_inode *inode,
+			 const char **why)
+{
+	sqfs *fs = &sq->ll.fs;
+	const struct squashfs_super_block *sb = &fs->sb;
+	uint64_t istart = sb->inode_table_start, span = sb->directory_table_start - istart;
+	*why = "inode reference outside the inode table";
+	if ((id >> 16) >= span || (id & 0xffff) >= SQUASHFS_METADATA_SIZE)
+		return -EIO;
+	sqfs_md_cursor cur = {.block = (sqfs_off_t)(istart + (id >> 16)),
+			      .offset = (size_t)(id & 0xffff)};
+	union {
+		struct squashfs_base_inode base;
+		struct squashfs_reg_inode reg;
+		struct squashfs_lreg_inode lreg;
+		struct squashfs_dir_inode dir;
+		struct squashfs_ldir_inode ldir;
+		struct squashfs_symlink_inode sym;
+		struct squashfs_dev_inode dev;
+		struct squashfs_ldev_inode ldev;
+		struct squashfs_ipc_inode ipc;
+		struct squashfs_lipc_inode lipc;
+	} u;
+	*why = "corrupt inode table";
+	if (md_read(fs, &cur, sb->directory_table_start, &u.base, sizeof(u.base)) < 0)
+		return -EIO;
+	unsigned type = le16toh(u.base.inode_type);
+	static const size_t sizes[] = {
+		[SQUASHFS_DIR_TYPE] = sizeof(u.dir),	  [SQUASHFS_REG_TYPE] = sizeof(u.reg),
+		[SQUASHFS_SYMLINK_TYPE] = sizeof(u.sym),  [SQUASHFS_BLKDEV_TYPE] = sizeof(u.dev),
+		[SQUASHFS_CHRDEV_TYPE] = sizeof(u.dev),	  [SQUASHFS_FIFO_TYPE] = sizeof(u.ipc),
+		[SQUASHFS_SOCKET_TYPE] = sizeof(u.ipc),	  [SQUASHFS_LDIR_TYPE] = sizeof(u.ldir),
+		[SQUASHFS_LREG_TYPE] = sizeof(u.lreg),	  [SQUASHFS_LSYMLINK_TYPE] = sizeof(u.sym),
+		[SQUASHFS_LBLKDEV_TYPE] = sizeof(u.ldev), [SQUASHFS_LCHRDEV_TYPE] = sizeof(u.ldev),
+		[SQUASHFS_LFIFO_TYPE] = sizeof(u.lipc),	  [SQUASHFS_LSOCKET_TYPE] = sizeof(u.lipc),
+	};
+	*why = "unknown inode type";
+	if (type < 1 || type > SQUASHFS_LSOCKET_TYPE)
+		return -EIO;
+	*why = "corrupt inode table";
+	if (md_read(fs, &cur, sb->directory_table_start, (char *)&u + sizeof(u.base),
+		    sizes[type] - sizeof(u.base)) < 0)
+		return -EIO;
+	*why = "owner index past the id table (corrupt id table)";
+	if (le16toh(u.base.uid) >= sb->no_ids || le16toh(u.base.guid) >= sb->no_ids)
+		return -EIO;
+	*why = "inode number out of range";
+	uint32_t ino = le32toh(u.base.inode_number);
+	if (ino < 1 || ino > sb->inodes)
+		return -EIO;
+	uint32_t xattr = SQUASHFS_INVALID_XATTR;
+	switch (type) {
+	case SQUASHFS_REG_TYPE:
+	case SQUASHFS_LREG_TYPE: {
+		bool l = type == SQUASHFS_LREG_TYPE;
+		uint64_t size = l ? le64toh(u.lreg.file_size) : le32toh(u.reg.file_size);
+		uint64_t start = l ? le64toh(u.lreg.start_block) : le32toh(u.reg.start_block);
+		uint32_t frag = le32toh(l ? u.lreg.fragment : u.reg.fragment);
+		uint32_t frag_off = le32toh(l ? u.lreg.offset : u.reg.offset);
+		if (l)
+			xattr = le32toh(u.lreg.xattr);
+		uint64_t bs = sb->block_size, blocks = size / bs;
+		if (frag == SQUASHFS_INVALID_FRAG) {
+			blocks += size % bs != 0;
+		} else {
+			*why = "fragment index past the fragment table";
+			if (frag >= sb->fragments)
+				return -EIO;
+			*why = "file data past the end of its fragment";
+			if ((uint64_t)frag_off + size % bs > bs)
+				return -EIO;
+		}
+		/* Every data block inside the data area, none larger than a
+		 * block: libsquashfuse reads them where the list says. */
+		uint64_t at = start;
+		for (uint64_t i = 0; i < blocks;) {
+			uint32_t list[256];
+			size_t k = blocks - i < 256 ? (size_t)(blocks - i) : 256;
+			*why = "corrupt inode table (block list)";
+			if (md_read(fs, &cur, sb->directory_table_start, list, k * 4) < 0)
+				return -EIO;
+			for (size_t j = 0; j < k; j++) {
+				uint32_t len = le32toh(list[j]) & ~SQUASHFS_COMPRESSED_BIT_BLOCK;
+				*why = "data block larger than the block size";
+				if (len > bs)
+					return -EIO;
+				at += len;
+			}
+			i += k;
+		}
+		*why = "file data past the data area";
+		if (at > sb->inode_table_start)
+			return -EIO;
+		break;
+	}
+	case SQUASHFS_DIR_TYPE:
+	case SQUASHFS_LDIR_TYPE: {
+		bool l = type == SQUASHFS_LDIR_TYPE;
+		uint32_t block = le32toh(l ? u.ldir.start_block : u.dir.start_block);
+		unsigned off = le16toh(l ? u.ldir.offset : u.dir.offset);
+		if (l)
+			xattr = le32toh(u.ldir.xattr);
+		*why = "directory listing outside the directory table";
+		if (block >= sq->dir_end - sb->directory_table_start ||
+		    off >= SQUASHFS_METADATA_SIZE)
+			return -EIO;
+		break;
+	}
+	case SQUASHFS_SYMLINK_TYPE:
+	case SQUASHFS_LSYMLINK_TYPE: {
+		uint32_t len = le32toh(u.sym.symlink_size);
+		*why = "symbolic link target longer than PATH_MAX";
+		if (len >= LR_SQUASH_MAX_TARGET)
+			return -EIO;
+		*why = "corrupt inode table (symbolic link)";
+		if (md_read(fs, &cur, sb->directory_table_start, NULL, len) < 0)
+			return -EIO;
+		if (type == SQUASHFS_LSYMLINK_TYPE &&
+		    md_read(fs, &cur, sb->directory_table_start, &xattr, sizeof(xattr)) < 0)
+			return -EIO;
+		xattr = le32toh(xattr);
+		break;
+	}
+	case SQUASHFS_LBLKDEV_TYPE:
+	case SQUASHFS_LCHRDEV_TYPE: xattr = le32toh(u.ldev.xattr); break;
+	case SQUASHFS_LFIFO_TYPE:
+	case SQUASHFS_LSOCKET_TYPE: xattr = le32toh(u.lipc.xattr); break;
+	default: break;
+	}
+	*why = "xattr index past the xattr table";
+	if (xattr != SQUASHFS_INVALID_XATTR &&
+	    sb->xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK &&
+	    xattr >= fs->xattr_info.xattr_ids)
+		return -EIO;
+	*why = "corrupt inode";
+	if (sqfs_inode_get(fs, inode, id) != SQFS_OK)
+		return -EIO;
+	return 0;
+}
+
+/* A walk over every entry of the layer (lr_squash_open() checks, verify,
+ * lr_squash_walk()): the root first, each directory before what it holds,
+ * names in squashfs order. */
+typedef int (*walk_fn)(struct lr_squash *sq, void *ctx, const char *path, sqfs_inode *inode,
+		       sqfs_inode_id id, struct lr_error *err);
+
+struct tree_walk {
+	struct lr_squash *sq;
+	walk_fn fn;
+	void *ctx;
+	struct lr_error *err;
+	struct refset dirs; /* directory inodes walked */
+	uint64_t entries;
+	char path[PATH_MAX]; /* relative to the root, no leading "/" */
+};
+
+/* Where a directory header was found: what a long directory's index
+ * entries must point at. */
+struct header_at {
+	uint64_t listing_off; /* bytes into the listing */
+	uint64_t block;	      /* relative to the directory table's start */
+	size_t offset;
+};
+
+/* Why a directory entry's name cannot be served, or NULL. */
+static const char *bad_name(const char *name, size_t len)
+{
+	if (memchr(name, '\0', len))
+		return "holds a NUL byte";
+	if (memchr(name, '/', len))
+		return "holds a '/'";
+	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+		return "is reserved";
+	return NULL;
+}
+
+/* A name for messages: printable, the rest as \xNN. */
+static void show_name(char *out, size_t size, const char *name, size_t len)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && o + 5 < size; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+}
+
+static int walk_dir(struct tree_walk *t, const sqfs_inode *dir, size_t len, unsigned depth);
+
+/* The long directory's index (lookups jump with it): each entry must name
+ * a header of the listing exactly where it is, and a name that fits. */
+static int check_index(struct tree_walk *t, const sqfs_inode *dir, const struct header_at *h,
+		       size_t n_h)
+{
+	sqfs *fs = &t->sq->ll.fs;
+	sqfs_md_cursor cur = dir->next;
+	for (unsigned i = 0; i < dir->xtra.dir.idx_count; i++) {
+		struct squashfs_dir_index idx;
+		char name[SQUASHFS_NAME_LEN + 1];
+		if (md_read(fs, &cur, fs->sb.directory_table_start, &idx, sizeof(idx)) < 0)
+			goto bad;
+		uint32_t size = le32toh(idx.size) + 1, at = le32toh(idx.index);
+		uint32_t block = le32toh(idx.start_block);
+		if (size > SQUASHFS_NAME_LEN ||
+		    md_read(fs, &cur, fs->sb.directory_table_start, name, size) < 0)
+			goto bad;
+		size_t k = 0;
+		while (k < n_h && h[k].listing_off != at)
+			k++;
+		if (k == n_h || h[k].block != block ||
+		    h[k].offset != (dir->xtra.dir.offset + at) % SQUASHFS_METADATA_SIZE)
+			goto bad;
+	}
+	return 0;
+bad:
+	return lr_error_set(t->err, EIO, "/%s: corrupt directory index", t->path);
+}
+
+/* The entries of directory dir, whose path is t->path (len bytes). */
+static int walk_dir(struct tree_walk *t, const sqfs_inode *dir, size_t len, unsigned depth)
+{
+	struct lr_squash *sq = t->sq;
+	sqfs *fs = &sq->ll.fs;
+	if (depth > LR_SQUASH_MAX_DEPTH)
+		return lr_error_set(t->err, ELOOP, "/%.64s...: directories nested deeper than %d",
+				    t->path, LR_SQUASH_MAX_DEPTH);
+	uint64_t total = dir->xtra.dir.dir_size <= 3 ? 0 : dir->xtra.dir.dir_size - 3;
+	uint64_t off = 0, in_header = 0, n = 0;
+	struct squashfs_dir_header hdr = {0};
+	sqfs_md_cursor cur = {
+		.block = (sqfs_off_t)(fs->sb.directory_table_start + dir->xtra.dir.start_block),
+		.offset = dir->xtra.dir.offset};
+	char prev[SQUASHFS_NAME_LEN + 1];
+	size_t prev_len = 0;
+	bool have_prev = false;
+	struct header_at *h = NULL;
+	size_t n_h = 0, cap_h = 0;
+	int r = 0;
+	for (;;) {
+		if (in_header == 0) {
+			/* Between headers the listing may end: where
+			 * libsquashfuse stops too. */
+			if (off >= total)
+				break;
+			if (dir->xtra.dir.idx_count) {
+				if (n_h == cap_h) {
+					size_t cap = cap_h ? cap_h * 2 : 16;
+					struct header_at *nh = realloc(h, cap * sizeof(*nh));
+					if (!nh) {
+						r = lr_error_errno(t->err, ENOMEM, "/%s", t->path);
+						break;
+					}
+					h = nh;
+					cap_h = cap;
+				}
+				h[n_h++] = (struct header_at){
+					off, (uint64_t)cur.block - fs->sb.directory_table_start,
+					cur.offset};
+			}
+			if (md_read(fs, &cur, sq->dir_end, &hdr, sizeof(hdr)) < 0) {
+				r = lr_error_set(t->err, EIO, "/%s: corrupt directory table",
+						 t->path);
+				break;
+			}
+			off += sizeof(hdr);
+			in_header = (uint64_t)le32toh(hdr.count) + 1;
+			if (in_header > 256) {
+				r = lr_error_set(t->err, EIO,
+						 "/%s: corrupt directory table (a header of %llu "
+						 "entries)",
+						 t->path, (unsigned long long)in_header);
+				break;
+			}
+			continue;
+		}
+		struct squashfs_dir_entry e;
+		char name[SQUASHFS_NAME_LEN + 1];
+		if (md_read(fs, &cur, sq->dir_end, &e, sizeof(e)) < 0) {
+			r = lr_error_set(t->err, EIO, "/%s: corrupt directory table", t->path);
+			break;
+		}
+		in_header--;
+		size_t nlen = (size_t)le16toh(e.size) + 1;
+		off += sizeof(e) + nlen;
+		if (nlen > SQUASHFS_NAME_LEN) {
+			/* squashfuse issue 153: libsquashfuse copies it into a
+			 * buffer of SQUASHFS_NAME_LEN + 1 bytes. */
+			r = lr_error_set(t->err, EIO,
+					 "/%s: an entry whose name is %zu bytes long (the limit is "
+					 "%d)",
+					 t->path, nlen, SQUASHFS_NAME_LEN);
+			break;
+		}
+		if (md_read(fs, &cur, sq->dir_end, name, nlen) < 0) {
+			r = lr_error_set(t->err, EIO, "/%s: corrupt directory table", t->path);
+			break;
+		}
+		name[nlen] = '\0';
+		char shown[4 * SQUASHFS_NAME_LEN + 8];
+		show_name(shown, sizeof(shown), name, nlen);
+		const char *why = bad_name(name, nlen);
+		if (why) {
+			r = lr_error_set(t->err, EINVAL,
+					 "/%s: an entry named \"%s\", which %s (a corrupt or "
+					 "hostile image)",
+					 t->path, shown, why);
+			break;
+		}
+		if (have_prev) {
+			size_t l = prev_len < nlen ? prev_len : nlen;
+			int c = memcmp(prev, name, l);
+			if (c == 0)
+				c = prev_len < nlen ? -1 : prev_len > nlen;
+			if (c >= 0) {
+				r = lr_error_set(t->err, EINVAL,
+						 c == 0 ? "/%s: two entries named \"%s\""
+							: "/%s: entries out of order at \"%s\" "
+							  "(corrupt directory)",
+						 t->path, shown);
+				break;
+			}
+		}
+		memcpy(prev, name, nlen);
+		prev_len = nlen;
+		have_prev = true;
+		if (++n > LR_SQUASH_MAX_DIR_ENTRIES || ++t->entries > LR_SQUASH_MAX_ENTRIES) {
+			r = lr_error_set(t->err, E2BIG,
+					 n > LR_SQUASH_MAX_DIR_ENTRIES
+						 ? "/%s: more than %llu entries in one directory"
+						 : "/%s: more than %llu entries in the layer",
+					 t->path,
+					 n > LR_SQUASH_MAX_DIR_ENTRIES
+						 ? (unsigned long long)LR_SQUASH_MAX_DIR_ENTRIES
+						 : (unsigned long long)LR_SQUASH_MAX_ENTRIES);
+			break;
+		}
+		size_t at = len + (len != 0);
+		if (at + nlen + 1 > sizeof(t->path)) {
+			r = lr_error_set(t->err, ENAMETOOLONG, "/%s/%s: path longer than %zu bytes",
+					 t->path, shown, sizeof(t->path) - 1);
+			break;
+		}
+		if (len)
+			t->path[len] = '/';
+		memcpy(t->path + at, name, nlen + 1);
+		sqfs_inode_id id =
+			((sqfs_inode_id)le32toh(hdr.start_block) << 16) + le16toh(e.offset);
+		sqfs_inode inode;
+		if (inode_checked(sq, id, &inode, &why) < 0) {
+			r = lr_error_set(t->err, EIO, "/%s: %s", t->path, why);
+			break;
+		}
+		if (basic_type(inode.base.inode_type) != le16toh(e.type)) {
+			r = lr_error_set(t->err, EIO,
+					 "/%s: the directory entry's type differs from the inode's",
+					 t->path);
+			break;
+		}
+		if (t->fn && (r = t->fn(sq, t->ctx, t->path, &inode, id, t->err)) != 0)
+			break;
+		if (S_ISDIR(inode.base.mode)) {
+			int seen = refset_add(&t->dirs, id);
+			if (seen) {
+				r = seen < 0 ? lr_error_errno(t->err, ENOMEM, "/%s", t->path)
+					     : lr_error_set(t->err, ELOOP,
+							    "/%s: a directory reached twice (a "
+							    "directory cycle)",
+							    t->path);
+				break;
+			}
+			if ((r = walk_dir(t, &inode, at + nlen, depth + 1)) != 0)
+				break;
+		}
+		t->path[len] = '\0';
+	}
+	if (r == 0 && dir->xtra.dir.idx_count)
+		r = check_index(t, dir, h, n_h);
+	free(h);
+	return r;
+}
+
+static int tree_walk(struct lr_squash *sq, walk_fn fn, void *ctx, struct lr_error *err)
+{
+	struct tree_walk *t = calloc(1, sizeof(*t));
+	if (!t)
+		return lr_error_errno(err, ENOMEM, "walk");
+	*t = (struct tree_walk){.sq = sq, .fn = fn, .ctx = ctx, .err = err};
+	sqfs *fs = &sq->ll.fs;
+	sqfs_inode root;
+	const char *why;
+	sqfs_inode_id id = sqfs_inode_root(fs);
+	int r = inode_checked(sq, id, &root, &why);
+	if (r < 0)
+		r = lr_error_set(err, EIO, "root directory: %s", why);
+	else if (!S_ISDIR(root.base.mode))
+		r = lr_error_set(err, EIO, "the root is not a directory");
+	else if ((r = refset_add(&t->dirs, id)) < 0)
+		r = lr_error_errno(err, ENOMEM, "walk");
+	else if (!fn || (r = fn(sq, ctx, "", &root, id, err)) == 0)
+		r = walk_dir(t, &root, 0, 1);
+	free(t->dirs.v);
+	free(t);
+	return r;
+}
+
+/* libsquashfuse reads table entries with sqfs_table_get(), which trusts
+ * each metadata block to hold all the entries it should: check that they
+ * do, so that no entry is read past a block's end. */
+static int check_table(sqfs *fs, const sqfs_table *tb, uint64_t count, size_t each,
+		       const char *what, struct lr_error *err)
+{
+	uint64_t bytes = count * each;
+	for (uint64_t i = 0; i * SQUASHFS_METADATA_SIZE < bytes; i++) {
+		sqfs_off_t pos = (sqfs_off_t)tb->blocks[i];
+		sqfs_block *block;
+		uint64_t need = bytes - i * SQUASHFS_METADATA_SIZE;
+		if (need > SQUASHFS_METADATA_SIZE)
+			need = SQUASHFS_METADATA_SIZE;
+		if (sqfs_md_cache(fs, &pos, &block) != SQFS_OK || block->size < need)
+			return lr_error_set(err, EIO, "corrupt squashfs: %s block %llu", what,
+					    (unsigned long long)i);
+	}
+	return 0;
+}
+
+static int check_tables(struct lr_squash *sq, struct lr_error *err)
+{
+	sqfs *fs = &sq->ll.fs;
+	const struct squashfs_super_block *sb = &fs->sb;
+	int r = check_table(fs, &fs->id_table, sb->no_ids, 4, "id table", err);
+	if (r == 0 && sb->fragments)
+		r = check_table(fs, &fs->frag_table, sb->fragments,
+				sizeof(struct squashfs_fragment_entry), "fragment table", err);
+	if (r == 0 && sqfs_export_ok(fs))
+		r = check_table(fs, &fs->export_table, sb->inodes, 8, "export table", err);
+	if (r == 0 && sb->xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK)
+		r = check_table(fs, &fs->xattr_table, fs->xattr_info.xattr_ids,
+				sizeof(struct squashfs_xattr_id), "xattr table", err);
+	if (r < 0)
+		return r;
+	/* Every fragment inside the data area, none larger than a block. */
+	for (uint32_t i = 0; i < sb->fragments; i++) {
+		struct squashfs_fragment_entry f;
+		if (sqfs_frag_entry(fs, &f, i) != SQFS_OK)
+			return lr_error_set(err, EIO, "corrupt squashfs: fragment table");
+		uint32_t size = f.size & ~SQUASHFS_COMPRESSED_BIT_BLOCK;
+		if (size > sb->block_size || f.start_block < sizeof(*sb) ||
+		    f.start_block + size > sb->inode_table_start)
+			return lr_error_set(
+				err, EIO, "corrupt squashfs: fragment %u outside the data area", i);
+	}
+	return 0;
+}
+
+/* Where the directory table ends at the latest: the first of the tables
+ * that follow it. */
+static uint64_t directory_end(const struct squashfs_super_block *sb)
+{
+	uint64_t end = sb->bytes_used;
+	uint64_t after[] = {sb->id_table_start, sb->fragments ? sb->fragment_table_start : end,
+			    sb->lookup_table_start, sb->xattr_id_table_start};
+	for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++)
+		if (after[i] > sb->directory_table_start && after[i] < end)
+			end = after[i];
+	return end;
+}
+
 int lr_squash_open(int fd, struct lr_squash **out, struct lr_error *err)
 {
+	int r = lr_squash_check(fd, err);
+	if (r < 0)
+		return r;
 	struct lr_squash *sq = calloc(1, sizeof(*sq));
 	if (!sq)
 		return lr_error_errno(err, ENOMEM, "open squashfs");
-	int r = translate(sqfs_init(&sq->ll.fs, fd, 0), err, "open");
+	r = translate(sqfs_init(&sq->ll.fs, fd, 0), err, "open");
 	if (r < 0) {
 		free(sq);
 		return r;
 	}
 	sq->data_uncompressed = sq->ll.fs.sb.flags & (1 << SQUASHFS_NOD);
-	r = translate(sqfs_ll_init(&sq->ll), err, "index");
+	sq->dir_end = directory_end(&sq->ll.fs.sb);
+	r = check_tables(sq, err);
+	if (r == 0)
+		r = translate(sqfs_ll_init(&sq->ll), err, "index");
 	if (r < 0) {
 		sqfs_destroy(&sq->ll.fs);
 		free(sq);
+		return r;
+	}
+	/* Every inode and directory, before anything may use them. */
+	r = tree_walk(sq, NULL, NULL, err);
+	if (r < 0) {
+		lr_squash_free(sq);
 		return r;
 	}
 	*out = sq;
@@ -204,6 +909,9 @@ static int xattr_each(sqfs *fs, sqfs_inode *inode,
 	if (fs->sb.xattr_id_table_start == (uint64_t)SQUASHFS_INVALID_BLK ||
 	    inode->xattr == SQUASHFS_INVALID_XATTR)
 		return 0;
+	/* libsquashfuse 0.1.105 reads its table at any index (issue 154). */
+	if (inode->xattr >= fs->xattr_info.xattr_ids)
+		return -EIO;
 	sqfs_xattr x;
 	if (sqfs_xattr_open(fs, inode, &x) != SQFS_OK || x.remain > 4096)
 		return -EIO;
@@ -321,6 +1029,76 @@ long lr_squash_listxattr(struct lr_squash *sq, uint64_t ino, char *buf, size_t s
 	return (long)n.len;
 }
 
+/* sqfs_read_range(), with every block's size checked before it is copied
+ * from: libsquashfuse copies (block size - offset) bytes without checking
+ * that the block holds that many, so a data block shorter than the read's
+ * offset into it was a negative length to memcpy, and a fragment offset
+ * past the fragment's end copied heap memory into file data (squashfuse
+ * issue 158).  Reads *size bytes at start; *size is what was read. */
+static sqfs_err read_range(sqfs *fs, sqfs_inode *inode, sqfs_off_t start, sqfs_off_t *size,
+			   void *buf)
+{
+	if (!S_ISREG(inode->base.mode) || *size < 0 || start < 0)
+		return SQFS_ERR;
+	uint64_t file_size = inode->xtra.reg.file_size;
+	size_t bs = fs->sb.block_size;
+	if ((uint64_t)start > file_size)
+		return SQFS_ERR;
+	if ((uint64_t)start == file_size) {
+		*size = 0;
+		return SQFS_OK;
+	}
+	if ((uint64_t)*size > file_size - (uint64_t)start)
+		*size = (sqfs_off_t)(file_size - (uint64_t)start);
+	sqfs_blocklist bl;
+	if (sqfs_blockidx_blocklist(fs, inode, &bl, start) != SQFS_OK)
+		return SQFS_ERR;
+	size_t read_off = (size_t)(start % (sqfs_off_t)bs);
+	char *out = buf;
+	while (*size > 0) {
+		sqfs_block *block = NULL;
+		size_t data_off = 0, data_size;
+		bool fragment = bl.remain == 0;
+		if (fragment) {
+			if (inode->xtra.reg.frag_idx == SQUASHFS_INVALID_FRAG)
+				break;
+			if (sqfs_frag_block(fs, inode, &data_off, &data_size, &block) != SQFS_OK ||
+			    data_off > block->size || data_size > block->size - data_off)
+				return SQFS_ERR;
+		} else {
+			if (sqfs_blocklist_next(&bl) != SQFS_OK)
+				return SQFS_ERR;
+			if (bl.pos + bs <= (uint64_t)start)
+				continue;
+			if (bl.input_size == 0) { /* a hole */
+				data_size =
+					file_size - bl.pos < bs ? (size_t)(file_size - bl.pos) : bs;
+			} else {
+				if (sqfs_data_cache(fs, &fs->data_cache, bl.block, bl.header,
+						    &block) != SQFS_OK)
+					return SQFS_ERR;
+				data_size = block->size;
+			}
+		}
+		if (read_off >= data_size)
+			return SQFS_ERR; /* a block shorter than the file says */
+		size_t take = data_size - read_off;
+		if ((uint64_t)take > (uint64_t)*size)
+			take = (size_t)*size;
+		if (block)
+			memcpy(out, (char *)block->data + data_off + read_off, take);
+		else
+			memset(out, 0, take);
+		read_off = 0;
+		*size -= (sqfs_off_t)take;
+		out += take;
+		if (fragment)
+			break;
+	}
+	*size = out - (char *)buf;
+	return *size ? SQFS_OK : SQFS_ERR;
+}
+
 /* path's inode; 0 when there is none, also when a parent on the way is
  * not a directory (a whiteout or a file of this layer hiding the rest). */
 static int lookup(sqfs *fs, const char *path, sqfs_inode *inode, struct lr_error *err)
@@ -384,7 +1162,7 @@ int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char
 	if (!data)
 		return lr_error_errno(err, ENOMEM, "%s", path);
 	sqfs_off_t got = (sqfs_off_t)size;
-	r = translate(sqfs_read_range(fs, &inode, 0, &got, data), err, path);
+	r = translate(read_range(fs, &inode, 0, &got, data), err, path);
 	if (r == 0 && (uint64_t)got != size)
 		r = lr_error_set(err, EIO, "%s: short read (corrupt squashfs)", path);
 	if (r < 0) {
@@ -425,7 +1203,7 @@ static struct cached_block *block_at(struct lr_squash *sq, sqfs_inode *inode, ui
 	uint64_t start = index * bs, size = inode->xtra.reg.file_size;
 	sqfs_off_t len = (sqfs_off_t)(size - start < bs ? size - start : bs);
 	victim->valid = false;
-	if (sqfs_read_range(&sq->ll.fs, inode, (sqfs_off_t)start, &len, victim->data) != SQFS_OK)
+	if (read_range(&sq->ll.fs, inode, (sqfs_off_t)start, &len, victim->data) != SQFS_OK)
 		return NULL;
 	*victim = (struct cached_block){.valid = true,
 					.inode = ino,
@@ -436,48 +1214,44 @@ static struct cached_block *block_at(struct lr_squash *sq, sqfs_inode *inode, ui
 	return victim;
 }
 
+struct verify {
+	uint64_t *entries, *bytes;
+	char *buf;
+};
+
+static int verify_one(struct lr_squash *sq, void *ctx, const char *path, sqfs_inode *inode,
+		      sqfs_inode_id id, struct lr_error *err)
+{
+	struct verify *v = ctx;
+	sqfs *fs = &sq->ll.fs;
+	if (*path) /* the root is not counted */
+		(*v->entries)++;
+	sqfs_id_t uid, gid;
+	if (sqfs_id_get(fs, inode->base.uid, &uid) != SQFS_OK ||
+	    sqfs_id_get(fs, inode->base.guid, &gid) != SQFS_OK)
+		return lr_error_set(err, EIO, "/%s: corrupt id table", path);
+	if (!S_ISREG(inode->base.mode))
+		return 0;
+	size_t bs = fs->sb.block_size;
+	uint64_t size = inode->xtra.reg.file_size;
+	for (uint64_t off = 0; off < size; off += bs) {
+		sqfs_off_t len = (sqfs_off_t)(size - off < bs ? size - off : bs);
+		if (read_range(fs, inode, (sqfs_off_t)off, &len, v->buf) != SQFS_OK || len <= 0)
+			return lr_error_set(err, EIO, "/%s: corrupt data at byte %llu", path,
+					    (unsigned long long)off);
+		*v->bytes += (uint64_t)len;
+	}
+	return 0;
+}
+
 int lr_squash_verify(struct lr_squash *sq, uint64_t *entries, uint64_t *bytes, struct lr_error *err)
 {
-	sqfs *fs = &sq->ll.fs;
-	sqfs_traverse trv;
-	int r = translate(sqfs_traverse_open(&trv, fs, sqfs_inode_root(fs)), err, "walk /");
-	if (r < 0)
-		return r;
-	size_t bs = fs->sb.block_size;
-	char *buf = malloc(bs);
-	if (!buf) {
-		sqfs_traverse_close(&trv);
+	struct verify v = {entries, bytes, malloc(sq->ll.fs.sb.block_size)};
+	if (!v.buf)
 		return lr_error_errno(err, ENOMEM, "walk");
-	}
-	sqfs_err e = SQFS_OK;
-	while (r == 0 && sqfs_traverse_next(&trv, &e)) {
-		if (trv.dir_end)
-			continue;
-		sqfs_inode inode;
-		if (sqfs_inode_get(fs, &inode, sqfs_dentry_inode(&trv.entry)) != SQFS_OK) {
-			r = lr_error_set(err, EIO, "/%s: corrupt inode", trv.path);
-			break;
-		}
-		(*entries)++;
-		if (!S_ISREG(inode.base.mode))
-			continue;
-		uint64_t size = inode.xtra.reg.file_size;
-		for (uint64_t off = 0; off < size; off += bs) {
-			sqfs_off_t len = (sqfs_off_t)(size - off < bs ? size - off : bs);
-			if (sqfs_read_range(fs, &inode, (sqfs_off_t)off, &len, buf) != SQFS_OK ||
-			    len <= 0) {
-				r = lr_error_set(err, EIO, "/%s: corrupt data at byte %llu",
-						 trv.path, (unsigned long long)off);
-				break;
-			}
-			*bytes += (uint64_t)len;
-		}
-	}
-	if (r == 0 && e != SQFS_OK)
-		r = translate(e, err, "walk");
-	sqfs_traverse_close(&trv);
-	free(buf);
-	return r;
+	int r = tree_walk(sq, verify_one, &v, err);
+	free(v.buf);
+	return r < 0 ? r : 0;
 }
 
 bool lr_squash_has_xattrs(const struct lr_squash *sq)
@@ -503,7 +1277,7 @@ int lr_squash_read(struct lr_squash *sq, uint64_t ino, uint64_t off, size_t size
 		size = (size_t)(fsize - off);
 	if (sq->data_uncompressed) {
 		sqfs_off_t len = (sqfs_off_t)size;
-		if (sqfs_read_range(&sq->ll.fs, inode, (sqfs_off_t)off, &len, buf) != SQFS_OK)
+		if (read_range(&sq->ll.fs, inode, (sqfs_off_t)off, &len, buf) != SQFS_OK)
 			return -EIO;
 		*got = (size_t)len;
 		return 0;
@@ -603,13 +1377,18 @@ static int walk_xattrs(sqfs *fs, sqfs_inode *inode, struct lr_xattr **out, size_
 	return 0;
 }
 
-static int walk_one(sqfs *fs, sqfs_inode_id id, const char *path,
-		    int (*fn)(void *, const struct lr_squash_entry *, struct lr_error *), void *ctx,
-		    struct lr_error *err)
+struct walk_user {
+	int (*fn)(void *ctx, const struct lr_squash_entry *e, struct lr_error *err);
+	void *ctx;
+};
+
+/* One entry of lr_squash_walk(), as its caller wants it. */
+static int walk_one(struct lr_squash *sq, void *ctx, const char *path, sqfs_inode *ip,
+		    sqfs_inode_id id, struct lr_error *err)
 {
-	sqfs_inode inode;
-	if (sqfs_inode_get(fs, &inode, id) != SQFS_OK)
-		return lr_error_set(err, EIO, "/%s: corrupt inode", path);
+	struct walk_user *u = ctx;
+	sqfs *fs = &sq->ll.fs;
+	sqfs_inode inode = *ip;
 	struct lr_squash_entry e = {.path = path, .mode = inode.base.mode, .id = (uint64_t)id};
 	sqfs_id_t uid, gid;
 	if (sqfs_id_get(fs, inode.base.uid, &uid) != SQFS_OK ||
@@ -626,7 +1405,7 @@ static int walk_one(sqfs *fs, sqfs_inode_id id, const char *path,
 		e.rdev_minor = (uint32_t)inode.xtra.dev.minor;
 	} else if (S_ISLNK(e.mode)) {
 		size_t len = 0;
-		if (sqfs_readlink(fs, &inode, NULL, &len) != SQFS_OK || len > 65536)
+		if (sqfs_readlink(fs, &inode, NULL, &len) != SQFS_OK || len > LR_SQUASH_MAX_TARGET)
 			return lr_error_set(err, EIO, "/%s: corrupt symbolic link", path);
 		target = malloc(len + 1);
 		len++;
@@ -645,7 +1424,7 @@ static int walk_one(sqfs *fs, sqfs_inode_id id, const char *path,
 		return lr_error_errno(err, -r, "/%s: extended attributes", path);
 	}
 	e.xattrs = xattrs;
-	r = fn(ctx, &e, err);
+	r = u->fn(u->ctx, &e, err);
 	lr_xattrs_free(xattrs, e.n_xattrs);
 	free(target);
 	return r;
@@ -655,21 +1434,8 @@ int lr_squash_walk(struct lr_squash *sq,
 		   int (*fn)(void *ctx, const struct lr_squash_entry *e, struct lr_error *err),
 		   void *ctx, struct lr_error *err)
 {
-	sqfs *fs = &sq->ll.fs;
-	int r = walk_one(fs, sqfs_inode_root(fs), "", fn, ctx, err);
-	if (r)
-		return r;
-	sqfs_traverse trv;
-	if ((r = translate(sqfs_traverse_open(&trv, fs, sqfs_inode_root(fs)), err, "walk /")) < 0)
-		return r;
-	sqfs_err e = SQFS_OK;
-	while (!r && sqfs_traverse_next(&trv, &e))
-		if (!trv.dir_end)
-			r = walk_one(fs, sqfs_dentry_inode(&trv.entry), trv.path, fn, ctx, err);
-	if (!r && e != SQFS_OK)
-		r = translate(e, err, "walk");
-	sqfs_traverse_close(&trv);
-	return r;
+	struct walk_user u = {fn, ctx};
+	return tree_walk(sq, walk_one, &u, err);
 }
 
 long lr_squash_pread(struct lr_squash *sq, uint64_t id, uint64_t off, void *buf, size_t len)
@@ -686,7 +1452,7 @@ long lr_squash_pread(struct lr_squash *sq, uint64_t id, uint64_t off, void *buf,
 	if (len > size - off)
 		len = (size_t)(size - off);
 	sqfs_off_t got = (sqfs_off_t)len;
-	if (sqfs_read_range(fs, &inode, (sqfs_off_t)off, &got, buf) != SQFS_OK)
+	if (read_range(fs, &inode, (sqfs_off_t)off, &got, buf) != SQFS_OK)
 		return -EIO;
 	return (long)got;
 }

@@ -12,14 +12,35 @@
 #include "error.h"
 
 struct lr_squash; /* an open squashfs (libsquashfuse's sqfs_ll inside) */
+struct stat;
 
-/* Check the superblock of the squashfs open at fd (magic, version, sizes
- * against the file size, compression supported) without keeping anything.
- * Message names the cause: "not a squashfs file (bad magic)", "truncated:
- * file is 4096 bytes, superblock says 1048576". */
+/* Limits on what one layer may hold: lr_squash_open() refuses a layer
+ * past them, so that no walk of a hostile layer is endless or unbounded. */
+#define LR_SQUASH_MAX_DEPTH 512		     /* directories nested in directories */
+#define LR_SQUASH_MAX_ENTRIES (1u << 24)     /* entries in the whole layer */
+#define LR_SQUASH_MAX_DIR_ENTRIES (1u << 20) /* entries in one directory */
+#define LR_SQUASH_MAX_TARGET 4096	     /* bytes of a symbolic link's target (PATH_MAX) */
+
+/* Is the file open at fd a regular file?  fstat()s it into *st; otherwise
+ * the message says what it is: "is a FIFO, not a squashfs file".  Check
+ * this before reading: a FIFO or a device would block the read. */
+int lr_squash_check_type(int fd, struct stat *st, struct lr_error *err);
+
+/* Check the superblock of the squashfs open at fd (a regular file; magic,
+ * version, compression supported; every count and table start against the
+ * file size and the other tables, and each table's block pointers) without
+ * keeping anything.  Message names the cause: "not a squashfs file (bad
+ * magic)", "truncated: file is 4096 bytes, superblock says 1048576",
+ * "corrupt squashfs superblock: id count 0 (...)". */
 int lr_squash_check(int fd, struct lr_error *err);
 
-/* Open fd (not taken over: the caller keeps it open while *out lives). */
+/* Open fd (not taken over: the caller keeps it open while *out lives):
+ * lr_squash_check(), then every table, inode and directory listing read
+ * once with bounds checks, before libsquashfuse may use them (squash.c
+ * says why).  Refused: indices past their tables, offsets outside them, a
+ * directory reached twice (a cycle), entries named "", ".", "..", or with
+ * a '/' or NUL, two entries of one name, names out of order, more than
+ * the LR_SQUASH_MAX_* limits.  The message names the path inside. */
 int lr_squash_open(int fd, struct lr_squash **out, struct lr_error *err);
 void lr_squash_free(struct lr_squash *sq);
 
