@@ -73,10 +73,11 @@ static int scan(const char *store, struct entry **es, size_t *n, size_t *cap)
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s", store, de->d_name);
 		l.path = strdup(path);
-		l.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		l.fd = lr_layer_open(path, &err); /* a FIFO must not block the listing */
 		struct stat st;
 		if (l.fd < 0 || fstat(l.fd, &st) < 0) {
-			snprintf(e->problem, sizeof(e->problem), "%s", strerror(errno));
+			snprintf(e->problem, sizeof(e->problem), "%.255s",
+				 l.fd < 0 ? err.msg : strerror(errno));
 		} else {
 			e->size = (long long)st.st_size;
 			if (lr_layer_load(&l, &err) < 0)

@@ -127,6 +127,11 @@ int main(int argc, char **argv)
 		return die("out of memory");
 	if (lr_chain_resolve(chain, o.image, cfg.stores, cfg.n_stores, &err) < 0)
 		return die(err.msg);
+	/* Before anything is mounted: a layer root the container cannot enter
+	 * fails later as a bare "mount proc: Permission denied". */
+	if (lr_chain_check_roots(chain, o.remap_root ? 0 : getuid(), o.remap_root ? 0 : getgid(),
+				 &err) < 0)
+		return die(err.msg);
 
 	struct lr_strv job_argv, job_env;
 	if (lr_job_argv(&chain->config, o.argv, o.argc, &job_argv, &err) < 0)

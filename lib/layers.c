@@ -7,6 +7,9 @@
  * that comes back to a file already in it is refused (a real sha256 loop is
  * impossible, but file names in a store are not proof of their digest).
  *
+ * Every layer file is opened by lr_layer_open(): a FIFO, socket or device
+ * named as an image or found in a store is refused without blocking.
+ *
  * Parents are looked up by file name "sha256-<hex>.sqfs" in the layer
  * stores, then beside the image.  The digest is not recomputed at launch:
  * hashing a multi-gigabyte base layer on every start would cost seconds;
@@ -58,6 +61,34 @@ int lr_layer_load(struct lr_layer *l, struct lr_error *err)
 	return 0;
 }
 
+/* O_NONBLOCK: opening a FIFO for reading waits for a writer, forever when
+ * there is none; a device's open may wait too.  With it the open returns at
+ * once, and fstat() then tells what the file is before anything reads it:
+ * only a regular file is a layer.  labrun, labrun-image and labrun-step
+ * (under slurmstepd, which waits on it) all open layers here.  Symbolic
+ * links are followed: a user may name an image through one, and what the
+ * link leads to is checked on the fd. */
+int lr_layer_open(const char *path, struct lr_error *err)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+		return lr_error_set(err, e, "%s", strerror(e));
+	}
+	struct stat st;
+	int r = lr_squash_check_type(fd, &st, err);
+	if (r == 0) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+			r = lr_error_errno(err, errno, "fcntl");
+	}
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 /* Find sha256-<hex>.sqfs in the stores, then in the image's directory.
  * Returns an fd and the path it was found at, or -ENOENT with the list of
  * places searched in the message. */
@@ -88,13 +119,13 @@ int lr_layer_find(const char *hex, char *const *stores, size_t n_stores, const c
 		_cleanup_free_ char *path = NULL;
 		if (asprintf(&path, "%s/sha256-%s.sqfs", dir, hex) < 0)
 			return lr_error_errno(err, ENOMEM, "find parent");
-		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		int fd = lr_layer_open(path, err);
 		if (fd >= 0) {
 			*path_out = take_ptr(&path);
 			return fd;
 		}
-		if (errno != ENOENT && errno != ENOTDIR)
-			return lr_error_errno(err, errno, "%s", path);
+		if (fd != -ENOENT && fd != -ENOTDIR)
+			return lr_error_prefix(err, "%s", path);
 		int n = snprintf(looked + used, sizeof(looked) - used, "%s%s", used ? ", " : "",
 				 dir);
 		if (n > 0 && (size_t)n < sizeof(looked) - used)
@@ -124,9 +155,10 @@ int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *sto
 		goto fail;
 	}
 	set_name(l);
-	l->fd = open(image, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	l->fd = lr_layer_open(image, err);
 	if (l->fd < 0) {
-		r = lr_error_errno(err, errno, "image %s", image);
+		r = lr_error_prefix(err, "image %s", image);
+		l->fd = -1;
 		goto fail;
 	}
 	chain->n = 1;
@@ -196,6 +228,27 @@ int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *sto
 fail:
 	lr_chain_free(chain);
 	return r;
+}
+
+int lr_chain_check_roots(const struct lr_chain *chain, uint32_t uid, uint32_t gid,
+			 struct lr_error *err)
+{
+	for (size_t i = 0; i < chain->n; i++) {
+		const struct lr_layer *l = &chain->layers[i];
+		uint32_t mode, ruid, rgid;
+		if (lr_squash_root(l->sq, &mode, &ruid, &rgid) < 0)
+			return lr_error_set(err, EIO, "layer %s: corrupt root directory", l->path);
+		mode_t need = ruid == uid ? S_IXUSR : rgid == gid ? S_IXGRP : S_IXOTH;
+		if (mode & need)
+			continue;
+		return lr_error_set(err, EACCES,
+				    "layer %s: its root directory is mode %04o, owner %u:%u, which "
+				    "the container (uid %u) cannot enter; make it 0755 when "
+				    "building the layer%s",
+				    l->path, mode & 07777, ruid, rgid, uid,
+				    ruid == 0 && uid != 0 ? " (or run with --remap-root)" : "");
+	}
+	return 0;
 }
 
 int lr_chain_read_file(const struct lr_chain *chain, const char *path, size_t max, char **buf,

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "imageconfig.h"
@@ -17,7 +18,7 @@
 
 struct lr_layer {
 	char *path;    /* as found (for messages) */
-	int fd;	       /* O_RDONLY|O_CLOEXEC, open for the chain's lifetime */
+	int fd;	       /* lr_layer_open(), open for the chain's lifetime */
 	char name[80]; /* short name for messages: file name */
 	struct lr_squash *sq;
 	struct lr_layer_meta meta; /* empty when the layer has no layer.json */
@@ -28,6 +29,12 @@ struct lr_chain {
 	size_t n;
 	struct lr_image_config config; /* merged base to top */
 };
+
+/* Open the layer file at path for reading without blocking on a FIFO or
+ * device, and check on the fd that it is a regular file.  Returns the fd
+ * (O_CLOEXEC), or a negative errno with a message that does not name the
+ * path: "is a FIFO, not a squashfs file", "No such file or directory". */
+int lr_layer_open(const char *path, struct lr_error *err);
 
 /* Check and index the layer whose file is open at l->fd (l->path names it
  * in messages), and read its /.labrun/layer.json if it has one. */
@@ -54,6 +61,15 @@ int lr_layer_find(const char *hex, char *const *stores, size_t n_stores, const c
 int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *stores,
 		     size_t n_stores, struct lr_error *err);
 void lr_chain_free(struct lr_chain *chain);
+
+/* Can the container enter every layer's root directory?  uid and gid are
+ * the container's as the layers number owners (0 with --remap-root, else
+ * the user's own).  overlayfs looks every name up in each layer's root
+ * with the mounter's rights, so one root of mode 0700 owned by someone
+ * else fails every path of the container ("mount proc: Permission
+ * denied").  -EACCES with a message naming the layer, its mode and owner. */
+int lr_chain_check_roots(const struct lr_chain *chain, uint32_t uid, uint32_t gid,
+			 struct lr_error *err);
 
 /* Read the file at path (absolute) as the stacked image shows it: the
  * topmost layer holding it as a regular file wins; a whiteout or an opaque

@@ -1254,6 +1254,22 @@ int lr_squash_verify(struct lr_squash *sq, uint64_t *entries, uint64_t *bytes, s
 	return r < 0 ? r : 0;
 }
 
+int lr_squash_root(struct lr_squash *sq, uint32_t *mode, uint32_t *uid, uint32_t *gid)
+{
+	sqfs *fs = &sq->ll.fs;
+	sqfs_inode inode;
+	sqfs_id_t u, g;
+	/* Checked by lr_squash_open(): the root inode and its owner indices. */
+	if (sqfs_inode_get(fs, &inode, sqfs_inode_root(fs)) != SQFS_OK ||
+	    sqfs_id_get(fs, inode.base.uid, &u) != SQFS_OK ||
+	    sqfs_id_get(fs, inode.base.guid, &g) != SQFS_OK)
+		return -EIO;
+	*mode = inode.base.mode;
+	*uid = u;
+	*gid = g;
+	return 0;
+}
+
 bool lr_squash_has_xattrs(const struct lr_squash *sq)
 {
 	return sq->ll.fs.sb.xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK;

@@ -127,6 +127,9 @@ long lr_squash_getxattr(struct lr_squash *sq, uint64_t ino, const char *name, ch
 			size_t size);
 long lr_squash_listxattr(struct lr_squash *sq, uint64_t ino, char *buf, size_t size);
 
+/* The root directory's mode and owner, as stored. */
+int lr_squash_root(struct lr_squash *sq, uint32_t *mode, uint32_t *uid, uint32_t *gid);
+
 /* Does the layer hold any extended attribute at all? */
 bool lr_squash_has_xattrs(const struct lr_squash *sq);
 
