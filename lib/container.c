@@ -13,10 +13,11 @@
  *     pid namespace: it builds the writable layer and the skeleton while
  *     labrun mounts each layer over FUSE (fuse_server.c), then stacks
  *     them, pivots and runs the job;
- *  5. one poll loop answers the layers' FUSE requests and passes signals
- *     sent to labrun on to the keeper, which passes them to the job; the
- *     job's wait status comes back on a pipe and is returned at once: the
- *     keeper, still alive, tears the namespaces down when labrun exits.
+ *  5. one poll loop answers the layers' FUSE requests, relays the
+ *     container's terminal (pty.c) and passes signals sent to labrun on
+ *     to the keeper, which passes them to the job; the job's wait status
+ *     comes back on a pipe and is returned at once: the keeper, still
+ *     alive, tears the namespaces down when labrun exits.
  */
 #include "build-config.h"
 
@@ -45,11 +46,13 @@
 #include "keeper.h"
 #include "log.h"
 #include "mount.h"
+#include "pty.h"
 #include "userns.h"
 
 /* The signals passed on to the job (issue 3; DESIGN.md §3.5).  SIGTSTP
- * too: passed on, then labrun stops itself, so that the user's shell sees
- * a stopped job whether the terminal or kill(1) sent it. */
+ * too: passed on; when the job stops, the keeper says so and labrun stops
+ * itself, so that the user's shell sees a stopped job whether the
+ * terminal or kill(1) sent it. */
 static const int forwarded[] = {SIGINT,	 SIGTERM,  SIGHUP,  SIGQUIT, SIGUSR1,
 				SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP};
 
@@ -112,6 +115,7 @@ struct run_state {
 	int writable_tree;
 	int writable_lock;
 	int console_tree;
+	struct lr_pty pty; /* the container's terminal; master -1: none */
 	struct lr_fuse *fuse[LR_MAX_LAYERS];
 	size_t n_fuse;
 	char *etc[LR_ETC_FILES]; /* see struct lr_keeper_plan */
@@ -128,6 +132,7 @@ static void state_free(struct run_state *st)
 		close(st->console_tree);
 	if (st->writable_lock >= 0)
 		close(st->writable_lock);
+	lr_pty_close(&st->pty);
 	for (size_t i = 0; i < st->n_fuse; i++)
 		lr_fuse_free(st->fuse[i]);
 	for (size_t i = 0; i < LR_ETC_FILES; i++)
@@ -162,31 +167,6 @@ static int read_etc(const struct lr_chain *chain, struct run_state *st, struct l
 	return 0;
 }
 
-/* The user's terminal, for /dev/console: the container has a devpts
- * instance of its own, where the host's pty does not exist, so without it
- * ttyname(3) (and tty(1)) would find no name for the job's stdin.  LXC and
- * systemd-nspawn give the container's terminal the same name.  Nothing
- * when no standard fd is a terminal, or it cannot be cloned. */
-static int clone_terminal(void)
-{
-	for (int fd = 0; fd < 3; fd++) {
-		if (!isatty(fd))
-			continue;
-		char link[32], path[PATH_MAX];
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		ssize_t n = readlink(link, path, sizeof(path) - 1);
-		if (n <= 0)
-			continue;
-		path[n] = '\0';
-		if (strncmp(path, "/dev/", 5) != 0)
-			continue;
-		int tree = lr_mount_clone(path, false, NULL);
-		if (tree >= 0)
-			return tree;
-	}
-	return -1;
-}
-
 /* Steps 1-4: files read, namespaces, host trees, staging. */
 static int prepare(const struct lr_container_spec *s, struct run_state *st, struct lr_error *err)
 {
@@ -199,6 +179,10 @@ static int prepare(const struct lr_container_spec *s, struct run_state *st, stru
 	};
 	int r = read_etc(s->chain, st, err);
 	if (r < 0)
+		return r;
+	/* The launcher's job gets a pty of labrun's own when the caller has a
+	 * terminal (pty.h); a Slurm step's tasks have slurmstepd's. */
+	if (s->step_fd < 0 && !s->console && (r = lr_pty_open(&st->pty, err)) < 0)
 		return r;
 	if (s->writable_dir) {
 		if ((r = prepare_writable(s->writable_dir, err)) < 0)
@@ -234,9 +218,13 @@ static int prepare(const struct lr_container_spec *s, struct run_state *st, stru
 		st->writable_tree = r;
 	}
 
-	/* A Slurm step's tasks have a terminal slurmstepd made (srun --pty),
-	 * not the helper's stdio. */
-	st->console_tree = s->console ? lr_mount_clone(s->console, false, NULL) : clone_terminal();
+	/* /dev/console is the container's terminal: the container has a
+	 * devpts instance of its own, where the pty does not exist, so
+	 * without it ttyname(3) (and tty(1)) would find no name for the job's
+	 * stdin.  LXC and systemd-nspawn give it the same name.  A Slurm
+	 * step's tasks have a terminal slurmstepd made (srun --pty). */
+	const char *console = s->console ? s->console : st->pty.master >= 0 ? st->pty.path : NULL;
+	st->console_tree = console ? lr_mount_clone(console, false, NULL) : -1;
 	if ((r = lr_mount_staging(err)) < 0)
 		return r;
 	if (mkdir(LR_STAGING "/l", 0700) < 0 || mkdir(LR_STAGING "/r", 0755) < 0 ||
@@ -267,22 +255,8 @@ static int mount_layers(const struct lr_container_spec *s, struct run_state *st,
 	return 0;
 }
 
-/* An interactive shell in the container takes the terminal's foreground
- * for its own process group; give it back to labrun's group, so that the
- * user's shell finds the terminal as it left it. */
-static void reclaim_terminal(void)
-{
-	if (!isatty(STDIN_FILENO) || tcgetpgrp(STDIN_FILENO) == getpgrp())
-		return;
-	sigset_t ttou, old;
-	sigemptyset(&ttou);
-	sigaddset(&ttou, SIGTTOU);
-	sigprocmask(SIG_BLOCK, &ttou, &old);
-	tcsetpgrp(STDIN_FILENO, getpgrp());
-	sigprocmask(SIG_SETMASK, &old, NULL);
-}
-
-/* The keeper's report, or what its death without one means. */
+/* The keeper's report, or what its death without one means: 0 when the
+ * job ended, 1 when it stopped (more reports follow). */
 static int read_report(int report_fd, pid_t keeper, int *wait_status, struct lr_error *err)
 {
 	struct lr_report rep;
@@ -306,6 +280,7 @@ static int read_report(int report_fd, pid_t keeper, int *wait_status, struct lr_
 	rep.msg[sizeof(rep.msg) - 1] = '\0';
 	switch (rep.kind) {
 	case LR_REPORT_EXITED: *wait_status = rep.wait_status; return 0;
+	case LR_REPORT_STOPPED: *wait_status = rep.wait_status; return 1;
 	case LR_REPORT_EXEC_FAILED:
 		*wait_status = rep.wait_status;
 		lr_error_set(err, rep.code, "%s", rep.msg);
@@ -314,10 +289,20 @@ static int read_report(int report_fd, pid_t keeper, int *wait_status, struct lr_
 	}
 }
 
-/* Step 6: answer FUSE requests and pass signals on until the keeper
- * reports (or dies).  The keeper is not waited for: it stays until this
- * process exits, so that the namespaces' teardown happens in its exit,
- * after the caller has the job's status (keeper.c, finish()). */
+/* The job stopped (the keeper said so): stop labrun too, so that the
+ * caller's shell sees a stopped job and `fg` resumes both (SIGCONT, which
+ * supervise() passes on).  The terminal gets its settings back first. */
+static void stop_with_job(struct run_state *st)
+{
+	lr_pty_restore(&st->pty);
+	raise(SIGSTOP);
+}
+
+/* Step 6: answer FUSE requests, relay the terminal and pass signals on
+ * until the keeper reports the job's end (or dies).  The keeper is not
+ * waited for: it stays until this process exits, so that the namespaces'
+ * teardown happens in its exit, after the caller has the job's status
+ * (keeper.c, finish()). */
 static int supervise(pid_t keeper, int report_fd, int release_fd, struct run_state *st,
 		     const sigset_t *fwd, int *wait_status, struct lr_error *err)
 {
@@ -328,7 +313,7 @@ static int supervise(pid_t keeper, int report_fd, int release_fd, struct run_sta
 		kill(keeper, SIGKILL);
 		return lr_error_errno(err, errno, "signalfd");
 	}
-	enum { SIGNALS, REPORT, RELEASE, LAYERS };
+	enum { SIGNALS, REPORT, RELEASE, TERMINAL, LAYERS = TERMINAL + LR_PTY_POLLFDS };
 	struct pollfd pfd[LAYERS + LR_MAX_LAYERS];
 	pfd[SIGNALS] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	pfd[REPORT] = (struct pollfd){.fd = report_fd, .events = POLLIN};
@@ -336,6 +321,7 @@ static int supervise(pid_t keeper, int report_fd, int release_fd, struct run_sta
 	for (size_t i = 0; i < st->n_fuse; i++)
 		pfd[LAYERS + i] = (struct pollfd){.fd = lr_fuse_fd(st->fuse[i]), .events = POLLIN};
 	for (;;) {
+		lr_pty_poll_set(&st->pty, &pfd[TERMINAL]);
 		if (poll(pfd, LAYERS + st->n_fuse, -1) < 0)
 			continue; /* EINTR */
 		for (size_t i = 0; i < st->n_fuse; i++) {
@@ -344,9 +330,16 @@ static int supervise(pid_t keeper, int report_fd, int release_fd, struct run_sta
 			if (lr_fuse_process(st->fuse[i]) == -ENODEV)
 				pfd[LAYERS + i].fd = -1;
 		}
+		lr_pty_pump(&st->pty, &pfd[TERMINAL]);
 		/* A report, or the keeper's end (EOF). */
-		if (pfd[REPORT].revents)
-			return read_report(report_fd, keeper, wait_status, err);
+		if (pfd[REPORT].revents) {
+			int r = read_report(report_fd, keeper, wait_status, err);
+			if (r != 1) {
+				lr_pty_drain(&st->pty, LR_PTY_DRAIN_MS);
+				return r;
+			}
+			stop_with_job(st);
+		}
 		/* A Slurm step's end: slurmstepd let go after its last task.
 		 * The keeper's death takes the container down; wait for it,
 		 * so that nothing of the step outlives labrun-step. */
@@ -363,13 +356,18 @@ static int supervise(pid_t keeper, int report_fd, int release_fd, struct run_sta
 		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD)
 				continue; /* the keeper's end shows on the report pipe */
-			/* Terminal-generated signals (SI_KERNEL) reach the job
-			 * on their own; passing them on would deliver them
-			 * twice. */
-			if (si.ssi_code != SI_KERNEL)
-				kill(keeper, (int)si.ssi_signo);
-			if (si.ssi_signo == SIGTSTP)
-				raise(SIGSTOP);
+			/* The container is a session of its own (keeper.c): the
+			 * caller's terminal's signals (SI_KERNEL) reach labrun
+			 * only, and are passed on like the others.  With a pty,
+			 * a new window size goes onto it instead: the kernel
+			 * then signals the pty's foreground group itself. */
+			if (si.ssi_signo == SIGWINCH && st->pty.master >= 0) {
+				lr_pty_resize(&st->pty);
+				continue;
+			}
+			if (si.ssi_signo == SIGCONT)
+				lr_pty_sync(&st->pty); /* back in the foreground? */
+			kill(keeper, (int)si.ssi_signo);
 		}
 	}
 }
@@ -395,7 +393,10 @@ static pid_t start_keeper(int cgroup_fd)
 
 int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct lr_error *err)
 {
-	struct run_state st = {.writable_tree = -1, .writable_lock = -1, .console_tree = -1};
+	struct run_state st = {.writable_tree = -1,
+			       .writable_lock = -1,
+			       .console_tree = -1,
+			       .pty = {.master = -1, .slave = -1, .in = -1, .out = -1}};
 	sigset_t fwd, orig;
 	forward_set(&fwd);
 	/* The forwarded signals and SIGCHLD are taken through a signalfd in
@@ -421,6 +422,7 @@ int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct
 		.bind_trees = st.bind_trees,
 		.writable_tree = st.writable_tree,
 		.console_tree = st.console_tree,
+		.tty_fd = -1,
 		.report_fd = report[1],
 		.alive_fd = alive[0],
 		.ready_fd = ready[0],
@@ -447,6 +449,7 @@ int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct
 		close(report[0]);
 		close(alive[1]);
 		close(ready[1]);
+		plan.tty_fd = lr_pty_child_fds(&st.pty);
 		lr_keeper_main(&plan);
 	}
 	close(report[1]);
@@ -454,6 +457,10 @@ int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct
 	close(ready[0]);
 	report[1] = alive[0] = ready[0] = -1;
 	lr_debug(1, "keeper started");
+	/* From here the caller's terminal is raw (if labrun has its
+	 * foreground) until lr_pty_close() in state_free(), on every path. */
+	lr_pty_parent_ready(&st.pty);
+	lr_pty_sync(&st.pty);
 	/* The layers are mounted while the keeper gets the rest ready: the
 	 * two run on two cores (measured: ~0.2 ms per layer off the start). */
 	r = mount_layers(s, &st, err);
@@ -466,7 +473,6 @@ int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct
 		goto close_pipes;
 	}
 	r = supervise(keeper, report[0], s->release_fd, &st, &fwd, wait_status, err);
-	reclaim_terminal();
 	/* alive[1] stays open until this process exits: the keeper waits
 	 * for that to exit in its turn (see supervise()). */
 	alive[1] = -1;

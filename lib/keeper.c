@@ -30,7 +30,9 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -316,6 +318,25 @@ static int run_job(void *arg)
 	int exec_fd = js->exec_fd;
 	const struct lr_container_spec *s = p->spec;
 	struct lr_error err = {0};
+	/* The launcher's job leads a process group of its own in the
+	 * keeper's session, the container's (lr_keeper_main()): a group whose
+	 * parent is in the same session is not orphaned, so the terminal's
+	 * Ctrl-Z stops it (POSIX drops SIGTSTP to orphaned groups).  On the
+	 * pty it is the foreground group: the pty's Ctrl-C, Ctrl-Z and
+	 * SIGWINCH go to it.  tcsetpgrp() from a background group is allowed
+	 * with SIGTTOU blocked; the job's own mask is set before exec. */
+	if (s->step_fd < 0) {
+		if (setpgid(0, 0) < 0)
+			job_fail(exec_fd, 2, errno, "process group");
+		if (p->tty_fd >= 0) {
+			sigset_t ttou;
+			sigemptyset(&ttou);
+			sigaddset(&ttou, SIGTTOU);
+			sigprocmask(SIG_BLOCK, &ttou, NULL);
+			if (tcsetpgrp(p->tty_fd, getpid()) < 0)
+				job_fail(exec_fd, 2, errno, "the container's terminal");
+		}
+	}
 	/* With --remap-root the job is root and keeps the capabilities of a
 	 * nested user namespace of its own (fakeroot: package installs into a
 	 * --writable directory); entering it locks every mount labrun made
@@ -492,6 +513,22 @@ void lr_keeper_main(const struct lr_keeper_plan *p)
 	if (poll(&alive, 1, 0) > 0)
 		_exit(125);
 	prctl(PR_SET_NAME, "labrun-keeper");
+	/* The launcher's container is a session of its own, whose terminal
+	 * is labrun's pty (pty.h) or none: the caller's terminal is never the
+	 * controlling terminal of anything in the container, so TIOCSTI
+	 * cannot type into it (issue 12; CVE-2017-5226 for bubblewrap).  The
+	 * keeper leads it, as sudo's monitor does, so that the job's group
+	 * has a parent in the session (run_job()). */
+	if (p->spec->step_fd < 0) {
+		if (setsid() < 0) {
+			lr_error_errno(&err, errno, "the container's session");
+			fail(p, &err);
+		}
+		if (p->tty_fd >= 0 && ioctl(p->tty_fd, TIOCSCTTY, 0) < 0) {
+			lr_error_errno(&err, errno, "the container's terminal");
+			fail(p, &err);
+		}
+	}
 
 	if (setup_container(p, &err) < 0)
 		fail(p, &err);
@@ -503,10 +540,11 @@ void lr_keeper_main(const struct lr_keeper_plan *p)
 	}
 	pid_t job = start_job(p);
 
-	/* Init's loop.  Signals the terminal sends (SI_KERNEL) already reach
-	 * the job directly when it is in the foreground process group, so
-	 * only signals sent by a process (kill, the launcher passing one on)
-	 * are forwarded: otherwise Ctrl-C would arrive twice. */
+	/* Init's loop.  The keeper is in a session of its own, so every
+	 * signal it gets was sent by a process: the launcher passing one on
+	 * (the caller's terminal's among them), or kill(1).  Those a terminal
+	 * sends go to the job's process group, as a terminal sends them;
+	 * the others to the job alone, as kill(1) to a command does. */
 	sigset_t wait_set = *p->forward;
 	sigaddset(&wait_set, SIGCHLD);
 	for (;;) {
@@ -515,14 +553,17 @@ void lr_keeper_main(const struct lr_keeper_plan *p)
 		if (sig < 0)
 			continue;
 		if (sig != SIGCHLD) {
-			if (si.si_code != SI_KERNEL)
-				kill(job, sig);
+			bool group = sig == SIGINT || sig == SIGQUIT || sig == SIGHUP ||
+				     sig == SIGTSTP || sig == SIGCONT || sig == SIGWINCH;
+			kill(group ? -job : job, sig);
 			continue;
 		}
 		int st;
 		pid_t pid;
-		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-			if (pid == job)
+		while ((pid = waitpid(-1, &st, WNOHANG | WUNTRACED)) > 0) {
+			if (pid == job && WIFSTOPPED(st))
+				report(p->report_fd, LR_REPORT_STOPPED, st, NULL);
+			else if (pid == job)
 				finish(p, LR_REPORT_EXITED, st, NULL);
 		}
 	}

@@ -12,6 +12,8 @@ enum lr_report_kind {
 	LR_REPORT_EXITED = 1,	/* wait_status is the job's */
 	LR_REPORT_SETUP_FAILED, /* labrun failed: msg says why (exit 125) */
 	LR_REPORT_EXEC_FAILED,	/* the job could not be executed: 126/127 */
+	LR_REPORT_STOPPED,	/* the job stopped (wait_status): not the last
+				   report; the launcher stops itself in turn */
 };
 
 struct lr_report {
@@ -28,7 +30,9 @@ struct lr_keeper_plan {
 	const struct lr_container_spec *spec;
 	const int *bind_trees;	 /* per spec->binds: detached tree, or -1 when skipped */
 	int writable_tree;	 /* --writable DIR as a detached tree, or -1 */
-	int console_tree;	 /* the user's terminal, for /dev/console, or -1 */
+	int console_tree;	 /* the container's terminal, for /dev/console, or -1 */
+	int tty_fd;		 /* launcher: which of fds 0..2 is the pty (pty.h) the
+				    keeper makes its session's terminal, or -1 */
 	int report_fd;		 /* write end, to the launcher */
 	int alive_fd;		 /* read end; hangs up when the launcher dies */
 	int ready_fd;		 /* read end; a byte when the layers are mounted */
