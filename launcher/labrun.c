@@ -8,6 +8,8 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -19,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -28,6 +31,7 @@
 #include "launch_quota.h"
 #include "log.h"
 #include "options.h"
+#include "units.h"
 #include "policy.h"
 #include "policy_show.h"
 
@@ -62,6 +66,53 @@ static int exit_like(int st)
 	return 128 + sig; /* a signal that does not kill by default */
 }
 
+/* The kernel's count of OOM kills on the whole machine (/proc/vmstat,
+ * Linux 4.13), 0 when unknown. */
+static uint64_t machine_oom_kills(void)
+{
+	FILE *f = fopen("/proc/vmstat", "re");
+	if (!f)
+		return 0;
+	char line[128];
+	unsigned long long v = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "oom_kill %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* Why the container died, when labrun can tell: one line, the reason
+ * first.  The OOM killer's count in the container's cgroup grew: the
+ * lab's memory limit (issue 12, item 3).  Otherwise the machine's count
+ * grew while the container was killed: most likely the machine's own
+ * OOM.  Returns whether it said something. */
+static bool say_oom(const struct lr_launch_quota *q, uint64_t cg_before, uint64_t machine_before,
+		    int status, const char *what)
+{
+	uint64_t kills;
+	if (q->applies && lr_cgroup_job_oom_kills(&q->job, &kills) == 0 && kills > cg_before) {
+		uint64_t limit = UINT64_MAX;
+		char size[32] = "?";
+		if (lr_cgroup_job_memory_limit(&q->job, &limit) == 0 && limit != UINT64_MAX)
+			lr_format_size(limit, size, sizeof(size));
+		fprintf(stderr,
+			"labrun: out of memory: the kernel's OOM killer ended %s at the memory "
+			"limit of %s that lab %s gives you (labrun --quota)\n",
+			what, size, q->lab);
+		return true;
+	}
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+	    machine_oom_kills() > machine_before) {
+		fprintf(stderr,
+			"labrun: %s was killed by SIGKILL, most likely by the kernel's OOM killer "
+			"(the machine ran out of memory)\n",
+			what);
+		return true;
+	}
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	/* labrun must never be a boundary between a user and the OS: a setuid
@@ -70,8 +121,17 @@ int main(int argc, char **argv)
 	 * no credential and the kernel does not flag it (AT_SECURE), but it is
 	 * still an installation mistake waiting for another user. */
 	struct stat self;
-	if (getauxval(AT_SECURE) || getuid() != geteuid() || getgid() != getegid() ||
-	    (stat("/proc/self/exe", &self) == 0 && (self.st_mode & (S_ISUID | S_ISGID))))
+	bool setid = getuid() != geteuid() || getgid() != getegid() ||
+		     (stat("/proc/self/exe", &self) == 0 && (self.st_mode & (S_ISUID | S_ISGID)));
+	/* File capabilities (setcap) also make the kernel flag AT_SECURE, and
+	 * grant privilege the same way: say which (issue 12).  Refused even
+	 * when the kernel ignores them (a user namespace's, whose root is not
+	 * root here): the file is still a mistake waiting for another user. */
+	bool fcaps = getxattr("/proc/self/exe", "security.capability", NULL, 0) >= 0;
+	if (fcaps && !setid)
+		return die("refusing to run with file capabilities: labrun needs no privilege "
+			   "(remove them: setcap -r on the labrun binary)");
+	if (setid || getauxval(AT_SECURE))
 		return die("refusing to run setuid or setgid: labrun needs no privilege "
 			   "(remove the bit: chmod u-s,g-s)");
 
@@ -188,10 +248,22 @@ int main(int argc, char **argv)
 		spec.tmpfs_size = a->value[LR_RES_TMPFS];
 	}
 
+	uint64_t cg_kills = 0, machine_kills = machine_oom_kills();
+	if (limits.applies)
+		(void)lr_cgroup_job_oom_kills(&limits.job, &cg_kills);
 	int status = 0;
 	if (lr_container_run(&spec, &status, &err) < 0)
 		return die(err.msg);
-	if (err.msg[0])
-		fprintf(stderr, "labrun: %s\n", err.msg);
+	/* The keeper killed (err says so), or the job by SIGKILL: by whom? */
+	bool keeper_killed = err.code == EINTR && err.msg[0];
+	bool said = false;
+	if (keeper_killed || (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+		said = say_oom(&limits, cg_kills, machine_kills, status,
+			       keeper_killed ? "the container" : "the job");
+	if (err.msg[0] && !said)
+		fprintf(stderr, "labrun: %s%s\n", err.msg,
+			keeper_killed && limits.applies
+				? " (not by the OOM killer of your lab's memory cgroup)"
+				: "");
 	return exit_like(status);
 }

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgread.h"
 #include "cgroup_job.h"
 #include "cleanup.h"
 
@@ -59,6 +60,8 @@ int lr_cgroup_job_open(struct lr_cgroup_job *job, enum lr_cg_version v, const ch
 			j.cpuset = j.n;
 		if (!strcmp(ctrl, "blkio"))
 			j.blkio = j.n;
+		if (!strcmp(ctrl, "memory"))
+			j.memory = j.n;
 		j.member[j.n++] = fd;
 		if (faccessat(fd, ".", W_OK, AT_EACCESS) < 0) {
 			r = lr_error_set(err, EACCES,
@@ -153,6 +156,44 @@ int lr_cgroup_usage(enum lr_cg_version v, const char *lab, const char *member,
 		out->cpu_ns = us < 0 ? -1 : us * 1000;
 	}
 	return out->memory < 0 && out->processes < 0 && out->cpu_ns < 0 ? -ENOENT : 0;
+}
+
+int lr_cgroup_job_oom_kills(const struct lr_cgroup_job *job, uint64_t *kills)
+{
+	if (job->n == 0 || !job->name[0])
+		return -ENOENT;
+	return lr_cgread_oom_kills(job->member[job->memory], job->name, kills);
+}
+
+int lr_cgroup_job_memory_limit(const struct lr_cgroup_job *job, uint64_t *limit)
+{
+	if (job->n == 0 || !job->name[0])
+		return -ENOENT;
+	/* The container's, the member's, the lab's: relative to the
+	 * member's directory. */
+	static const char *const dirs[] = {NULL, ".", ".."};
+	static const char *const v1_files[] = {"memory.limit_in_bytes",
+					       "memory.memsw.limit_in_bytes"};
+	static const char *const v2_files[] = {"memory.max", "memory.swap.max"};
+	uint64_t least = UINT64_MAX;
+	for (size_t d = 0; d < 3; d++) {
+		const char *dir = dirs[d] ? dirs[d] : job->name;
+		/* v2's swap limit adds to memory.max: only memory.max bounds
+		 * what the OOM killer acts on. */
+		size_t nf = job->version == LR_CG_V1 ? 2 : 1;
+		for (size_t f = 0; f < nf; f++) {
+			char path[128], buf[64];
+			snprintf(path, sizeof(path), "%s/%s", dir,
+				 job->version == LR_CG_V1 ? v1_files[f] : v2_files[f]);
+			if (lr_cgroup_read_at(job->member[job->memory], path, buf, sizeof(buf)) < 0)
+				continue;
+			uint64_t v = lr_cgread_value(buf);
+			if (v && v < least)
+				least = v;
+		}
+	}
+	*limit = least;
+	return 0;
 }
 
 int lr_cgroup_job_allowed_cpus(const struct lr_cgroup_job *job, char *buf, size_t len,

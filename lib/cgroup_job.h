@@ -25,6 +25,7 @@ struct lr_cgroup_job {
 	size_t n;			    /* hierarchies */
 	size_t cpuset;			    /* which of them is cpuset's */
 	size_t blkio;			    /* and blkio's (v1) */
+	size_t memory;			    /* and memory's */
 	int member[LR_CGROUP_JOB_MAX_HIER]; /* the member's cgroup, per hierarchy */
 	char name[32];			    /* "job-PID" */
 	pid_t cleaner;			    /* removes the cgroup once it is empty */
@@ -69,6 +70,14 @@ int lr_cgroup_usage(enum lr_cg_version v, const char *lab, const char *member,
  * relative to dfd, or a path with AT_FDCWD.  0 or a negative errno. */
 int lr_cgroup_read_at(int dfd, const char *file, char *buf, size_t len);
 int lr_cgroup_write_at(int dfd, const char *file, const char *value);
+
+/* The memory side of the container's cgroup, for saying why a job died:
+ * how many processes the kernel's OOM killer has killed in it so far
+ * (lr_cgread_oom_kills()), and the least memory limit on the way up from
+ * it to the lab's cgroup (v1: memory+swap when that is lower; UINT64_MAX
+ * when none).  -ENOENT when there is no such cgroup. */
+int lr_cgroup_job_oom_kills(const struct lr_cgroup_job *job, uint64_t *kills);
+int lr_cgroup_job_memory_limit(const struct lr_cgroup_job *job, uint64_t *limit);
 
 /* Close what open and enter opened (the cleaner goes on alone). */
 void lr_cgroup_job_close(struct lr_cgroup_job *job);

@@ -269,6 +269,9 @@ int lr_tmpfs_size_parse(const char *s, uint64_t *out, struct lr_error *err)
 		return lr_error_set(err, EINVAL, "'%.64s': a tmpfs needs a size (e.g. 2G)", s);
 	if (v < LR_MIN_TMPFS_SIZE)
 		return lr_error_set(err, EINVAL, "'%.64s' is below the minimum of 1M", s);
+	if (v > LR_MAX_TMPFS_SIZE)
+		return lr_error_set(err, ERANGE,
+				    "'%.64s' is above the maximum of 64T (a tmpfs is memory)", s);
 	*out = v;
 	return 0;
 }

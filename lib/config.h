@@ -25,6 +25,10 @@
 #define LR_CONFIG_MAX_GLOB 256
 #define LR_DEFAULT_TMPFS_SIZE (1024ULL * 1024 * 1024) /* 1 GiB */
 #define LR_MIN_TMPFS_SIZE (1024ULL * 1024)	      /* 1 MiB: below, nothing fits */
+/* 64 TiB: a tmpfs is memory, and no node has more; the kernel takes any
+ * size (9223372036854775809 gave an 8 EiB tmpfs), so labrun refuses what
+ * can only be a mistake (issue 12). */
+#define LR_MAX_TMPFS_SIZE (64ULL << 40)
 
 /* One bind mount: host path SRC at DST inside the container. */
 struct lr_bind {
@@ -75,7 +79,8 @@ int lr_bind_parse(struct lr_bind *b, const char *spec, const struct lr_expand *e
 void lr_bind_free(struct lr_bind *b);
 
 /* A size for the writable tmpfs, as tmpfs-size = and --tmpfs-size take it:
- * lr_parse_size(), at least LR_MIN_TMPFS_SIZE, not "unlimited".  The message
+ * lr_parse_size(), at least LR_MIN_TMPFS_SIZE, at most LR_MAX_TMPFS_SIZE,
+ * not "unlimited".  The message
  * names the value ("'12Q' is not a size (use e.g. 512M or 2G)"); callers put
  * the key or option in front. */
 int lr_tmpfs_size_parse(const char *s, uint64_t *out, struct lr_error *err);

@@ -79,18 +79,116 @@ static int loopback_up(struct lr_error *err)
 	return 0;
 }
 
+/* Whether the directory behind fd (named what, for messages) may hold a
+ * container's writable layer: a directory (not a symlink: opened with
+ * O_NOFOLLOW), the caller's, and writable by nobody else.  Anyone else
+ * who could write it would control what the next container sees as its
+ * files (issue 12, item 2). */
+static int check_own_dir(int fd, const char *dir, const char *what, struct lr_error *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return lr_error_errno(err, errno, "--writable %s: %s", dir, what);
+	if (!S_ISDIR(st.st_mode))
+		return lr_error_set(err, ENOTDIR, "--writable %s: %s is not a directory", dir,
+				    what);
+	if (st.st_uid != geteuid())
+		return lr_error_set(err, EPERM,
+				    "--writable %s: %s belongs to uid %u, not to you: its owner "
+				    "would control the container's files",
+				    dir, what, (unsigned)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return lr_error_set(err, EPERM,
+				    "--writable %s: %s is writable by %s (mode %04o): others "
+				    "could change the container's files (chmod go-w)",
+				    dir, what, st.st_mode & S_IWOTH ? "others" : "its group",
+				    (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/* The parent of DIR (fd): whoever may write it can rename DIR away and put
+ * their own in its place between two runs, so it must be the caller's or
+ * root's, and writable by nobody else unless the sticky bit keeps others
+ * from renaming what is not theirs (/tmp). */
+static int check_parent(int fd, const char *dir, struct lr_error *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return lr_error_errno(err, errno, "--writable %s: its parent directory", dir);
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		return lr_error_set(err, EPERM,
+				    "--writable %s: its parent directory belongs to uid %u, who "
+				    "could replace it: choose a directory in one of yours",
+				    dir, (unsigned)st.st_uid);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		return lr_error_set(err, EPERM,
+				    "--writable %s: its parent directory is writable by %s "
+				    "(mode %04o) without the sticky bit: they could replace it",
+				    dir, st.st_mode & S_IWOTH ? "others" : "its group",
+				    (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/* Make (when missing) and open the directory name under dfd, without
+ * following a symlink, and check it. */
+static int open_own_dir(int dfd, const char *name, mode_t mode, const char *dir, const char *what,
+			struct lr_error *err)
+{
+	if (mkdirat(dfd, name, mode) < 0 && errno != EEXIST)
+		return lr_error_errno(err, errno, "--writable %s: make %s", dir, what);
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		struct stat st;
+		if ((errno == ELOOP || errno == ENOTDIR) &&
+		    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			return lr_error_set(err, ELOOP,
+					    "--writable %s: %s is a symbolic link: labrun does not "
+					    "follow it (give the directory itself)",
+					    dir, what);
+		if (errno == ENOTDIR)
+			return lr_error_set(err, ENOTDIR, "--writable %s: %s is not a directory",
+					    dir, what);
+		return lr_error_errno(err, errno, "--writable %s: %s", dir, what);
+	}
+	int r = check_own_dir(fd, dir, what, err);
+	return r < 0 ? r : take_fd(&fd);
+}
+
 /* --writable=DIR: DIR/upper keeps the changes, DIR/work is overlayfs's
  * scratch directory (it must be on the same filesystem as upper).  DIR is
  * locked for the container's life: with index=off overlayfs only warns
  * when two mounts share an upper directory, and what they then do to it is
- * undefined.  Returns the locked directory's fd. */
+ * undefined.  DIR is opened once, without following a symlink, checked on
+ * that fd (the caller's, writable by nobody else, in a parent nobody else
+ * may write), and from then on only that fd is used: upper and work are
+ * made and checked with *at() calls, and the mount is cloned from it
+ * (prepare()), so nothing can swap a path in between.  Returns the locked
+ * directory's fd. */
 static int prepare_writable(const char *dir, struct lr_error *err)
 {
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return lr_error_errno(err, errno, "--writable %s", dir);
-	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s", dir) >= sizeof(path))
+		return lr_error_set(err, ENAMETOOLONG, "--writable %s: path too long", dir);
+	size_t len = strlen(path);
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+	char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	const char *parent = !slash ? "." : slash == path ? "/" : path;
+	if (slash && slash != path)
+		*slash = '\0';
+	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return lr_error_set(err, EINVAL,
+				    "--writable %s: name the directory itself, not . or ..", dir);
+	_cleanup_close_ int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return lr_error_errno(err, errno, "--writable %s: its parent directory", dir);
+	int r = check_parent(pfd, dir, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = open_own_dir(pfd, name, 0700, dir, "it", err);
 	if (fd < 0)
-		return lr_error_errno(err, errno, "--writable %s", dir);
+		return fd;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
 			return lr_error_set(
@@ -98,13 +196,12 @@ static int prepare_writable(const char *dir, struct lr_error *err)
 				"--writable %s: in use by another container (one at a time)", dir);
 		return lr_error_errno(err, errno, "--writable %s: lock", dir);
 	}
-	char path[PATH_MAX];
 	const char *sub[] = {"upper", "work"};
 	for (size_t i = 0; i < 2; i++) {
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, sub[i]) >= sizeof(path))
-			return lr_error_set(err, ENAMETOOLONG, "--writable %s: path too long", dir);
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return lr_error_errno(err, errno, "--writable %s", path);
+		r = open_own_dir(fd, sub[i], 0755, dir, sub[i], err);
+		if (r < 0)
+			return r;
+		close(r);
 	}
 	return take_fd(&fd);
 }
@@ -188,6 +285,14 @@ static int prepare(const struct lr_container_spec *s, struct run_state *st, stru
 		if ((r = prepare_writable(s->writable_dir, err)) < 0)
 			return r;
 		st->writable_lock = r;
+		/* The mount is cloned from the checked fd, not its path: a
+		 * mount namespace's copy takes along the cwd of the process
+		 * that unshares it (fs/namespace.c, copy_mnt_ns()), so DIR,
+		 * as the cwd, is still that directory in the copy; an fd
+		 * opened before would name the host's mount, which open_tree()
+		 * refuses to clone from another namespace. */
+		if (fchdir(r) < 0)
+			return lr_error_errno(err, errno, "--writable %s", s->writable_dir);
 	}
 	r = lr_userns_enter(&req, err);
 	if (r < 0)
@@ -212,10 +317,12 @@ static int prepare(const struct lr_container_spec *s, struct run_state *st, stru
 		st->bind_trees[st->n_trees++] = r;
 	}
 	if (s->writable_dir) {
-		r = lr_mount_clone(s->writable_dir, false, err);
+		r = lr_mount_clone(".", false, err);
 		if (r < 0)
-			return lr_error_prefix(err, "--writable");
+			return lr_error_prefix(err, "--writable %s", s->writable_dir);
 		st->writable_tree = r;
+		if (chdir("/") < 0)
+			return lr_error_errno(err, errno, "chdir /");
 	}
 
 	/* /dev/console is the container's terminal: the container has a
@@ -271,7 +378,14 @@ static int read_report(int report_fd, pid_t keeper, int *wait_status, struct lr_
 		while (waitpid(keeper, &kst, 0) < 0 && errno == EINTR)
 			;
 		if (WIFSIGNALED(kst)) {
+			/* Said, not only returned: a bare 137 told nobody that
+			 * the container (not the job) was killed.  Who killed
+			 * it the caller may know (the OOM killer: its count in
+			 * the container's cgroup) and put in front. */
 			*wait_status = kst;
+			const char *sig = sigabbrev_np(WTERMSIG(kst));
+			lr_error_set(err, EINTR, "the container's keeper was killed by SIG%s",
+				     sig ? sig : "?");
 			return 0;
 		}
 		return lr_error_set(err, EIO, "the container's keeper exited with status %d",
@@ -372,6 +486,29 @@ static int supervise(pid_t keeper, int report_fd, int release_fd, struct run_sta
 	}
 }
 
+/* The keeper's (and so the job's) oom_score_adj, the launcher's only: the
+ * container is what the kernel's OOM killer picks in a lab's memory
+ * cgroup, never labrun, which serves the layers and alone can say what
+ * happened.  What fills a lab's memory is often no process's: /dev/shm,
+ * /tmp and the writable layer are tmpfs, whose pages are charged to the
+ * cgroup but counted in nobody's RSS, so without this the largest RSS,
+ * labrun's FUSE server, was killed and the user got 137 with no word
+ * (issue 12, item 3; the figures are in doc/DECISIONS.md, "Out of
+ * memory").  Raising one's own value needs no privilege; killing the keeper
+ * ends the container and frees its tmpfs.  Not under Slurm, where root
+ * sets the keeper's value (DESIGN.md §4). */
+#define LR_CONTAINER_OOM_SCORE_ADJ "1000"
+
+static void prefer_container_for_oom(void)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* Best effort: a kernel without it leaves things as they were. */
+	(void)!write(fd, LR_CONTAINER_OOM_SCORE_ADJ, strlen(LR_CONTAINER_OOM_SCORE_ADJ));
+	close(fd);
+}
+
 /* fork(), or with a cgroup (v2), a fork straight into it: clone3's
  * CLONE_INTO_CGROUP (Linux 5.7) puts the keeper, and so the job, in the
  * container's cgroup without migrating anyone, which on v2 waits for an
@@ -450,6 +587,8 @@ int lr_container_run(const struct lr_container_spec *s, int *wait_status, struct
 		close(alive[1]);
 		close(ready[1]);
 		plan.tty_fd = lr_pty_child_fds(&st.pty);
+		if (s->step_fd < 0)
+			prefer_container_for_oom();
 		lr_keeper_main(&plan);
 	}
 	close(report[1]);

@@ -50,7 +50,9 @@ struct lr_container_spec {
 /* Run the job and wait for it.  Returns 0 when the job ran (or could not
  * be executed: then *wait_status is exit 126 or 127 and err says why), with
  * *wait_status as from waitpid(2); a negative errno when labrun itself
- * failed, err saying what and why.  Whatever happens, nothing is left:
+ * failed, err saying what and why.  A keeper killed by a signal (the job
+ * dies with it) returns 0 too, *wait_status that signal, and err (code
+ * EINTR) saying so: the caller may know who killed it.  Whatever happens, nothing is left:
  * every mount lives in a namespace that dies with the last process in it.
  * Returns with the forwarded signals and SIGCHLD blocked. */
 /* With spec->step_fd, returns when release_fd hangs up (*wait_status 0)

@@ -142,6 +142,14 @@ int lr_launch_quota_find(struct lr_launch_quota *l, const char *policy_dir, cons
 			"(labrun-policy(5))",
 			why);
 	}
+	/* Out of descriptors or memory is labrun's own failure, not the
+	 * policy's: blaming the admins for a `ulimit -n 4` misled (issue 12). */
+	if (r == -EMFILE || r == -ENFILE || r == -ENOMEM)
+		return lr_error_prefix(err, "cannot read the labs' quota policy (%s)",
+				       r == -ENOMEM   ? "out of memory"
+				       : r == -EMFILE ? "labrun ran out of file descriptors: raise "
+							"'ulimit -n'"
+						      : "the system ran out of open files");
 	if (r < 0)
 		return lr_error_prefix(err, "the labs' quota policy is broken, so no container "
 					    "can start until an admin fixes it");

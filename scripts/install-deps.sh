@@ -14,7 +14,7 @@ PACKAGES=(
 	cgroup-tools libpam-cgroup
 	# tests
 	libcmocka-dev bats busybox-static attr util-linux procps psmisc
-	bsdextrautils tmux coreutils
+	bsdextrautils tmux coreutils libcap2-bin
 	# tests in a VM (tests/vm/: cgroup v2, disk quotas): QEMU without KVM
 	qemu-system-x86 quota xz-utils
 	# tests: OCI and Docker archive fixtures (tests/images/oci.sh)

@@ -63,6 +63,26 @@ load helpers
 	assert_labrun_error '--tmpfs-size' '10K'
 }
 
+# issue 12: the kernel takes any tmpfs size (this gave an 8 EiB tmpfs).
+@test "--tmpfs-size above 64T is refused, naming the maximum" {
+	run_lr --tmpfs-size 9223372036854775809 "$BB" true
+	assert_labrun_error '--tmpfs-size' '9223372036854775809' 'maximum of 64T'
+	run_lr --tmpfs-size 65T "$BB" true
+	assert_labrun_error '--tmpfs-size' 'maximum'
+	run_lr --tmpfs-size 18446744073709551616 "$BB" true # beyond 64 bits
+	assert_labrun_error '--tmpfs-size' 'too large'
+}
+
+# issue 12: out of descriptors, labrun blamed the admins' policy for a
+# policy directory that does not even exist.
+@test "ulimit -n 4: labrun says it ran out of file descriptors, not that the policy is broken" {
+	run --separate-stderr bash -c \
+		'for fd in 3 4 5 6 7 8 9; do eval "exec $fd>&-"; done; ulimit -n 4; exec "$@"' _ \
+		"$LABRUN" -c "$LR_CONF" "$BB" true </dev/null
+	assert_labrun_error 'file descriptors' 'ulimit -n'
+	[[ $stderr != *broken* ]] || { lr_show; false; }
+}
+
 @test "--net with anything but none: 125 naming the value" {
 	run_lr --net=foo "$BB" true
 	assert_labrun_error '--net' 'foo'

@@ -39,6 +39,21 @@ own_copy() {
 	assert_labrun_error 'refusing to run setuid'
 }
 
+# issue 12: a copy with a file capability was refused as "setuid or
+# setgid".  A user can give their own copy one from a user namespace of
+# their own (a v3 capability whose root is the user): the kernel ignores
+# it outside, but labrun refuses it, and says what it is.  (root's setcap
+# is refused the same way; only root can test that.)
+@test "a copy with a file capability refuses to run, saying 'file capabilities'" {
+	command -v setcap >/dev/null || skip "setcap is not installed (libcap2-bin)"
+	cp "$LABRUN" "$BATS_TEST_TMPDIR/labrun-copy"
+	unshare -Ur setcap cap_net_raw+ep "$BATS_TEST_TMPDIR/labrun-copy" ||
+		skip "cannot set a file capability from a user namespace here"
+	run --separate-stderr "$BATS_TEST_TMPDIR/labrun-copy" -c "$LR_CONF" "$BB" true </dev/null
+	assert_labrun_error 'file capabilities' 'setcap -r'
+	[[ $stderr != *setuid* ]] || { lr_show; false; }
+}
+
 @test "a copy the user made setgid to a group of theirs refuses to run" {
 	other=$(id -G | tr ' ' '\n' | grep -vx "$(id -g)" | head -1)
 	[ -n "$other" ] || skip "$(id -un) has no supplementary group to make labrun setgid to"

@@ -105,6 +105,25 @@ send_and_expect() {
 	wait_for 3 eval '! pgrep -u "$(id -u)" -f "sleep 4444" >/dev/null'
 }
 
+# issue 12: a bare 137 told the user nothing.  No lab here: the keeper's
+# death is said as it is, without a guess at who killed it.
+@test "SIGKILL to the keeper: labrun says in one line that the keeper was killed" {
+	env --default-signal=INT,QUIT "$LABRUN" -c "$LR_CONF" "$BB" sleep 4747 </dev/null \
+		2>"$OUT/stderr" &
+	pid=$!
+	LR_BG_PIDS+=("$pid")
+	wait_for 5 pgrep_q '^sleep 4747$'
+	job=$(pgrep -u "$(id -u)" -f '^sleep 4747$')
+	keeper=$(ps -o ppid= -p "$job" | tr -d ' ')
+	kill -KILL "$keeper"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 137 ] || { echo "status $st"; cat "$OUT/stderr"; false; }
+	[ "$(wc -l <"$OUT/stderr")" -eq 1 ] &&
+		grep -qx "labrun: the container's keeper was killed by SIGKILL" "$OUT/stderr" ||
+		{ echo "stderr:"; cat "$OUT/stderr"; false; }
+}
+
 @test "labrun's parent shell killed: the job finishes, labrun exits, nothing left" {
 	bash -c '"$@" </dev/null & echo $! >"'"$OUT"'/labrun.pid"; wait' _ \
 		"$LABRUN" -c "$LR_CONF" --bind "$OUT:/out" "$BB" sh -c 'sleep 1; echo done >/out/marker' &

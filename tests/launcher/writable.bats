@@ -73,6 +73,75 @@ teardown() {
 	assert_labrun_error 'afile'
 }
 
+# issue 12, item 2: anyone who could write DIR, or replace it, would control
+# what the next container sees as its files.  DIR is opened once without
+# following a symlink and checked on that fd; nothing is made in a DIR
+# that is refused.
+
+@test "--writable: a symlink as DIR is refused, and its target is left alone" {
+	mkdir "$BATS_TEST_TMPDIR/real"
+	ln -s real "$BATS_TEST_TMPDIR/link"
+	run_lr --writable="$BATS_TEST_TMPDIR/link" "$BB" true
+	assert_labrun_error 'link' 'symbolic link'
+	[ -z "$(ls -A "$BATS_TEST_TMPDIR/real")" ] || { ls -la "$BATS_TEST_TMPDIR/real"; false; }
+}
+
+@test "--writable: a symlink to a missing directory is refused, nothing is made" {
+	ln -s missing "$BATS_TEST_TMPDIR/dangling"
+	run_lr --writable="$BATS_TEST_TMPDIR/dangling" "$BB" true
+	assert_labrun_error 'dangling' 'symbolic link'
+	[ ! -e "$BATS_TEST_TMPDIR/missing" ]
+}
+
+@test "--writable: a directory of another user is refused, naming its owner" {
+	# /usr/share: root's on any machine, not the test user's.
+	run_lr --writable=/usr/share "$BB" true
+	assert_labrun_error '/usr/share' 'uid 0' 'not to you'
+}
+
+@test "--writable: a directory its group or others can write is refused" {
+	W=$BATS_TEST_TMPDIR/w
+	mkdir "$W"
+	chmod 775 "$W"
+	run_lr --writable="$W" "$BB" true
+	assert_labrun_error "$W" 'writable by its group' '0775'
+	chmod 757 "$W"
+	run_lr --writable="$W" "$BB" true
+	assert_labrun_error "$W" 'writable by others' '0757'
+	[ -z "$(ls -A "$W")" ]
+}
+
+@test "--writable: a parent others can write without the sticky bit is refused; with it, fine" {
+	P=$BATS_TEST_TMPDIR/shared
+	mkdir -m 700 "$P"
+	mkdir -m 700 "$P/w"
+	chmod 777 "$P"
+	run_lr --writable="$P/w" "$BB" true
+	assert_labrun_error "$P/w" 'parent' 'writable by others' 'sticky'
+	chmod 770 "$P"
+	run_lr --writable="$P/w" "$BB" true
+	assert_labrun_error "$P/w" 'parent' 'writable by its group'
+	# /tmp's way: others may write, but not rename what is not theirs.
+	chmod 1777 "$P"
+	run_lr --writable="$P/w" "$BB" touch /x
+	assert_status 0
+	[ -e "$P/w/upper/x" ]
+	chmod 700 "$P"
+}
+
+@test "--writable: DIR/upper or DIR/work as a symlink is refused" {
+	W=$BATS_TEST_TMPDIR/w
+	mkdir -m 700 "$W" "$BATS_TEST_TMPDIR/elsewhere"
+	ln -s ../elsewhere "$W/upper"
+	run_lr --writable="$W" "$BB" touch /x
+	assert_labrun_error "$W" 'upper is a symbolic link'
+	rm "$W/upper"
+	ln -s ../elsewhere "$W/work"
+	run_lr --writable="$W" "$BB" touch /x
+	assert_labrun_error "$W" 'work is a symbolic link'
+	[ -z "$(ls -A "$BATS_TEST_TMPDIR/elsewhere")" ]
+}
+
 @test "--writable: two containers on one DIR at once: the second is refused" {
 	W=$BATS_TEST_TMPDIR/w
 	bg_lr first --writable="$W" "$BB" sh -c 'touch /started; sleep 3'

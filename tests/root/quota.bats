@@ -314,6 +314,51 @@ cg() { # cg CONTROLLER FILE: a file of the member's cgroup
 	kill -0 "$idle"
 }
 
+# ---------------------------------------------------------------- out of memory (issue 12, item 3)
+# A job that fills a tmpfs (/dev/shm, the writable layer) charges the lab's
+# memory cgroup with pages that are no process's RSS: the OOM killer used
+# to pick labrun, the FUSE server, and the user got 137 and no word.  The
+# container must be what dies, and labrun must say why, in one line.
+
+# fill_until_oom PATH: as the test user, under a 256M lab, write zeros to
+# PATH in the container until the memory cgroup is full.
+fill_until_oom() {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 256M
+	swap = 0
+	EOF
+	apply
+	# A tmpfs larger than the limit: the cgroup fills before the tmpfs.
+	run --separate-stderr ulr --tmpfs-size 1G "$BB" sh -c "cat /dev/zero >$1; echo survived"
+	[ "$status" -eq 137 ] || { lr_show; false; }
+	[[ $output != *survived* ]] || { lr_show; false; }
+	assert_error 137 'out of memory' 'limit of 256M' "lab $LAB"
+}
+
+@test "memory: filling /dev/shm kills the container, not labrun, and labrun says why" {
+	fill_until_oom /dev/shm/fill
+}
+
+@test "memory: filling the writable layer kills the container, not labrun, and labrun says why" {
+	fill_until_oom /fill
+}
+
+@test "memory: a hog killed at the limit is named as out of memory too" {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 64M
+	swap = 0
+	EOF
+	apply
+	run --separate-stderr ulr "$IMAGES/probes.sqfs" /probes/hog 256
+	assert_error 137 'out of memory' 'limit of 64M' "lab $LAB"
+}
+
 @test "processes: a fork bomb stops at the member's limit" {
 	lab <<-EOF
 	[lab]
