@@ -26,6 +26,9 @@ PACKAGES=(
 	slurmctld slurmd slurm-client munge libslurm-dev
 	# benchmarks and peers
 	hyperfine charliecloud-runtime bubblewrap time
+	# fuzzing (scripts/fuzz.sh, tests/fuzz/smoke.sh): afl++ and clang for its
+	# compiler wrapper and for the libFuzzer builds
+	afl++ clang
 )
 
 missing=()
