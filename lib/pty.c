@@ -85,14 +85,16 @@ int lr_pty_open(struct lr_pty *p, struct lr_error *err)
 {
 	memset(p, 0, sizeof(*p));
 	p->master = p->slave = p->in = p->out = -1;
-	int term = -1;
-	for (int fd = 0; fd < 3; fd++) {
-		p->job_fd[fd] = isatty(fd);
-		if (p->job_fd[fd] && term < 0)
-			term = fd;
-	}
-	if (term < 0)
+	/* Only for interactive use: with stdout a pipe (`labrun ... | less`)
+	 * labrun would compete with the reader of the pipe for the keys.
+	 * Without a pty the job still cannot type into the caller's terminal:
+	 * it is not its controlling terminal (keeper.c), and TIOCSTI takes
+	 * only that (drivers/tty/tty_io.c, tiocsti()). */
+	if (!isatty(0) || !isatty(1))
 		return 0;
+	p->job_fd[0] = p->job_fd[1] = true;
+	p->job_fd[2] = isatty(2);
+	int term = 0;
 	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (m < 0)
 		return lr_error_errno(err, errno, "make the container's terminal (/dev/ptmx)");
@@ -110,23 +112,15 @@ int lr_pty_open(struct lr_pty *p, struct lr_error *err)
 	p->slave = s;
 	if (tcgetattr(term, &p->saved) == 0) {
 		p->has_saved = true;
-		struct termios t = p->saved;
-		/* Without input from the terminal, labrun leaves it cooked and
-		 * its own output processing (NL to CR NL) applies: not twice. */
-		if (!p->job_fd[0])
-			t.c_oflag &= ~(tcflag_t)OPOST;
-		tcsetattr(s, TCSANOW, &t);
+		tcsetattr(s, TCSANOW, &p->saved);
 	}
-	if (p->job_fd[0])
-		p->in = reopen(0, O_RDONLY);
-	/* The job's output to where the caller sees it: stdout, else
-	 * stderr, else (only stdin is a terminal) the echo to stdin's. */
-	int out = p->job_fd[1] ? 1 : p->job_fd[2] ? 2 : 0;
-	p->out = reopen(out, O_WRONLY);
-	if ((p->job_fd[0] && p->in < 0) || p->out < 0) {
+	p->in = reopen(0, O_RDONLY);
+	p->out = p->in < 0 ? -1 : reopen(1, O_WRONLY);
+	if (p->in < 0 || p->out < 0) {
 		int e = errno;
 		lr_pty_close(p);
-		return lr_error_errno(err, e, "the terminal of fd %d", out);
+		return lr_error_errno(err, e, "the terminal of labrun's %s",
+				      p->in < 0 ? "standard input" : "standard output");
 	}
 	lr_pty_resize(p);
 	return 0;

@@ -30,8 +30,8 @@ struct lr_pty {
 	bool job_fd[3];	 /* which of the job's fds 0..2 get the slave: those
 			    that were terminals in labrun */
 	int in;		 /* the caller's terminal (stdin) reopened for reading
-			    (a description of labrun's own, non-blocking), or -1 */
-	int out;	 /* the caller's terminal reopened for writing, or -1 */
+			    (a description of labrun's own, non-blocking) */
+	int out;	 /* and stdout's, reopened for writing */
 	bool has_saved;	 /* saved is the caller's terminal's settings */
 	bool raw;	 /* the caller's terminal is in raw mode now */
 	bool in_eof;	 /* the caller's terminal hung up: read no more */
@@ -43,9 +43,10 @@ struct lr_pty {
 	size_t to_user_off, to_user_len;
 };
 
-/* When any of fds 0..2 is a terminal, a new pty whose settings and window
- * size are the caller's terminal's; p->master is -1 (and nothing else is
- * open) when none is.  Nothing of the caller's terminal is changed yet. */
+/* When fds 0 and 1 are terminals (interactive use), a new pty whose
+ * settings and window size are the caller's terminal's, for the job's fds
+ * 0, 1 and (when a terminal too) 2; p->master is -1 (and nothing is open)
+ * otherwise.  Nothing of the caller's terminal is changed yet. */
 int lr_pty_open(struct lr_pty *p, struct lr_error *err);
 
 /* In the keeper, right after fork: the slave on each of fds 0..2 that was

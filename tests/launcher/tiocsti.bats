@@ -98,3 +98,27 @@ injected_by() {
 		false
 	}
 }
+
+# stdin a terminal, stdout a pipe (`labrun ... | less`): no pty, so that
+# labrun does not compete with the pipe's reader for the keys; the job has
+# the caller's terminal on stdin, but not as its controlling terminal,
+# which TIOCSTI needs.
+@test "TIOCSTI with stdout a pipe: refused on the caller's terminal" {
+	tmx new-session -d -x 100 -y 30 "bash --norc --noprofile -i"
+	type_line "PS1='ps1> '"
+	expect_screen '^ps1> '
+	type_line "'$LABRUN' -c '$LR_CONF' '$PROBES' /probes/tiocsti 'echo INJECTED >$FILE' | cat; echo labrun-exit-\${PIPESTATUS[0]}"
+	expect_screen '^labrun-exit-[0-9]+' 10
+	type_line 'echo marker-$((6*7))'
+	expect_screen '^marker-42'
+	screen_text | grep -q '^OK TIOCSTI on stdin refused' || {
+		echo "TIOCSTI on the caller's terminal was not refused"
+		screen_text
+		false
+	}
+	[ ! -e "$FILE" ] || {
+		echo "the caller's shell ran what the container typed:"
+		screen_text
+		false
+	}
+}
