@@ -19,7 +19,7 @@
 
 struct build_args {
 	const char *from, *from_tar, *parent, *out, *store, *owner_map;
-	bool diff;
+	bool diff, keep_special;
 	struct lr_image_config config;
 	struct lr_sqw_options layer;
 };
@@ -34,6 +34,7 @@ static int parse(int argc, char **argv, struct build_args *a)
 		{"parent", required_argument, NULL, OPT_PARENT},
 		{"diff", no_argument, NULL, OPT_DIFF},
 		{"owner-map", required_argument, NULL, OPT_OWNER_MAP},
+		LR_KEEP_SPECIAL_LONG_OPTION,
 		{"store", required_argument, NULL, OPT_STORE},
 		{"output", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
@@ -55,6 +56,7 @@ static int parse(int argc, char **argv, struct build_args *a)
 		case OPT_PARENT: a->parent = optarg; break;
 		case OPT_DIFF: a->diff = true; break;
 		case OPT_OWNER_MAP: a->owner_map = optarg; break;
+		case OPT_KEEP_SPECIAL: a->keep_special = true; break;
 		case OPT_STORE: a->store = optarg; break;
 		case 'o': a->out = optarg; break;
 		case ':':
@@ -105,7 +107,8 @@ int lr_image_build(const struct lr_image_ctx *ctx, int argc, char **argv)
 		goto out_config;
 
 	struct lr_error err = {0};
-	struct lr_build_options bo = {.sqw = a.layer, .input_is_diff = a.diff};
+	struct lr_build_options bo = {
+		.sqw = a.layer, .input_is_diff = a.diff, .keep_special = a.keep_special};
 	/* A directory's files belong to whoever made them, not to the image:
 	 * root's unless the owner map says otherwise.  A tar's owners are the
 	 * image's. */
@@ -161,6 +164,9 @@ int lr_image_build(const struct lr_image_ctx *ctx, int argc, char **argv)
 	}
 	uint64_t stored, same, deleted, deleted_top;
 	lr_build_stats(b, &stored, &same, &deleted, &deleted_top);
+	struct lr_build_special special;
+	lr_build_special(b, &special);
+	lr_special_report("build", &special, a.keep_special);
 	if (deleted_top)
 		/* A tree of only the new files (an application directory) over a
 		 * whole root: almost surely meant as a diff. */

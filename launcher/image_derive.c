@@ -19,7 +19,7 @@ struct derive_args {
 	const char *image, *out, *store;
 	struct lr_image_config config;
 	struct lr_sqw_options layer;
-	bool config_set;
+	bool config_set, keep_special;
 };
 
 static int parse(const char *cmd, int argc, char **argv, bool with_config, struct derive_args *a)
@@ -33,6 +33,7 @@ static int parse(const char *cmd, int argc, char **argv, bool with_config, struc
 	};
 	static const struct option layer_opts[] = {
 		LR_LAYER_LONG_OPTIONS,
+		LR_KEEP_SPECIAL_LONG_OPTION,
 		{"store", required_argument, NULL, OPT_STORE},
 		{"output", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
@@ -53,6 +54,7 @@ static int parse(const char *cmd, int argc, char **argv, bool with_config, struc
 			continue;
 		switch (c) {
 		case OPT_STORE: a->store = optarg; break;
+		case OPT_KEEP_SPECIAL: a->keep_special = true; break; /* flatten only */
 		case 'o': a->out = optarg; break;
 		case ':': return lr_image_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
 		default: return lr_image_usage(cmd, "unknown option '%s'", argv[optind - 1]);
@@ -197,7 +199,10 @@ int lr_image_flatten(const struct lr_image_ctx *ctx, int argc, char **argv)
 	if ((status = begin("flatten", ctx, &a, &out)))
 		goto out_view;
 	status = LR_IMAGE_FAILED;
-	struct lr_build_options bo = {.sqw = a.layer};
+	/* A merged view holds whatever its layers hold (a layer built with
+	 * --keep-special, any plain squashfs): flattening disarms it as a build
+	 * does (layerbuild.h). */
+	struct lr_build_options bo = {.sqw = a.layer, .keep_special = a.keep_special};
 	f.view = &view;
 	if (lr_build_begin(&f.b, out.tmp, &bo, &err) < 0 ||
 	    flatten_node(&f, view.root, 0, &err) < 0 || lr_build_finish(f.b, json, &err) < 0) {
@@ -205,6 +210,9 @@ int lr_image_flatten(const struct lr_image_ctx *ctx, int argc, char **argv)
 		lr_image_fail("flatten", err.msg);
 		goto out_build;
 	}
+	struct lr_build_special special;
+	lr_build_special(f.b, &special);
+	lr_special_report("flatten", &special, a.keep_special);
 	lr_build_free(f.b);
 	f.b = NULL;
 	status = commit("flatten", ctx, &out, &a, NULL, NULL);

@@ -16,6 +16,13 @@
  * Labels) and where it came from go into a small layer of their own on
  * top, as `labrun-image config` makes them.
  *
+ * Device nodes, set-id bits and file capabilities are dropped unless
+ * --keep-special (layerbuild.h says why).  So that a layer converted one
+ * way is never reused for an import asked the other way, layer.json
+ * records which: "special-files" is "none" (the blob had none: the same
+ * layer either way), "dropped" or "kept".  A layer without it (made before
+ * labrun-image checked) is converted again.
+ *
  * On any failure the layers this import added are removed again: the
  * store is left as it was.
  */
@@ -650,9 +657,18 @@ static int take_config(struct lr_image_config *c, const json_t *doc)
 
 /* ------------------------------------------------------------ the store */
 
-/* A layer of the store made from diff_id over parent (hex, "" for none):
- * found by its layer.json.  Returns true and sets out. */
-static bool stored_already(const char *store, const char *parent, const char *diff_id,
+/* layer.json's "special-files" (above). */
+static const char *special_files(const struct lr_build_special *s, bool keep)
+{
+	if (!s->devices && !s->setid && !s->caps)
+		return "none";
+	return keep ? "kept" : "dropped";
+}
+
+/* A layer of the store made from diff_id over parent (hex, "" for none),
+ * with special files as keep asks: found by its layer.json.  Returns true
+ * and sets out. */
+static bool stored_already(const char *store, const char *parent, const char *diff_id, bool keep,
 			   char out[LR_DIGEST_HEX_LEN + 1])
 {
 	DIR *d = opendir(store);
@@ -673,7 +689,9 @@ static bool stored_already(const char *store, const char *parent, const char *di
 		    (!*parent || !strcmp(l.meta.parent_hex, parent)) && l.meta.provenance_json) {
 			json_auto_t *p = json_loads(l.meta.provenance_json, 0, NULL);
 			const char *id = digest_hex(json_object_get(p, "oci-diff-id"));
-			if (id && !strcmp(id, diff_id)) {
+			const char *sp = json_string_value(json_object_get(p, "special-files"));
+			if (id && !strcmp(id, diff_id) && sp &&
+			    (!strcmp(sp, "none") || !strcmp(sp, keep ? "kept" : "dropped"))) {
 				memcpy(out, name_hex, sizeof(name_hex));
 				found = true;
 			}
@@ -701,14 +719,15 @@ static void note_added(struct added *a, const struct lr_out *o)
  * name in store: everything but layer.json, whose parent digest may not
  * be known yet (the layer below may still be being digested). */
 static int convert_layer(const struct source *src, const struct image_layer *l,
-			 const struct lr_sqw_options *opts, const char *store, struct lr_out *out,
-			 struct lr_build **bp, struct lr_error *err)
+			 const struct lr_sqw_options *opts, bool keep_special, const char *store,
+			 struct lr_out *out, struct lr_build **bp, struct lr_error *err)
 {
 	*bp = NULL;
 	int r = lr_out_begin(out, NULL, store, err);
 	if (r < 0)
 		return r;
-	struct lr_build_options bo = {.sqw = *opts, .input_is_diff = true};
+	struct lr_build_options bo = {
+		.sqw = *opts, .input_is_diff = true, .keep_special = keep_special};
 	struct lr_build *b = NULL;
 	struct stream s = {.fd = -1};
 	struct archive *inner = NULL;
@@ -852,11 +871,14 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 		LR_LAYER_LONG_OPTIONS,
 		{"store", required_argument, NULL, OPT_STORE},
 		{"output", required_argument, NULL, 'o'},
+		LR_KEEP_SPECIAL_LONG_OPTION,
 		{NULL, 0, NULL, 0},
 	};
 	struct lr_sqw_options layer = {.compression = LR_DEFAULT_COMPRESSION,
 				       .block_size = LR_DEFAULT_BLOCK_SIZE};
 	const char *store_opt = NULL, *out_path = NULL;
+	bool keep_special = false;
+	struct lr_build_special special = {0}; /* over all the layers */
 	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "+:o:", opts, NULL)) != -1) {
@@ -868,6 +890,7 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 			continue;
 		switch (c) {
 		case OPT_STORE: store_opt = optarg; break;
+		case OPT_KEEP_SPECIAL: keep_special = true; break;
 		case 'o': out_path = optarg; break;
 		case ':':
 			return lr_image_usage("import", "option '%s' needs a value",
@@ -915,7 +938,7 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 	for (; first < img->n; first++) {
 		struct image_layer *l = &img->layers[first];
 		char hex[LR_DIGEST_HEX_LEN + 1];
-		if (!stored_already(store, parent, l->diff_id_hex, hex))
+		if (!stored_already(store, parent, l->diff_id_hex, keep_special, hex))
 			break;
 		lr_debug(1, "layer %zu (%.12s): in the store as sha256:%.12s", first + 1,
 			 l->diff_id_hex, hex);
@@ -926,7 +949,7 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 		struct image_layer *l = &img->layers[i];
 		struct lr_out o;
 		struct lr_build *b;
-		if (convert_layer(&src, l, &layer, store, &o, &b, &err) < 0) {
+		if (convert_layer(&src, l, &layer, keep_special, store, &o, &b, &err) < 0) {
 			lr_image_fail("import", err.msg);
 			goto out;
 		}
@@ -943,9 +966,13 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 		}
 		struct lr_layer_meta meta = {.has_parent = parent[0] != '\0'};
 		memcpy(meta.parent_hex, parent, sizeof(parent));
-		char diff_prov[128];
-		snprintf(diff_prov, sizeof(diff_prov), "{\"oci-diff-id\": \"sha256:%s\"}",
-			 l->diff_id_hex);
+		struct lr_build_special sp;
+		lr_build_special(b, &sp);
+		lr_build_special_add(&special, &sp);
+		char diff_prov[160];
+		snprintf(diff_prov, sizeof(diff_prov),
+			 "{\"oci-diff-id\": \"sha256:%s\", \"special-files\": \"%s\"}",
+			 l->diff_id_hex, special_files(&sp, keep_special));
 		meta.provenance_json = diff_prov;
 		if (finish_layer(b, &meta, &o, &err) < 0 || publish_start(&pub, &o, &err) < 0) {
 			lr_out_abort(&o);
@@ -982,7 +1009,7 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 	}
 	struct lr_out o;
 	struct lr_build *b;
-	r = convert_layer(&src, NULL, &layer, store, &o, &b, &err);
+	r = convert_layer(&src, NULL, &layer, keep_special, store, &o, &b, &err);
 	if (r == 0 && (r = finish_layer(b, &meta, &o, &err)) == 0 &&
 	    (r = lr_out_commit(&o, &err)) < 0)
 		lr_out_abort(&o);
@@ -1012,6 +1039,7 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 			}
 		}
 	}
+	lr_special_report("import", &special, keep_special);
 	printf("sha256:%s\n", o.hex);
 	status = LR_IMAGE_OK;
 	added->n = 0;

@@ -16,6 +16,7 @@
 
 #include "digest.h"
 #include "image_commands.h"
+#include "image_write.h"
 #include "layers.h"
 
 /* Layers listed at most, over all stores: a limit like every count. */
@@ -267,9 +268,6 @@ int lr_image_rm(const struct lr_image_ctx *ctx, int argc, char **argv)
 
 /* ------------------------------------------------------------ gc */
 
-/* Temporary files of a build or import that was killed: older than this. */
-#define STALE_TMP_SECONDS 3600
-
 static int gc_remove(const char *path, const char *why, bool dry_run)
 {
 	if (!dry_run && unlink(path) < 0) {
@@ -280,27 +278,27 @@ static int gc_remove(const char *path, const char *why, bool dry_run)
 	return LR_IMAGE_OK;
 }
 
+/* Set by gc_tmp_report() when an unlink fails. */
+static int gc_tmp_status;
+
+static void gc_tmp_report(const char *dir, const char *name, bool dry_run, int e)
+{
+	if (e) {
+		fprintf(stderr, "labrun-image gc: %s/%s: %s\n", dir, name, strerror(e));
+		gc_tmp_status = LR_IMAGE_FAILED;
+		return;
+	}
+	printf("%s %s/%s (left by a build or import that was killed)\n",
+	       dry_run ? "would remove" : "removed", dir, name);
+}
+
+/* Temporary files whose writer is gone (image_write.h): a running build's
+ * or import's is locked and stays. */
 static int gc_tmp_files(const char *store, bool dry_run)
 {
-	DIR *d = opendir(store);
-	if (!d)
-		return LR_IMAGE_OK; /* reported by load_stores() */
-	int status = LR_IMAGE_OK;
-	time_t now = time(NULL);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, ".labrun-image.", 14))
-			continue;
-		char path[PATH_MAX + 256];
-		snprintf(path, sizeof(path), "%s/%s", store, de->d_name);
-		struct stat st;
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    now - st.st_mtime > STALE_TMP_SECONDS &&
-		    gc_remove(path, "left by an interrupted build or import", dry_run))
-			status = LR_IMAGE_FAILED;
-	}
-	closedir(d);
-	return status;
+	gc_tmp_status = LR_IMAGE_OK;
+	lr_out_sweep(store, dry_run, gc_tmp_report);
+	return gc_tmp_status;
 }
 
 static ssize_t find_layer(const struct entry *es, size_t n, const char *hex)

@@ -3,6 +3,7 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
@@ -10,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -38,6 +41,13 @@ int lr_image_usage(const char *cmd, const char *fmt, ...)
 	fprintf(stderr, " (see labrun-image --help)\n");
 	va_end(ap);
 	return LR_IMAGE_USAGE;
+}
+
+void lr_special_report(const char *cmd, const struct lr_build_special *s, bool kept)
+{
+	char line[3 * LR_BUILD_EXAMPLE_MAX + 256];
+	if (!kept && lr_build_special_describe(s, line, sizeof(line)))
+		fprintf(stderr, "labrun-image %s: %s; --keep-special keeps them\n", cmd, line);
 }
 
 /* ------------------------------------------------------------ output */
@@ -117,9 +127,117 @@ int lr_out_store(const struct lr_image_ctx *ctx, const char *store, char *dir, s
 				      "DIR, or the output with -o");
 }
 
+/* Temporary names tried before giving up (each lost only to a sweeper
+ * that caught the name between its creation and its lock). */
+#define TMP_ATTEMPTS 16
+
+static void sweep_debug(const char *dir, const char *name, bool dry_run, int e)
+{
+	(void)dry_run;
+	if (e)
+		lr_debug(1, "%s/%s: left by a killed build or import: %s", dir, name, strerror(e));
+	else
+		lr_debug(1, "removed %s/%s, left by a killed build or import", dir, name);
+}
+
+/* Is name in dirfd a temporary file that no writer holds?  On true, fd is
+ * open on it and locked: the caller removes it, then closes fd (in that
+ * order, so that a writer that locks it afterwards finds it unlinked). */
+static bool tmp_is_stale(int dirfd, const char *name, int *fd)
+{
+	*fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (*fd < 0)
+		return false;
+	struct stat st, now;
+	bool stale = false;
+	if (fstat(*fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+			stale = true; /* its writer is gone: the lock went with it */
+		else if (errno != EWOULDBLOCK && errno != EINTR)
+			/* No locks on this filesystem: only an old file. */
+			stale = time(NULL) - st.st_mtime > LR_OUT_STALE_SECONDS;
+	}
+	/* The name must still be this file (a rename by its writer, which
+	 * then let go of it, may have put another there: never). */
+	if (stale && (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+		      now.st_dev != st.st_dev || now.st_ino != st.st_ino))
+		stale = false;
+	if (!stale) {
+		close(*fd);
+		*fd = -1;
+	}
+	return stale;
+}
+
+size_t lr_out_sweep(const char *dir, bool dry_run, lr_out_sweep_report report)
+{
+	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return 0;
+	int dfd = dup(dirfd);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, LR_OUT_TMP_PREFIX, strlen(LR_OUT_TMP_PREFIX)))
+			continue;
+		int fd;
+		if (!tmp_is_stale(dirfd, de->d_name, &fd))
+			continue;
+		int e = !dry_run && unlinkat(dirfd, de->d_name, 0) < 0 ? errno : 0;
+		close(fd);
+		n += e == 0;
+		if (report)
+			report(dir, de->d_name, dry_run, e);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Create o->tmp and hold an flock on it until it is renamed or removed. */
+static int tmp_create(struct lr_out *o, struct lr_error *err)
+{
+	for (int attempt = 0; attempt < TMP_ATTEMPTS; attempt++) {
+		if ((size_t)snprintf(o->tmp, sizeof(o->tmp), "%s/" LR_OUT_TMP_PREFIX "XXXXXX",
+				     o->dir) >= sizeof(o->tmp))
+			return lr_error_set(err, ENAMETOOLONG, "%s: name too long", o->dir);
+		int fd = mkostemp(o->tmp, O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			o->tmp[0] = '\0';
+			return lr_error_errno(err, e, "%s", o->dir);
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+			/* A sweeper holds it, and removes it. */
+			close(fd);
+			continue;
+		}
+		/* Locked, or no locks here (then only age protects it).  A
+		 * sweeper that took the name before we locked it has removed
+		 * it: then try another. */
+		struct stat st, now;
+		if (fstat(fd, &st) < 0 || st.st_nlink == 0 || stat(o->tmp, &now) < 0 ||
+		    now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+			close(fd);
+			continue;
+		}
+		fchmod(fd, 0644);
+		o->lock_fd = fd;
+		return 0;
+	}
+	o->tmp[0] = '\0';
+	return lr_error_set(err, EAGAIN, "%s: no temporary file could be made and locked", o->dir);
+}
+
 int lr_out_begin(struct lr_out *o, const char *out, const char *store_dir, struct lr_error *err)
 {
 	memset(o, 0, sizeof(*o));
+	o->lock_fd = -1;
 	if (out) {
 		if ((size_t)snprintf(o->final, sizeof(o->final), "%s", out) >= sizeof(o->final))
 			return lr_error_set(err, ENAMETOOLONG, "%s: name too long", out);
@@ -133,17 +251,10 @@ int lr_out_begin(struct lr_out *o, const char *out, const char *store_dir, struc
 	} else {
 		snprintf(o->dir, sizeof(o->dir), "%s", store_dir);
 	}
-	if ((size_t)snprintf(o->tmp, sizeof(o->tmp), "%s/.labrun-image.XXXXXX", o->dir) >=
-	    sizeof(o->tmp))
-		return lr_error_set(err, ENAMETOOLONG, "%s: name too long", o->dir);
-	int fd = mkostemp(o->tmp, O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		o->tmp[0] = '\0';
-		return lr_error_errno(err, e, "%s", o->dir);
-	}
-	fchmod(fd, 0644);
-	close(fd);
+	lr_out_sweep(o->dir, false, sweep_debug);
+	int r = tmp_create(o, err);
+	if (r < 0)
+		return r;
 	watch(o->tmp, true);
 	return 0;
 }
@@ -183,10 +294,18 @@ int lr_out_commit(struct lr_out *o, struct lr_error *err)
 	return r;
 }
 
+static void unlock(struct lr_out *o)
+{
+	if (o->lock_fd >= 0)
+		close(o->lock_fd);
+	o->lock_fd = -1;
+}
+
 void lr_out_done(struct lr_out *o)
 {
 	watch(o->tmp, false);
 	o->tmp[0] = '\0';
+	unlock(o);
 }
 
 void lr_out_abort(struct lr_out *o)
@@ -196,6 +315,7 @@ void lr_out_abort(struct lr_out *o)
 		watch(o->tmp, false);
 	}
 	o->tmp[0] = '\0';
+	unlock(o); /* after the unlink: see tmp_is_stale() */
 }
 
 /* ------------------------------------------------------------ parents */

@@ -5,7 +5,12 @@
  * A layer is written under a temporary name in the directory it ends up
  * in and renamed when complete, so that a failure, a full disk or a ^C
  * leaves no partial layer behind (the temporary file is removed on
- * SIGINT, SIGTERM and SIGHUP too).
+ * SIGINT, SIGTERM and SIGHUP too).  A writer killed outright (SIGKILL, the
+ * OOM killer, a node crash) cannot remove it: the writer holds an flock(2)
+ * on its temporary file from creation to rename, which the kernel (or the
+ * NFS lock manager) drops when the writer dies, so that the next build,
+ * import or gc removes exactly the temporary files no live writer holds
+ * (lr_out_sweep()), never another running writer's.
  */
 #ifndef LABRUN_IMAGE_WRITE_H
 #define LABRUN_IMAGE_WRITE_H
@@ -30,7 +35,21 @@ struct lr_out {
 	char final[PATH_MAX]; /* OUT, or "" for the store's sha256-<hex>.sqfs */
 	char hex[LR_DIGEST_HEX_LEN + 1];
 	bool existed; /* the store already had this layer */
+	int lock_fd;  /* the temporary file, flock()ed while it is written; -1 */
 };
+
+/* Temporary files are named this, then 6 random characters. */
+#define LR_OUT_TMP_PREFIX ".labrun-image."
+/* On a filesystem without flock (some cluster filesystems), a temporary
+ * file unchanged this long is taken as abandoned. */
+#define LR_OUT_STALE_SECONDS 3600
+
+/* Remove the temporary files in dir that no writer holds (left by a build
+ * or import that was killed); with dry_run only name them.  report, when
+ * not NULL, is called for each one (e: 0, or the errno of a failed
+ * unlink).  Returns how many were (or would be) removed. */
+typedef void (*lr_out_sweep_report)(const char *dir, const char *name, bool dry_run, int e);
+size_t lr_out_sweep(const char *dir, bool dry_run, lr_out_sweep_report report);
 
 /* The layer store to write to: store when given, else the first store of
  * labrun.conf that can be written (made when missing).  Fails with a
@@ -38,13 +57,14 @@ struct lr_out {
 int lr_out_store(const struct lr_image_ctx *ctx, const char *store, char *dir, size_t size,
 		 struct lr_error *err);
 
-/* Start: temporary file in OUT's directory or in store_dir. */
+/* Start: temporary file in OUT's directory or in store_dir, locked; stale
+ * temporary files there are removed first (lr_out_sweep()). */
 int lr_out_begin(struct lr_out *o, const char *out, const char *store_dir, struct lr_error *err);
 /* Digest the temporary file and move it to its name (OUT, or
  * store/sha256-<hex>.sqfs; a layer already stored stays and the temporary
  * file goes). */
 int lr_out_commit(struct lr_out *o, struct lr_error *err);
-/* Remove the temporary file. */
+/* Remove the temporary file (again: a no-op). */
 void lr_out_abort(struct lr_out *o);
 /* lr_out_commit() in two halves, for a thread: lr_out_publish() digests,
  * syncs and renames (safe in another thread), lr_out_done() then stops
@@ -91,7 +111,19 @@ enum {
 	OPT_FROM_TAR,
 	OPT_DIFF,
 	OPT_OWNER_MAP,
+	OPT_KEEP_SPECIAL,
 };
+
+/* --keep-special: devices, set-id bits, file capabilities kept (layerbuild.h). */
+#define LR_KEEP_SPECIAL_LONG_OPTION                                                                \
+	{                                                                                          \
+		"keep-special", no_argument, NULL, OPT_KEEP_SPECIAL                                \
+	}
+
+/* The one line (stderr) saying what a build without --keep-special left
+ * out or changed: "labrun-image CMD: dropped ...; --keep-special keeps
+ * them".  Nothing when nothing was, or when kept (the admin asked). */
+void lr_special_report(const char *cmd, const struct lr_build_special *s, bool kept);
 
 #define LR_CONFIG_LONG_OPTIONS                                                                     \
 	{"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},                                   \
