@@ -424,8 +424,56 @@ static json_t *strv_array(const struct lr_strv *v)
 	return a;
 }
 
+/* A vector lr_layer_meta_parse() would read back: at most max entries,
+ * each at most LR_IMAGECONFIG_MAX_STRING bytes (labels: key and value
+ * each, as the reader checks them). */
+static int strv_is_readable(const struct lr_strv *v, const char *path, size_t max, bool key_value,
+			    struct lr_error *err)
+{
+	if (v->n > max)
+		return lr_error_set(err, E2BIG, "%s: %zu entries, more than the %zu labrun reads",
+				    path, v->n, max);
+	for (size_t i = 0; i < v->n; i++) {
+		size_t len = strlen(v->v[i]);
+		const char *eq = key_value ? strchr(v->v[i], '=') : NULL;
+		size_t part = eq ? (size_t)(eq - v->v[i]) : len;
+		if (eq && len - part - 1 > part)
+			part = len - part - 1;
+		if (part > LR_IMAGECONFIG_MAX_STRING)
+			return lr_error_set(err, E2BIG,
+					    "%s[%zu]: %zu bytes, more than the %d labrun reads",
+					    path, i, part, LR_IMAGECONFIG_MAX_STRING);
+	}
+	return 0;
+}
+
+/* Refuse to write what lr_layer_meta_parse() would refuse to read: a layer
+ * written anyway makes an image no labrun can run.  Found by
+ * tests/fuzz/fuzz_import.c: an image config with 1,100 Env entries, or a
+ * 70,000-byte Cmd, was imported, and every run then failed on the config
+ * layer's layer.json. */
+static int config_is_readable(const struct lr_image_config *c, struct lr_error *err)
+{
+	int r;
+	if ((r = strv_is_readable(&c->entrypoint, "config.entrypoint", LR_IMAGECONFIG_MAX_ARGS,
+				  false, err)) < 0 ||
+	    (r = strv_is_readable(&c->cmd, "config.cmd", LR_IMAGECONFIG_MAX_ARGS, false, err)) <
+		    0 ||
+	    (r = strv_is_readable(&c->env, "config.env", LR_IMAGECONFIG_MAX_ENV, false, err)) < 0 ||
+	    (r = strv_is_readable(&c->labels, "config.labels", LR_IMAGECONFIG_MAX_LABELS, true,
+				  err)) < 0)
+		return r;
+	if (c->workdir && strlen(c->workdir) > LR_IMAGECONFIG_MAX_STRING)
+		return lr_error_set(err, E2BIG,
+				    "config.workdir: %zu bytes, more than the %d labrun reads",
+				    strlen(c->workdir), LR_IMAGECONFIG_MAX_STRING);
+	return 0;
+}
+
 char *lr_layer_meta_json(const struct lr_layer_meta *m, struct lr_error *err)
 {
+	if (config_is_readable(&m->config, err) < 0)
+		return NULL;
 	json_auto_t *root = json_object();
 	json_t *config = json_object();
 	if (!root || !config || json_object_set_new(root, "config", config) < 0)

@@ -64,7 +64,8 @@ void lr_layer_meta_free(struct lr_layer_meta *m);
 
 /* m as a layer.json document (malloc'd, ends in a newline): keys sorted,
  * unset config keys left out, so that lr_layer_meta_parse() gives m back
- * and the same m always gives the same bytes.  NULL on failure. */
+ * and the same m always gives the same bytes.  NULL on failure, E2BIG
+ * (naming the key) when m is past a limit lr_layer_meta_parse() holds. */
 char *lr_layer_meta_json(const struct lr_layer_meta *m, struct lr_error *err);
 
 /* Merge top over base in place (base := base overlaid by top): entrypoint,

@@ -146,6 +146,8 @@ static void check_config_layer(const json_t *config)
 	char *json = lr_layer_meta_json(&meta, &err);
 	if (!json) {
 		/* Refusing to write it is fine, with a message. */
+		if (getenv("FUZZ_VERBOSE"))
+			fprintf(stderr, "config layer: %s\n", err.msg);
 		check(err.msg[0] != '\0');
 		lr_image_config_free(&meta.config);
 		return;
@@ -188,6 +190,9 @@ static void load(const struct source *src, bool docker)
 	check(img != NULL);
 	struct lr_error err = {0};
 	int r = docker ? load_docker(src, img, &err) : load_oci(src, img, &err);
+	/* For triage: what import would say of this input. */
+	if (getenv("FUZZ_VERBOSE"))
+		fprintf(stderr, "%s: %s\n", docker ? "docker" : "oci", r < 0 ? err.msg : "read");
 	if (r < 0)
 		check(err.msg[0] != '\0');
 	else

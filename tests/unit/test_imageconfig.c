@@ -330,6 +330,84 @@ static void keeps_provenance_as_compact_json(void **state)
 		     "provenance: expected an object");
 }
 
+/* A config as lr_layer_meta_json() is handed it by import, build or
+ * config: n entries of each vector, each string len bytes. */
+static void config_of(struct lr_layer_meta *m, size_t n_args, size_t n_env, size_t n_labels,
+		      size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	char *s = malloc(len + 16);
+	assert_non_null(s);
+	memset(s, 'x', len + 15);
+	s[len] = '\0';
+	m->config.has_cmd = true;
+	for (size_t i = 0; i < n_args; i++)
+		assert_int_equal(lr_strv_push(&m->config.cmd, s), 0);
+	for (size_t i = 0; i < n_env; i++) {
+		char kv[32];
+		snprintf(kv, sizeof(kv), "K%zu=v", i);
+		assert_int_equal(lr_strv_setenv(&m->config.env, kv), 0);
+	}
+	for (size_t i = 0; i < n_labels; i++) {
+		char kv[32];
+		snprintf(kv, sizeof(kv), "l%zu=v", i);
+		assert_int_equal(lr_strv_setenv(&m->config.labels, kv), 0);
+	}
+	free(s);
+}
+
+static void expect_write_refused(struct lr_layer_meta *m, const char *want)
+{
+	struct lr_error err = {0};
+	char *json = lr_layer_meta_json(m, &err);
+	if (json)
+		fail_msg("wrote a layer.json labrun cannot read (want \"%s\")", want);
+	assert_int_equal(err.code, E2BIG);
+	if (!strstr(err.msg, want))
+		fail_msg("message \"%s\" does not say \"%s\"", err.msg, want);
+	lr_image_config_free(&m->config);
+}
+
+/* Found by tests/fuzz/fuzz_import.c: import wrote the config layer of an
+ * image config with 1,100 Env entries or a 70,000-byte Cmd, and then
+ * every run of the image failed on its layer.json. */
+static void meta_json_refuses_what_layer_json_could_not_read_back(void **state)
+{
+	struct lr_layer_meta m;
+	config_of(&m, 0, LR_IMAGECONFIG_MAX_ENV + 1, 0, 1);
+	expect_write_refused(&m, "config.env: 1025 entries, more than the 1024");
+	config_of(&m, LR_IMAGECONFIG_MAX_ARGS + 1, 0, 0, 1);
+	expect_write_refused(&m, "config.cmd: 257 entries, more than the 256");
+	config_of(&m, 0, 0, LR_IMAGECONFIG_MAX_LABELS + 1, 1);
+	expect_write_refused(&m, "config.labels: 257 entries, more than the 256");
+	config_of(&m, 1, 0, 0, LR_IMAGECONFIG_MAX_STRING + 1);
+	expect_write_refused(&m, "config.cmd[0]: 65537 bytes, more than the 65536");
+}
+
+static void meta_json_at_the_limits_reads_back(void **state)
+{
+	struct lr_layer_meta m, back;
+	config_of(&m, LR_IMAGECONFIG_MAX_ARGS, LR_IMAGECONFIG_MAX_ENV, LR_IMAGECONFIG_MAX_LABELS,
+		  8);
+	struct lr_error err = {0};
+	char *json = lr_layer_meta_json(&m, &err);
+	assert_non_null(json);
+	assert_int_equal(lr_layer_meta_parse(&back, json, strlen(json), &err), 0);
+	assert_int_equal(back.config.cmd.n, LR_IMAGECONFIG_MAX_ARGS);
+	assert_int_equal(back.config.env.n, LR_IMAGECONFIG_MAX_ENV);
+	assert_int_equal(back.config.labels.n, LR_IMAGECONFIG_MAX_LABELS);
+	lr_layer_meta_free(&back);
+	free(json);
+	lr_image_config_free(&m.config);
+	config_of(&m, 1, 0, 0, LR_IMAGECONFIG_MAX_STRING);
+	json = lr_layer_meta_json(&m, &err);
+	assert_non_null(json);
+	assert_int_equal(lr_layer_meta_parse(&back, json, strlen(json), &err), 0);
+	lr_layer_meta_free(&back);
+	free(json);
+	lr_image_config_free(&m.config);
+}
+
 static void free_accepts_zeroed_structs(void **state)
 {
 	struct lr_layer_meta m;
@@ -519,6 +597,8 @@ int main(void)
 		cmocka_unit_test(requires_an_absolute_workdir),
 		cmocka_unit_test(stores_labels_as_key_value_and_checks_them),
 		cmocka_unit_test(keeps_provenance_as_compact_json),
+		cmocka_unit_test(meta_json_refuses_what_layer_json_could_not_read_back),
+		cmocka_unit_test(meta_json_at_the_limits_reads_back),
 		cmocka_unit_test(free_accepts_zeroed_structs),
 		cmocka_unit_test(merge_takes_entrypoint_and_cmd_from_top_when_set),
 		cmocka_unit_test(merge_keeps_base_cmd_when_top_sets_only_entrypoint),
