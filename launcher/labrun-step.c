@@ -15,6 +15,7 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -56,6 +58,7 @@ static const char usage[] =
 	"      --cpus N             the CPUs Slurm gave the step on this node\n"
 	"      --batch-dir DIR      the batch script's directory, bound read-only\n"
 	"      --console TTY        the tasks' terminal (srun --pty), as /dev/console\n"
+	"      --node-oci           this node runs Slurm's OCI runtime (oci.conf)\n"
 	"      --tmpfs-size BYTES   size of the writable layer\n"
 	"  -v, --verbose            debug messages on stderr\n"
 	"  -h, --help               this help\n";
@@ -74,6 +77,7 @@ struct step_options {
 	const char *console;
 	bool has_tmpfs_size;
 	uint64_t tmpfs_size;
+	bool node_oci;
 	const char *image;
 };
 
@@ -90,7 +94,8 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		BATCH,
 		CONSOLE,
 		ENTRY,
-		CPUS
+		CPUS,
+		NODE_OCI
 	};
 	static const struct option longs[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -105,6 +110,7 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		{"tmpfs-size", required_argument, NULL, TMPFS},
 		{"batch-dir", required_argument, NULL, BATCH},
 		{"console", required_argument, NULL, CONSOLE},
+		{"node-oci", no_argument, NULL, NODE_OCI},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -121,6 +127,7 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		case ENTRY: o->entrypoint = true; break;
 		case BATCH: o->batch_dir = optarg; break;
 		case CONSOLE: o->console = optarg; break;
+		case NODE_OCI: o->node_oci = true; break;
 		case GPUS: o->gpus = optarg; break;
 		case LAB: o->lab = optarg; break;
 		case CPUS: {
@@ -218,10 +225,47 @@ static int add_binds(struct lr_bind *binds, size_t max, size_t *n, const struct 
 	return 0;
 }
 
+/* The image must be a file: a directory is an OCI bundle, which Slurm
+ * runs itself only where its OCI runtime is configured and otherwise
+ * runs the task on the host (issue 12, item 13): refused, saying so.
+ * O_NONBLOCK: a FIFO named as the image must not hold us in open(). */
+static int check_image(const char *image, bool node_oci, struct lr_error *err)
+{
+	int fd = open(image, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return lr_error_errno(err, errno, "container image %s", image);
+	int r = fstat(fd, &st);
+	int e = errno;
+	close(fd);
+	if (r < 0)
+		return lr_error_errno(err, e, "container image %s", image);
+	if (S_ISDIR(st.st_mode) && node_oci)
+		return lr_error_set(err, EISDIR,
+				    "container image %s: a directory; --container-image takes a "
+				    "squashfs image file (an OCI bundle is --container=DIR, for "
+				    "Slurm's OCI runtime)",
+				    image);
+	if (S_ISDIR(st.st_mode))
+		return lr_error_set(err, EISDIR,
+				    "container image %s: a directory, and this node has no OCI "
+				    "runtime for it (no oci.conf beside slurm.conf): labrun runs "
+				    "squashfs image files only",
+				    image);
+	if (!S_ISREG(st.st_mode))
+		return lr_error_set(err, EINVAL,
+				    "container image %s: not a squashfs image file (not a regular "
+				    "file)",
+				    image);
+	return 0;
+}
+
 static int run(int argc, char **argv, struct lr_error *err)
 {
 	struct step_options o = {.config = LR_DEFAULT_CONFIG_PATH};
 	if (parse(&o, argc, argv, err) < 0)
+		return -1;
+	if (check_image(o.image, o.node_oci, err) < 0)
 		return -1;
 	struct passwd *pw = getpwuid(getuid());
 	if (!pw)

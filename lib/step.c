@@ -10,11 +10,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -266,6 +268,33 @@ static int decode(const char *buf, size_t n, const int *fds, size_t n_fds,
 
 int lr_step_receive(int sock, struct lr_step_handover *h, struct lr_error *err)
 {
+	return lr_step_receive_within(sock, -1, h, err);
+}
+
+int lr_step_receive_within(int sock, int timeout_ms, struct lr_step_handover *h,
+			   struct lr_error *err)
+{
+	/* poll() first: a SOCK_SEQPACKET message is whole once readable, so
+	 * the recvmsg() below (MSG_DONTWAIT besides) cannot block after it. */
+	struct pollfd p = {.fd = sock, .events = POLLIN};
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	int ready, left = timeout_ms;
+	/* A signal does not restart the wait from zero. */
+	while ((ready = poll(&p, 1, left)) < 0 && errno == EINTR) {
+		if (timeout_ms < 0)
+			continue;
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long spent = (now.tv_sec - start.tv_sec) * 1000 +
+			     (now.tv_nsec - start.tv_nsec) / 1000000;
+		left = spent >= timeout_ms ? 0 : timeout_ms - (int)spent;
+	}
+	if (ready < 0)
+		return lr_error_errno(err, errno, "the container's hand-over");
+	if (ready == 0)
+		return lr_error_set(err, ETIMEDOUT, "the container was not ready within %d s",
+				    timeout_ms / 1000);
 	_cleanup_free_ char *buf = malloc(LR_STEP_MSG_MAX);
 	if (!buf)
 		return lr_error_errno(err, ENOMEM, "the container's hand-over");
@@ -280,7 +309,7 @@ int lr_step_receive(int sock, struct lr_step_handover *h, struct lr_error *err)
 			   .msg_controllen = sizeof(control.buf)};
 	ssize_t n;
 	do
-		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return lr_error_errno(err, errno, "the container's hand-over");

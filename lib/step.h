@@ -60,6 +60,12 @@ void lr_step_send_failure(int sock, const struct lr_error *failure);
  * success. */
 int lr_step_receive(int sock, struct lr_step_handover *h, struct lr_error *err);
 
+/* The same, waiting at most timeout_ms (negative: for ever): -ETIMEDOUT
+ * when nothing came by then.  slurmstepd must never wait unbounded on a
+ * process the user can stop or trace (issue 12, item 12). */
+int lr_step_receive_within(int sock, int timeout_ms, struct lr_step_handover *h,
+			   struct lr_error *err);
+
 /* Frees what h holds and closes its fds (those of a received hand-over
  * only: one without a workdir holds none); accepts NULL. */
 void lr_step_handover_free(struct lr_step_handover *h);

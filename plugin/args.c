@@ -31,6 +31,8 @@ const struct lr_spank_option lr_spank_options[LR_OPT_COUNT] = {
 			"the lab whose quota the step counts against (a member of several)"},
 };
 
+const char lr_spank_env_too_long[] = "(too long)";
+
 static int dup_value(char **out, const char *name, const char *value, struct lr_error *err)
 {
 	size_t n = strlen(value);
@@ -203,6 +205,9 @@ int lr_spank_args_from_env(struct lr_spank_args *a,
 		const char *v = a->given[i] ? NULL : getenv_fn(o->env, ctx);
 		if (!v)
 			continue;
+		if (v == lr_spank_env_too_long)
+			return lr_error_set(err, E2BIG, "%s: longer than %d characters", o->env,
+					    LR_SPANK_VALUE_MAX);
 		int r;
 		if (o->has_arg == 0) {
 			r = flag_value(o->env, v, err);
@@ -242,8 +247,10 @@ void lr_spank_args_free(struct lr_spank_args *a)
 
 int lr_spank_conf_parse(struct lr_spank_conf *c, int argc, char *const *argv, struct lr_error *err)
 {
-	struct lr_spank_conf conf = {
-		.config = NULL, .helper = LR_STEP_HELPER, .signals = LR_SIGNALS_FORWARD};
+	struct lr_spank_conf conf = {.config = NULL,
+				     .helper = LR_STEP_HELPER,
+				     .signals = LR_SIGNALS_FORWARD,
+				     .timeout = LR_HELPER_START_TIMEOUT};
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
 		if (!strncmp(arg, "config=", 7) && arg[7] == '/') {
@@ -254,12 +261,23 @@ int lr_spank_conf_parse(struct lr_spank_conf *c, int argc, char *const *argv, st
 			conf.signals = LR_SIGNALS_FORWARD;
 		} else if (!strcmp(arg, "signals=slurm")) {
 			conf.signals = LR_SIGNALS_SLURM;
+		} else if (!strncmp(arg, "timeout=", 8)) {
+			char *end;
+			errno = 0;
+			unsigned long t = strtoul(arg + 8, &end, 10);
+			if (errno || end == arg + 8 || *end || arg[8] == '-' || t == 0 ||
+			    t > LR_HELPER_START_TIMEOUT_MAX)
+				return lr_error_set(err, EINVAL,
+						    "plugstack.conf: '%.64s': the seconds must be "
+						    "from 1 to %d",
+						    arg, LR_HELPER_START_TIMEOUT_MAX);
+			conf.timeout = (unsigned)t;
 		} else {
 			return lr_error_set(
 				err, EINVAL,
 				"plugstack.conf: unknown argument '%.128s' (known: "
 				"config=/ABSOLUTE/labrun.conf, helper=/ABSOLUTE/labrun-step, "
-				"signals=forward|slurm)",
+				"signals=forward|slurm, timeout=SECONDS)",
 				arg);
 		}
 	}

@@ -63,6 +63,11 @@ struct lr_spank_args {
 int lr_spank_args_set(struct lr_spank_args *a, enum lr_spank_opt opt, const char *value,
 		      struct lr_error *err);
 
+/* What a getenv_fn returns for a variable that is set but longer than it
+ * can hold (spank_getenv's ESPANK_NOSPACE): an error, never "unset",
+ * which would drop the option or, for SLURM_CONTAINER, the container. */
+extern const char lr_spank_env_too_long[];
+
 /* The LABRUN_* variables of the options not given, from getenv_fn. */
 int lr_spank_args_from_env(struct lr_spank_args *a,
 			   const char *(*getenv_fn)(const char *name, void *ctx), void *ctx,
@@ -76,9 +81,17 @@ void lr_spank_args_free(struct lr_spank_args *a);
 #define LR_STEP_HELPER "/usr/local/libexec/labrun/labrun-step"
 #endif
 
+/* How long slurmstepd waits for the step's container (its entrypoint
+ * included) before it kills the helper and fails the step: user_init
+ * blocks the whole step, and Slurm defers scancel until the tasks exist,
+ * so an unbounded wait here wedges the node (issue 12, item 12). */
+#define LR_HELPER_START_TIMEOUT 60 /* seconds, plugstack.conf timeout= */
+#define LR_HELPER_START_TIMEOUT_MAX 3600
+
 /* plugstack.conf's arguments: "required spank_labrun.so config=FILE
- * helper=FILE signals=forward|slurm".  An unknown argument is an error: a typo must
- * not leave a site running with a default it did not mean. */
+ * helper=FILE signals=forward|slurm timeout=SECONDS".  An unknown argument
+ * is an error: a typo must not leave a site running with a default it did
+ * not mean. */
 enum lr_spank_signals {
 	LR_SIGNALS_FORWARD, /* the waiter passes every signal on (proctrack/cgroup) */
 	LR_SIGNALS_SLURM,   /* only those not from slurmstepd (proctrack/linuxproc) */
@@ -87,6 +100,7 @@ struct lr_spank_conf {
 	const char *config; /* labrun.conf; NULL: the default */
 	const char *helper; /* labrun-step */
 	enum lr_spank_signals signals;
+	unsigned timeout; /* seconds for the container to be ready */
 };
 int lr_spank_conf_parse(struct lr_spank_conf *c, int argc, char *const *argv, struct lr_error *err);
 

@@ -20,6 +20,15 @@
  * which would make a user's process unkillable (DESIGN.md §4). */
 #define LR_HELPER_OOM_SCORE_ADJ "-500"
 
+/* slurmstepd's waits on the helper after the step's end, each bounded
+ * (issue 12, item 12): for it to end once released, then after SIGKILL
+ * (a process stuck in the kernel may not die at once).  Well under
+ * Slurm's UnkillableStepTimeout (60 s), after which slurmd drains the
+ * node.  The wait for the container at the start is plugstack.conf's
+ * timeout= (args.h). */
+#define LR_HELPER_EXIT_TIMEOUT_MS 5000
+#define LR_HELPER_KILL_TIMEOUT_MS 5000
+
 #define LR_CGROUP_V1_PIDS "/sys/fs/cgroup/pids"
 #define LR_CGROUP_V2_MOUNT "/sys/fs/cgroup"
 
@@ -38,8 +47,9 @@ struct lr_plugin {
 	struct lr_spank_conf conf;
 	char *image; /* the squashfs image the step runs in; NULL: none of ours */
 	/* slurmstepd: the step's container. */
-	pid_t helper;	/* labrun-step, 0 when none */
-	int release_fd; /* hangs labrun-step up when closed; -1 */
+	pid_t helper;	    /* labrun-step, 0 when none */
+	bool helper_killed; /* it had to be killed */
+	int release_fd;	    /* hangs labrun-step up when closed; -1 */
 	bool have_handover;
 	struct lr_step_handover handover;
 	bool failed; /* user_init failed: each task fails with failure */
@@ -51,11 +61,23 @@ struct lr_plugin {
 extern struct lr_plugin lr_plugin;
 
 /* The image a step asks for: --container-image, else Slurm's own
- * --container (SLURM_CONTAINER, read by env_fn).  Sets lr_plugin.image
- * when it is ours (a file); a directory is an OCI bundle, left to Slurm.
- * Errors go to err; returns -1 then. */
+ * --container (SLURM_CONTAINER, read by env_fn) unless slurm_oci (Slurm's
+ * OCI runtime took it).  Sets lr_plugin.image, or leaves it NULL when the
+ * step asks for none; touches no file (slurmstepd must not: a path on a
+ * FUSE mount that never answers would hang it).  Errors go to err;
+ * returns -1 then. */
 int lr_plugin_find_image(const char *(*env_fn)(const char *name, void *ctx), void *ctx,
-			 struct lr_error *err);
+			 bool slurm_oci, struct lr_error *err);
+
+/* Where Slurm 22.05's OCI runtime is configured: an oci.conf beside
+ * slurm.conf (SLURM_CONF in the process's environment, else this). */
+#ifndef LR_SLURM_CONF
+#define LR_SLURM_CONF "/etc/slurm/slurm.conf"
+#endif
+bool lr_plugin_node_has_oci(void);
+
+/* Keeps the step's first failure: every task_init says it and fails. */
+void lr_plugin_fail(const struct lr_error *err);
 
 /* Context by context (one file each). */
 int lr_plugin_local_post_opt(spank_t sp);      /* srun, sbatch, salloc: local.c */
@@ -64,6 +86,7 @@ int lr_plugin_remote_task_init(spank_t sp);    /* each task, as the user: remote
 int lr_plugin_root_task_post_fork(spank_t sp); /* slurmstepd, as root: root.c */
 int lr_plugin_root_task_exit(spank_t sp);      /* slurmstepd, as root: root.c */
 int lr_plugin_root_release(void);	       /* slurmstepd: the helper's wait status; root.c */
+int lr_plugin_root_kill_helper(void);	       /* its process group killed and reaped, bounded */
 int lr_plugin_root_quota(spank_t sp, struct lr_error *err); /* user_init: the lab's quota */
 void lr_plugin_root_pids_remove(void);			    /* exit: that cgroup removed */
 bool lr_plugin_cgroup_v2(void);				    /* no v1 pids hierarchy */

@@ -45,17 +45,16 @@
 static const char *remote_env(const char *name, void *ctx)
 {
 	static char buf[LR_SPANK_VALUE_MAX + 1];
-	if (spank_getenv((spank_t)ctx, name, buf, sizeof(buf)) != ESPANK_SUCCESS)
-		return NULL;
-	return buf;
+	spank_err_t r = spank_getenv((spank_t)ctx, name, buf, sizeof(buf));
+	if (r == ESPANK_NOSPACE)
+		return lr_spank_env_too_long; /* an error, never "unset" */
+	return r == ESPANK_SUCCESS ? buf : NULL;
 }
 
 /* Said once, by each task_init; slurmd's log gets it now. */
 static int record_failure(const struct lr_error *err)
 {
-	lr_plugin.failed = true;
-	lr_plugin.failure = *err;
-	slurm_verbose("labrun: %s", err->msg);
+	lr_plugin_fail(err);
 	return 0;
 }
 
@@ -148,10 +147,12 @@ static void task_terminal(spank_t sp, char *tty, size_t len)
 
 /* labrun-step's command line, from the user's options. */
 static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batch, char *gpus,
-			  char *tty, char *cpus)
+			  char *tty, char *cpus, bool oci)
 {
 	size_t n = 0;
 	argv[n++] = (char *)"labrun-step";
+	if (oci)
+		argv[n++] = (char *)"--node-oci";
 	if (*tty) {
 		argv[n++] = (char *)"--console";
 		argv[n++] = tty;
@@ -244,7 +245,11 @@ static void note_oom_score_adj(pid_t helper)
 int lr_plugin_remote_user_init(spank_t sp)
 {
 	struct lr_error err = {0};
-	if (lr_plugin_find_image(remote_env, sp, &err) < 0)
+	/* An option that failed in init_post_opt: no container, no task. */
+	if (lr_plugin.failed)
+		return 0;
+	bool oci = lr_plugin_node_has_oci();
+	if (lr_plugin_find_image(remote_env, sp, oci, &err) < 0)
 		return record_failure(&err);
 	if (!lr_plugin.image)
 		return 0;
@@ -268,7 +273,7 @@ int lr_plugin_remote_user_init(spank_t sp)
 	cpus[0] = '\0';
 	if (spank_get_item(sp, S_JOB_NCPUS, &ncpus) == ESPANK_SUCCESS && ncpus)
 		snprintf(cpus, sizeof(cpus), "%u", (unsigned)ncpus);
-	helper_argv(argv, &lr_plugin.args, batch, gpus, tty, cpus);
+	helper_argv(argv, &lr_plugin.args, batch, gpus, tty, cpus, oci);
 
 	int sock[2] = {-1, -1}, release[2] = {-1, -1};
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0 ||
@@ -290,11 +295,23 @@ int lr_plugin_remote_user_init(spank_t sp)
 	release[1] = -1;
 	close(sock[1]);
 	sock[1] = -1;
-	if (lr_step_receive(sock[0], &lr_plugin.handover, &err) == 0) {
+	/* Bounded: the helper is the user's process, which the user may stop
+	 * or trace, and which may block on what the user named (a FIFO, a
+	 * FUSE mount that never answers); Slurm defers scancel until the
+	 * tasks exist, so only this bound ends such a step. */
+	int got = lr_step_receive_within(sock[0], (int)lr_plugin.conf.timeout * 1000,
+					 &lr_plugin.handover, &err);
+	if (got == 0) {
 		lr_plugin.have_handover = true;
 		note_oom_score_adj(pid);
 		if (lr_plugin_root_quota(sp, &err) < 0)
 			lr_plugin.have_handover = false;
+	} else if (err.code == ETIMEDOUT) {
+		lr_plugin_root_kill_helper();
+		lr_error_set(&err, ETIMEDOUT,
+			     "container image %s: the container was not ready within %u s "
+			     "(plugstack.conf timeout=); its helper was killed",
+			     lr_plugin.image, lr_plugin.conf.timeout);
 	} else if (err.code == EPIPE) {
 		/* No word at all: the helper did not start. */
 		int st = lr_plugin_root_release();

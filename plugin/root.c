@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +38,13 @@
 
 #include "cgread.h"
 #include "plugin.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+/* The step of reap_within()'s loop without pidfds. */
+#define HELPER_POLL_MS 10
 
 /* The step's cgroup directory name, as Slurm 22.05 makes it
  * (src/plugins/cgroup/v1/cgroup_v1.c). */
@@ -137,6 +145,58 @@ void lr_plugin_root_enter(const struct lr_root_plan *plan)
 		_exit(LR_HELPER_EXIT_UNDROPPED);
 }
 
+/* Reaps pid if it ends within ms: 1 then (*st its status), 0 if it is
+ * still there, or gone already (reaped by slurmstepd's own wait loop,
+ * which waits for any child: ECHILD) with *st 0.  A pidfd's poll is the
+ * bounded wait; without pidfd_open (Linux < 5.3), a WNOHANG loop. */
+static int reap_within(pid_t pid, int ms, int *st)
+{
+	*st = 0;
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd >= 0) {
+		struct pollfd p = {.fd = pfd, .events = POLLIN};
+		int n;
+		while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+			;
+		close(pfd);
+		if (n == 0)
+			return 0;
+	}
+	for (int waited = 0;; waited += HELPER_POLL_MS) {
+		pid_t r = waitpid(pid, st, WNOHANG);
+		if (r == pid || (r < 0 && errno == ECHILD))
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return 1;
+		if (waited >= ms)
+			return 0;
+		usleep(HELPER_POLL_MS * 1000);
+	}
+}
+
+int lr_plugin_root_kill_helper(void)
+{
+	int st = 0;
+	pid_t pid = lr_plugin.helper;
+	if (pid <= 0)
+		return 0;
+	/* Its whole process group (it called setsid(): the group is its
+	 * pid), the keeper with it, whose death ends the container's pid
+	 * namespace; SIGKILL also ends a stopped process.  Whatever escaped
+	 * the group is the user's and in the step's cgroups: proctrack's. */
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	if (!reap_within(pid, LR_HELPER_KILL_TIMEOUT_MS, &st)) {
+		slurm_error("labrun: the container helper (pid %d) did not end %d s after "
+			    "SIGKILL; left to proctrack",
+			    (int)pid, LR_HELPER_KILL_TIMEOUT_MS / 1000);
+		st = SIGKILL;
+	}
+	lr_plugin.helper = 0;
+	lr_plugin.helper_killed = true;
+	return st;
+}
+
 int lr_plugin_root_release(void)
 {
 	int st = 0;
@@ -146,10 +206,19 @@ int lr_plugin_root_release(void)
 	}
 	if (lr_plugin.helper > 0) {
 		/* It kills the keeper, waits for the container to go, and
-		 * exits: nothing of the step is left when this returns. */
-		while (waitpid(lr_plugin.helper, &st, 0) < 0 && errno == EINTR)
-			;
-		lr_plugin.helper = 0;
+		 * exits: nothing of the step is left when this returns.  A
+		 * helper that does not (stopped, traced, stuck in a FUSE
+		 * request, or hostile: it is the user's process) is killed
+		 * after a bound, so that slurmstepd never hangs on it (issue
+		 * 12, item 12). */
+		if (reap_within(lr_plugin.helper, LR_HELPER_EXIT_TIMEOUT_MS, &st)) {
+			lr_plugin.helper = 0;
+			return st;
+		}
+		slurm_info("labrun: the container helper (pid %d) did not end within %d s of "
+			   "the step's end: killed",
+			   (int)lr_plugin.helper, LR_HELPER_EXIT_TIMEOUT_MS / 1000);
+		st = lr_plugin_root_kill_helper();
 	}
 	return st;
 }

@@ -10,6 +10,8 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +29,13 @@ static int option(int val, const char *optarg, int remote)
 	if (val < 0 || val >= LR_OPT_COUNT)
 		return -1;
 	if (lr_spank_args_set(&lr_plugin.args, (enum lr_spank_opt)val, optarg, &err) < 0) {
+		/* In slurmstepd Slurm only logs a failed option and runs the
+		 * step without it (src/common/plugstack.c); a value that srun
+		 * never checked (the job's _SLURM_SPANK_OPTION_labrun_*) gets
+		 * here.  Kept: task_init fails every task with it (issue 12,
+		 * item 14). */
+		if (remote)
+			lr_plugin_fail(&err);
 		slurm_error("labrun: %s", err.msg);
 		return -1;
 	}
@@ -128,14 +137,47 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 
 /* ------------------------------------------------------------ shared */
 
+void lr_plugin_fail(const struct lr_error *err)
+{
+	if (lr_plugin.failed)
+		return; /* the first failure is the one to say */
+	lr_plugin.failed = true;
+	lr_plugin.failure = *err;
+	slurm_verbose("labrun: %s", err->msg);
+}
+
+bool lr_plugin_node_has_oci(void)
+{
+	/* Where Slurm looks (read_oci_conf.c: get_extra_conf_path()): beside
+	 * slurm.conf.  slurmstepd's own environment, not the job's. */
+	const char *conf = getenv("SLURM_CONF");
+	char path[PATH_MAX];
+	if (!conf || conf[0] != '/')
+		conf = LR_SLURM_CONF;
+	const char *slash = strrchr(conf, '/');
+	if ((size_t)snprintf(path, sizeof(path), "%.*s/oci.conf", (int)(slash - conf), conf) >=
+	    sizeof(path))
+		return false;
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
 int lr_plugin_find_image(const char *(*env_fn)(const char *name, void *ctx), void *ctx,
-			 struct lr_error *err)
+			 bool slurm_oci, struct lr_error *err)
 {
 	if (lr_spank_args_from_env(&lr_plugin.args, env_fn, ctx, err) < 0)
 		return -1;
 	const char *image = lr_plugin.args.image;
-	if (!image)
-		image = env_fn("SLURM_CONTAINER", ctx);
+	if (!image) {
+		const char *c = env_fn("SLURM_CONTAINER", ctx);
+		if (c == lr_spank_env_too_long)
+			return lr_error_set(err, E2BIG, "--container: longer than %d characters",
+					    LR_SPANK_VALUE_MAX);
+		/* With an OCI runtime, Slurm took --container before any
+		 * plugin ran (slurmstepd's setup_container()). */
+		if (!slurm_oci)
+			image = c;
+	}
 	if (!image || !*image) {
 		for (int i = 0; i < LR_OPT_COUNT; i++)
 			if (i != LR_OPT_IMAGE && lr_plugin.args.given[i])
@@ -145,13 +187,6 @@ int lr_plugin_find_image(const char *(*env_fn)(const char *name, void *ctx), voi
 						    lr_spank_options[i].name);
 		return 0;
 	}
-	struct stat st;
-	if (stat(image, &st) < 0)
-		return lr_error_errno(err, errno, "container image %s", image);
-	if (S_ISDIR(st.st_mode))
-		return 0; /* an OCI bundle: Slurm's own runtime's */
-	if (!S_ISREG(st.st_mode))
-		return lr_error_set(err, EINVAL, "container image %s: not a file", image);
 	free(lr_plugin.image);
 	lr_plugin.image = strdup(image);
 	if (!lr_plugin.image)

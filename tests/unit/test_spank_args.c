@@ -162,6 +162,20 @@ static void a_bad_variable_is_an_error_naming_it(void **state)
 	lr_spank_args_free(&a);
 }
 
+/* spank_getenv() cannot hold it: an error naming the variable, never an
+ * option silently left out. */
+static void a_variable_too_long_to_read_is_an_error(void **state)
+{
+	(void)state;
+	struct env e = {{"LABRUN_CONTAINER_MOUNTS"}, {lr_spank_env_too_long}};
+	struct lr_spank_args a = {0};
+	struct lr_error err = {0};
+	assert_int_equal(lr_spank_args_from_env(&a, fake_getenv, &e, &err), -E2BIG);
+	assert_non_null(strstr(err.msg, "LABRUN_CONTAINER_MOUNTS: longer than 4096 characters"));
+	assert_false(a.given[LR_OPT_MOUNTS]);
+	lr_spank_args_free(&a);
+}
+
 static void plugstack_arguments_are_known_or_refused(void **state)
 {
 	(void)state;
@@ -185,6 +199,24 @@ static void plugstack_arguments_are_known_or_refused(void **state)
 	assert_int_equal(lr_spank_conf_parse(&c, 1, relative_helper, &err), -EINVAL);
 }
 
+static void plugstack_timeout_is_bounded_seconds(void **state)
+{
+	(void)state;
+	struct lr_spank_conf c;
+	struct lr_error err = {0};
+	assert_int_equal(lr_spank_conf_parse(&c, 0, NULL, &err), 0);
+	assert_int_equal(c.timeout, LR_HELPER_START_TIMEOUT);
+	char *five[] = {"timeout=5"};
+	assert_int_equal(lr_spank_conf_parse(&c, 1, five, &err), 0);
+	assert_int_equal(c.timeout, 5);
+	static char *bad[] = {"timeout=0",  "timeout=-1",   "timeout=",
+			      "timeout=5s", "timeout=3601", "timeout=99999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(lr_spank_conf_parse(&c, 1, &bad[i], &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "the seconds must be from 1 to 3600"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,7 +228,9 @@ int main(void)
 		cmocka_unit_test(values_are_bounded),
 		cmocka_unit_test(variables_fill_in_options_not_given),
 		cmocka_unit_test(a_bad_variable_is_an_error_naming_it),
+		cmocka_unit_test(a_variable_too_long_to_read_is_an_error),
 		cmocka_unit_test(plugstack_arguments_are_known_or_refused),
+		cmocka_unit_test(plugstack_timeout_is_bounded_seconds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
