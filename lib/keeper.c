@@ -443,10 +443,90 @@ static void run_entrypoint(const struct lr_keeper_plan *p)
 	fail(p, &err);
 }
 
+/* --container-remap-root in a Slurm step: the tasks' nested user
+ * namespace (and its copy of the mounts, locked), made by a child that
+ * enters it, so that the keeper never does.  A keeper inside it would
+ * share it with the tasks, who are root there: the capability check of
+ * ptrace(2) then lets them attach to it, read its environment and take
+ * its fds with pidfd_getfd (issue 12, item 15).  The launcher's job nests
+ * the same way, from a child (run_job()).  Sets *user and *mnt to the
+ * nested namespaces' fds. */
+static int nest_for_tasks(int *user, int *mnt, struct lr_error *err)
+{
+	int sync[2];
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return lr_error_errno(err, errno, "pipe");
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(sync[0]);
+		close(sync[1]);
+		return lr_error_errno(err, errno, "cannot enter the job's user namespace");
+	}
+	if (pid == 0) {
+		struct lr_error e = {0};
+		int r = lr_userns_nest(&e);
+		(void)!write(sync[1], &r, sizeof(r));
+		for (;;)
+			pause(); /* until the keeper has opened its namespaces */
+	}
+	close(sync[1]);
+	int r = -EIO;
+	ssize_t n;
+	while ((n = read(sync[0], &r, sizeof(r))) < 0 && errno == EINTR)
+		;
+	close(sync[0]);
+	if (n != (ssize_t)sizeof(r))
+		r = -EIO;
+	char path[64];
+	*user = *mnt = -1;
+	if (r == 0) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		*user = open(path, O_RDONLY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+		*mnt = open(path, O_RDONLY | O_CLOEXEC);
+		if (*user < 0 || *mnt < 0)
+			r = -errno;
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		if (*user >= 0)
+			close(*user);
+		if (*mnt >= 0)
+			close(*mnt);
+		*user = *mnt = -1;
+		return lr_error_errno(err, -r, "cannot enter the job's user namespace");
+	}
+	return 0;
+}
+
+/* Every fd closed but the n in keep (and 0-2, /dev/null from
+ * labrun-step): the image's, the binds', the step's socket and the pipe
+ * to slurmstepd are no business of an idle PID 1 the tasks can see. */
+static void close_all_but(const int *keep, size_t n)
+{
+	unsigned from = 3;
+	for (;;) {
+		unsigned next = ~0U; /* the lowest kept fd at or above from */
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] >= (int)from && (unsigned)keep[i] < next)
+				next = (unsigned)keep[i];
+		if (next == ~0U)
+			break;
+		if (next > from)
+			close_range(from, next - 1, 0);
+		from = next + 1;
+	}
+	close_range(from, ~0U, 0);
+}
+
 /* A Slurm step's keeper (DESIGN.md §4): no job of its own.  It hands the
  * namespaces its tasks join to slurmstepd and stays as init, reaping the
  * orphans of every task, until labrun-step goes (released by slurmstepd
- * after the last task, or killed with the step). */
+ * after the last task, or killed with the step).  Non-dumpable and with
+ * no fd but its three: nothing in the container may trace it or take what
+ * it holds (invariant 8, notes/security.md). */
 static __attribute__((noreturn)) void anchor(const struct lr_keeper_plan *p)
 {
 	const struct lr_container_spec *s = p->spec;
@@ -455,15 +535,13 @@ static __attribute__((noreturn)) void anchor(const struct lr_keeper_plan *p)
 	for (int k = 0; k < LR_NS_COUNT; k++)
 		fds[k] = -1;
 	/* The job's user namespace with --remap-root is a nested one, as for
-	 * labrun's own job: entering it locks every mount (userns.h).  The
-	 * keeper enters it too, so that all tasks share one. */
+	 * labrun's own job: entering it locks every mount (userns.h).  One
+	 * for all the tasks (MPI needs them in one), made by a child. */
+	if (s->remap_root && nest_for_tasks(&fds[LR_NS_JOB_USER], &fds[LR_NS_MNT], &err) < 0)
+		fail(p, &err);
 	for (int k = 0; k < LR_NS_COUNT; k++) {
-		if (k == LR_NS_JOB_USER) {
-			if (!s->remap_root)
-				continue;
-			if (lr_userns_nest(&err) < 0)
-				fail(p, &err);
-		}
+		if (k == LR_NS_JOB_USER || fds[k] >= 0)
+			continue;
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/self/ns/%s", lr_ns_names[k]);
 		fds[k] = open(path, O_RDONLY | O_CLOEXEC);
@@ -471,6 +549,13 @@ static __attribute__((noreturn)) void anchor(const struct lr_keeper_plan *p)
 			lr_error_errno(&err, errno, "open %s", path);
 			fail(p, &err);
 		}
+	}
+	/* From here on the keeper's /proc files are root's and ptrace needs
+	 * CAP_SYS_PTRACE in the host's user namespace (ptrace(2): "dumpable"),
+	 * whatever the tasks hold in the container's. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		lr_error_errno(&err, errno, "set the keeper non-dumpable");
+		fail(p, &err);
 	}
 	sigset_t chld;
 	sigemptyset(&chld);
@@ -483,10 +568,10 @@ static __attribute__((noreturn)) void anchor(const struct lr_keeper_plan *p)
 	if (lr_step_send_ready(s->step_fd, fds, s->workdir, s->workdir_explicit, s->envp,
 			       &s->step_limits, &err) < 0)
 		fail(p, &err);
-	for (int k = 0; k < LR_NS_COUNT; k++)
-		if (fds[k] >= 0)
-			close(fds[k]);
-	close(s->step_fd);
+	/* Its own three: the launcher's end (alive), the report pipe (its
+	 * end tells labrun-step the keeper is gone) and its signals. */
+	const int keep[] = {p->alive_fd, p->report_fd, sfd};
+	close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
 	lr_debug(1, "container handed over to slurmstepd");
 	struct pollfd pfd[2] = {{.fd = p->alive_fd, .events = POLLIN},
 				{.fd = sfd, .events = POLLIN}};
