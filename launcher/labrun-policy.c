@@ -33,11 +33,13 @@
 #include "devices.h"
 #include "cgroup.h"
 #include "cleanup.h"
+#include "escape.h"
 #include "launch_quota.h"
 #include "placement.h"
 #include "quota.h"
 #include "policy.h"
 #include "policy_show.h"
+#include "trust.h"
 
 /* The rules file apply writes, and the lock that keeps two applies apart. */
 #define LR_CGRULES_FILE "/etc/cgrules.d/labrun.conf"
@@ -122,7 +124,9 @@ static int cmd_check(const char *dir, int argc, char **argv)
 	size_t members = 0;
 	for (size_t i = 0; i < p.n_labs; i++)
 		members += p.labs[i].n_users + p.labs[i].n_groups;
-	printf("%s: %zu lab%s, %zu member entr%s: the policy is valid\n", dir, p.n_labs,
+	char shown[PATH_MAX * 4];
+	lr_escape_str(shown, sizeof(shown), dir);
+	printf("%s: %zu lab%s, %zu member entr%s: the policy is valid\n", shown, p.n_labs,
 	       p.n_labs == 1 ? "" : "s", members, members == 1 ? "y" : "ies");
 	lr_policy_free(&p);
 	return OK;
@@ -232,20 +236,22 @@ static int apply_storage(const struct lr_cg_plan *plan, bool dry, size_t *change
 			int r = lr_quota_get(st->path, n->owner, &u, &err);
 			if (r == 0 && u.limit == (bytes + 1023) / 1024 * 1024)
 				continue;
-			char v[32] = "none";
+			char v[32] = "none", path[PATH_MAX * 4];
 			if (bytes)
 				lr_res_format(LR_RES_MEMORY, bytes, v, sizeof(v));
+			lr_escape_str(path, sizeof(path), st->path);
+			lr_escape_error(&err);
 			if (r == 0 && !dry)
 				r = lr_quota_set(st->path, n->owner, bytes, &err);
 			if (r == 0) {
 				(*changes)++;
-				printf("%sset storage %s for %s = %s\n", dry ? "would " : "",
-				       st->path, who, v);
+				printf("%sset storage %s for %s = %s\n", dry ? "would " : "", path,
+				       who, v);
 			}
 			if (r < 0) {
 				fprintf(stderr,
-					"labrun-policy: apply: storage %s for %s: %s (%s)\n",
-					st->path, who, err.msg,
+					"labrun-policy: apply: storage %s for %s: %s (%s)\n", path,
+					who, err.msg,
 					dry ? "apply would skip it" : "not applied; the rest is");
 				problems++;
 			}
@@ -393,6 +399,45 @@ static int cmd_apply(const char *dir, int argc, char **argv)
 	return problems ? FAILED : OK;
 }
 
+/* labrun.conf, under the lab files' rule (trust.h): its policy-dir says
+ * where apply reads the lab files, so whoever could change it could point
+ * apply at lab files of their own (DECISIONS.md).  Read from the fd that
+ * was checked.  The default file may be missing (built-in defaults). */
+static int load_config(struct lr_config *cfg, const char *path, struct lr_error *err)
+{
+	struct passwd *pw = getpwuid(getuid());
+	struct lr_expand ex = {.home = pw ? pw->pw_dir : "/", .user = pw ? pw->pw_name : "root"};
+	_cleanup_close_ int fd = lr_trust_open_file(path, geteuid(), err);
+	if (fd == -ENOENT && !strcmp(path, LR_DEFAULT_CONFIG_PATH)) {
+		lr_error_clear(err);
+		return 0;
+	}
+	if (fd == -EPERM)
+		return lr_error_prefix(err,
+				       "%s: refused: labrun.conf and every directory above "
+				       "it must be writable by root alone, as the lab files "
+				       "(labrun-policy(5))",
+				       path);
+	if (fd < 0)
+		return lr_error_prefix(err, "%s: cannot read", path);
+	/* One byte more than allowed: lr_config_parse says it is too big. */
+	_cleanup_free_ char *buf = malloc(LR_CONFIG_MAX_BYTES + 1);
+	if (!buf)
+		return lr_error_errno(err, ENOMEM, "%s: cannot read", path);
+	size_t len = 0;
+	while (len < LR_CONFIG_MAX_BYTES + 1) {
+		ssize_t n = read(fd, buf + len, LR_CONFIG_MAX_BYTES + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return lr_error_errno(err, errno, "%s: cannot read", path);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return lr_config_parse(cfg, path, buf, len, &ex, err);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -419,10 +464,9 @@ int main(int argc, char **argv)
 		return bad_usage("missing COMMAND");
 	static struct lr_config cfg;
 	lr_config_init(&cfg);
-	struct passwd *pw = getpwuid(getuid());
-	struct lr_expand ex = {.home = pw ? pw->pw_dir : "/", .user = pw ? pw->pw_name : "root"};
 	struct lr_error err = {0};
-	if (lr_config_load(&cfg, config, !strcmp(config, LR_DEFAULT_CONFIG_PATH), &ex, &err) < 0) {
+	if (load_config(&cfg, config, &err) < 0) {
+		lr_escape_error(&err);
 		fprintf(stderr, "labrun-policy: %s\n", err.msg);
 		return FAILED;
 	}

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cgroup_job.h"
+#include "escape.h"
 #include "policy.h"
 #include "quota.h"
 #include "policy_show.h"
@@ -61,11 +62,12 @@ static void origin(const struct lr_origin *o, char *buf, size_t len)
 		return;
 	}
 	const char *base = strrchr(o->file, '/');
+	char file[PATH_MAX];
+	lr_escape_str(file, sizeof(file), base ? base + 1 : o->file);
 	if (!strcmp(o->scope, "member"))
-		snprintf(buf, len, "%s:%u [member %s]", base ? base + 1 : o->file, o->line,
-			 shown_user);
+		snprintf(buf, len, "%s:%u [member %s]", file, o->line, shown_user);
 	else
-		snprintf(buf, len, "%s:%u [%s]", base ? base + 1 : o->file, o->line, o->scope);
+		snprintf(buf, len, "%s:%u [%s]", file, o->line, o->scope);
 }
 
 static void show_keyed(FILE *out, const char *name, const struct lr_keyed *k, size_t n)
@@ -77,7 +79,10 @@ static void show_keyed(FILE *out, const char *name, const struct lr_keyed *k, si
 		else
 			lr_format_size(k[i].value, v, sizeof(v));
 		origin(&k[i].origin, o, sizeof(o));
-		snprintf(both, sizeof(both), "%s %s", k[i].key, v);
+		/* Lab files' text, escaped (escape.h): a terminal obeys ESC. */
+		char key[PATH_MAX];
+		lr_escape_str(key, sizeof(key), k[i].key);
+		snprintf(both, sizeof(both), "%s %s", key, v);
 		fprintf(out, "  %-13s %-22s %s\n", name, both, o);
 		/* A disk quota's usage, where the kernel keeps one. */
 		struct passwd *pw = getpwnam(shown_user);
@@ -89,7 +94,7 @@ static void show_keyed(FILE *out, const char *name, const struct lr_keyed *k, si
 			lr_format_size(u.used, used, sizeof(used));
 			if (u.limit)
 				lr_format_size(u.limit, lim, sizeof(lim));
-			fprintf(out, "  %-13s %s used on %s, quota %s\n", "", used, k[i].key, lim);
+			fprintf(out, "  %-13s %s used on %s, quota %s\n", "", used, key, lim);
 		}
 	}
 }
@@ -98,7 +103,9 @@ static void show_lab(FILE *out, const struct lr_lab *lab, const char *user)
 {
 	struct lr_limits a;
 	lr_lab_allocation(lab, user, &a);
-	fprintf(out, "lab %s (%s)\n", lab->name, lab->file);
+	char file[PATH_MAX * 4];
+	lr_escape_str(file, sizeof(file), lab->file);
+	fprintf(out, "lab %s (%s)\n", lab->name, file);
 	for (int r = 0; r < LR_RES_COUNT; r++) {
 		char v[32], o[PATH_MAX + 64];
 		lr_res_format((enum lr_res)r, a.value[r], v, sizeof(v));
@@ -128,7 +135,9 @@ int lr_policy_show(FILE *out, const char *prog, const char *dir, const char *use
 	shown_user = user;
 	struct passwd *pw = getpwnam(user);
 	if (!pw) {
-		fprintf(stderr, "%s: no user '%s' on this system\n", prog, user);
+		char shown[256];
+		lr_escape_str(shown, sizeof(shown), user);
+		fprintf(stderr, "%s: no user '%s' on this system\n", prog, shown);
 		return 1;
 	}
 	struct lr_policy p;
@@ -143,8 +152,11 @@ int lr_policy_show(FILE *out, const char *prog, const char *dir, const char *use
 	size_t n = lr_policy_labs_of(&p, user, (const char *const *)groups, ng, labs,
 				     LR_POLICY_MAX_LABS);
 	int status = 0;
+	char shown_dir[PATH_MAX * 4], shown_lab[256];
+	lr_escape_str(shown_dir, sizeof(shown_dir), dir);
+	lr_escape_str(shown_lab, sizeof(shown_lab), want ? want : "");
 	if (n == 0) {
-		fprintf(out, "%s is a member of no lab in %s: no quota applies\n", user, dir);
+		fprintf(out, "%s is a member of no lab in %s: no quota applies\n", user, shown_dir);
 	} else {
 		size_t shown = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -155,7 +167,8 @@ int lr_policy_show(FILE *out, const char *prog, const char *dir, const char *use
 			show_lab(out, labs[i], user);
 		}
 		if (want && !shown) {
-			fprintf(stderr, "%s: %s is not a member of lab '%s'\n", prog, user, want);
+			fprintf(stderr, "%s: %s is not a member of lab '%s'\n", prog, user,
+				shown_lab);
 			status = 1;
 		} else if (!want && n > 1) {
 			fprintf(out,

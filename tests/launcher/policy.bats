@@ -267,3 +267,103 @@ cgroup labrun/physics/$ME/login (owner $ME)"
 	run --separate-stderr lp plan --cgroup 3
 	assert_status 2
 }
+
+# Issue 12, item 10: whoever can change a lab file can raise their own
+# limits at the next apply, so a lab file, its directory or a directory above
+# that others can write is refused by every reader, naming it and its mode.
+# (Here the files are the test user's own: a caller trusts root's files and
+# its own; as root, apply trusts root's alone: tests/root/quota.bats.)
+@test "check, show, plan: a lab file or directory others can write is refused, naming it and its mode" {
+	lab physics <<-EOF
+	[lab]
+	members = $ME
+	EOF
+	chmod 666 "$LABS/physics.conf"
+	run --separate-stderr lp check
+	assert_status 1
+	[[ $stderr == "labrun-policy: $LABS/physics.conf: anyone can write it (mode 0666): a lab file, its directory and those above it must be writable by root alone"* ]] ||
+		{ lr_show; false; }
+	for cmd in "show $ME" plan; do
+		run --separate-stderr lp $cmd
+		assert_status 1
+		[[ $stderr == *"$LABS/physics.conf: anyone can write it (mode 0666)"* ]] || { lr_show; false; }
+	done
+	chmod 664 "$LABS/physics.conf"
+	run --separate-stderr lp check
+	assert_status 1
+	[[ $stderr == "labrun-policy: $LABS/physics.conf: its group "*" can write it (mode 0664)"* ]] ||
+		{ lr_show; false; }
+	chmod 644 "$LABS/physics.conf"
+	chmod 777 "$LABS"
+	run --separate-stderr lp check
+	assert_status 1
+	[[ $stderr == "labrun-policy: $LABS: anyone can write it (mode 0777)"* ]] || { lr_show; false; }
+	# A directory above, writable by others: labs.d could be swapped.
+	chmod 755 "$LABS"
+	mkdir -m 777 "$BATS_TEST_TMPDIR/open"
+	mkdir "$BATS_TEST_TMPDIR/open/labs.d"
+	cp "$LABS/physics.conf" "$BATS_TEST_TMPDIR/open/labs.d/"
+	run --separate-stderr "$LP" -d "$BATS_TEST_TMPDIR/open/labs.d" check
+	assert_status 1
+	[[ $stderr == "labrun-policy: $BATS_TEST_TMPDIR/open: anyone can write it (mode 0777)"* ]] ||
+		{ lr_show; false; }
+	# labrun refuses to start under it too, saying why.
+	write_conf "$LR_CONF" "policy-dir = $BATS_TEST_TMPDIR/open/labs.d"
+	run --separate-stderr lr --quota
+	assert_status 1
+	[[ $stderr == *"$BATS_TEST_TMPDIR/open: anyone can write it (mode 0777)"* ]] || { lr_show; false; }
+	# Sticky, as /tmp: nobody else can rename labs.d away; accepted.
+	chmod 1777 "$BATS_TEST_TMPDIR/open"
+	run --separate-stderr "$LP" -d "$BATS_TEST_TMPDIR/open/labs.d" check
+	assert_status 0
+}
+
+@test "labrun.conf that others can write is refused by labrun-policy: it says where the lab files are" {
+	lab physics <<-EOF
+	[lab]
+	members = $ME
+	EOF
+	write_conf "$LR_CONF" "policy-dir = $LABS"
+	chmod 644 "$LR_CONF"
+	run --separate-stderr "$LP" -c "$LR_CONF" check
+	assert_status 0
+	chmod 666 "$LR_CONF"
+	run --separate-stderr "$LP" -c "$LR_CONF" check
+	assert_status 1
+	[[ $stderr == "labrun-policy: $LR_CONF: refused: labrun.conf and every directory above it must be writable by root alone"*"$LR_CONF: anyone can write it (mode 0666)" ]] ||
+		{ lr_show; false; }
+}
+
+# Issue 12, misleading messages: labrun-policy echoed a lab file's control
+# characters to the terminal, which obeys them (ESC sequences retitle the
+# window, move the cursor over earlier lines).  They are a parse error now,
+# quoted escaped; whatever else of the files is shown is escaped too.
+@test "check, show: control characters from lab files reach the terminal escaped, never raw" {
+	printf '[lab]\nmembers = %s\nstorage = /scratch\033]0;pwned\007\033[2J 5G\n' "$ME" >"$LABS/physics.conf"
+	run --separate-stderr lp check
+	assert_status 1
+	[ "$stderr" = "labrun-policy: $LABS/physics.conf:3:19: a control character (0x1b): lab files are text" ] ||
+		{ lr_show; false; }
+	run --separate-stderr lp show "$ME"
+	assert_status 1
+	[[ $stderr != *$'\033'* && $output != *$'\033'* ]] || { lr_show; false; }
+	# A name the parser quotes: a lab file's name, escaped.
+	rm "$LABS/physics.conf"
+	printf '[lab]\nmembers = %s\n' "$ME" >"$LABS/a"$'\033'"[31mred.conf"
+	run --separate-stderr lp check
+	assert_status 1
+	[ "$stderr" = "labrun-policy: $LABS/a\\x1b[31mred.conf: the file name must be the lab's name (letters, digits, . _ -) and .conf" ] ||
+		{ lr_show; false; }
+	# A directory with one in its name: shown escaped by check and show.
+	local odd=$BATS_TEST_TMPDIR/labs$'\r\033[1A'
+	mkdir "$odd"
+	printf '[lab]\nmembers = %s\n' "$ME" >"$odd/physics.conf"
+	run --separate-stderr "$LP" -d "$odd" check
+	assert_status 0
+	[ "$output" = "$BATS_TEST_TMPDIR/labs\\r\\x1b[1A: 1 lab, 1 member entry: the policy is valid" ] ||
+		{ lr_show; false; }
+	run --separate-stderr "$LP" -d "$odd" show "$ME"
+	assert_status 0
+	[[ $output == *"lab physics ($BATS_TEST_TMPDIR/labs\\r\\x1b[1A/physics.conf)"* ]] || { lr_show; false; }
+	[[ $output != *$'\033'* && $output != *$'\r'* ]] || { lr_show; false; }
+}
