@@ -162,7 +162,10 @@ void lr_pty_sync(struct lr_pty *p)
 		return;
 	/* Only the foreground may set the terminal (a background tcsetattr
 	 * would stop labrun with SIGTTOU) or read it (SIGTTIN). */
-	bool fg = tcgetpgrp(p->in) == getpgrp();
+	pid_t pgrp = tcgetpgrp(p->in);
+	/* Not labrun's controlling terminal (started by setsid): no job
+	 * control applies, labrun has it to itself. */
+	bool fg = pgrp == getpgrp() || (pgrp < 0 && errno == ENOTTY);
 	if (fg && !p->raw) {
 		struct termios t = p->saved;
 		cfmakeraw(&t);
