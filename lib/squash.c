@@ -370,6 +370,64 @@ static unsigned basic_type(unsigned t)
 	return t > SQUASHFS_SOCKET_TYPE ? t - 7 : t;
 }
 
+/* Extended attributes of one inode at most, and a value's bytes at most
+ * (what xattr_each() below serves). */
+#define MAX_INODE_XATTRS 4096
+#define MAX_XATTR_VALUE 65536
+
+/* A position in the xattr key/value table, checked as md_read() wants. */
+static bool xattr_cursor(const sqfs *fs, uint64_t ref, sqfs_md_cursor *cur)
+{
+	uint64_t kv = fs->xattr_info.xattr_table_start;
+	if ((ref >> 16) >= fs->sb.xattr_id_table_start - kv ||
+	    (ref & 0xffff) >= SQUASHFS_METADATA_SIZE)
+		return false;
+	*cur = (sqfs_md_cursor){.block = (sqfs_off_t)(kv + (ref >> 16)),
+				.offset = (size_t)(ref & 0xffff)};
+	return true;
+}
+
+/* The xattrs of entry idx of the xattr id table, read as libsquashfuse's
+ * sqfs_xattr_* functions will (xattr_each()): names, values and
+ * out-of-line values inside the key/value table, sizes bounded. */
+static int xattrs_checked(sqfs *fs, uint32_t idx, const char **why)
+{
+	struct squashfs_xattr_id id;
+	uint64_t end = fs->sb.xattr_id_table_start;
+	sqfs_md_cursor cur;
+	*why = "corrupt xattr table";
+	if (sqfs_table_get(&fs->xattr_table, fs, idx, &id) != SQFS_OK ||
+	    !xattr_cursor(fs, le64toh(id.xattr), &cur) || le32toh(id.count) > MAX_INODE_XATTRS)
+		return -EIO;
+	for (uint32_t i = 0; i < le32toh(id.count); i++) {
+		struct squashfs_xattr_entry e;
+		struct squashfs_xattr_val v;
+		if (md_read(fs, &cur, end, &e, sizeof(e)) < 0)
+			return -EIO;
+		unsigned type = le16toh(e.type), nlen = le16toh(e.size);
+		if ((type & ~(unsigned)(SQUASHFS_XATTR_VALUE_OOL | SQUASHFS_XATTR_PREFIX_MASK)) ||
+		    (type & SQUASHFS_XATTR_PREFIX_MASK) > SQUASHFS_XATTR_SECURITY || nlen > 255 ||
+		    md_read(fs, &cur, end, NULL, nlen) < 0 ||
+		    md_read(fs, &cur, end, &v, sizeof(v)) < 0)
+			return -EIO;
+		if (type & SQUASHFS_XATTR_VALUE_OOL) {
+			uint64_t ref;
+			sqfs_md_cursor val;
+			if (le32toh(v.vsize) != sizeof(ref) ||
+			    md_read(fs, &cur, end, &ref, sizeof(ref)) < 0 ||
+			    !xattr_cursor(fs, le64toh(ref), &val) ||
+			    md_read(fs, &val, end, &v, sizeof(v)) < 0 ||
+			    le32toh(v.vsize) > MAX_XATTR_VALUE ||
+			    md_read(fs, &val, end, NULL, le32toh(v.vsize)) < 0)
+				return -EIO;
+		} else if (le32toh(v.vsize) > MAX_XATTR_VALUE ||
+			   md_read(fs, &cur, end, NULL, le32toh(v.vsize)) < 0) {
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
 /* Inode id read with every offset, index and size checked; then
  * libsquashfuse's sqfs_inode_get(), reading the same bytes, is safe.
  * Returns 0 or -EIO with *why saying what is wrong. */
@@ -506,6 +564,10 @@ static int inode_checked(struct lr_squash *sq, sqfs_inode_id id, sqfs_inode *ino
 	if (xattr != SQUASHFS_INVALID_XATTR &&
 	    sb->xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK &&
 	    xattr >= fs->xattr_info.xattr_ids)
+		return -EIO;
+	if (xattr != SQUASHFS_INVALID_XATTR &&
+	    sb->xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK &&
+	    xattrs_checked(fs, xattr, why) < 0)
 		return -EIO;
 	*why = "corrupt inode";
 	if (sqfs_inode_get(fs, inode, id) != SQFS_OK)
@@ -913,7 +975,7 @@ static int xattr_each(sqfs *fs, sqfs_inode *inode,
 	if (inode->xattr >= fs->xattr_info.xattr_ids)
 		return -EIO;
 	sqfs_xattr x;
-	if (sqfs_xattr_open(fs, inode, &x) != SQFS_OK || x.remain > 4096)
+	if (sqfs_xattr_open(fs, inode, &x) != SQFS_OK || x.remain > MAX_INODE_XATTRS)
 		return -EIO;
 	char name[300];
 	char *value = NULL;
@@ -925,7 +987,7 @@ static int xattr_each(sqfs *fs, sqfs_inode *inode,
 		 * of the (wrong) prefix. */
 		if (sqfs_xattr_read(&x) != SQFS_OK || !(prefix = xattr_prefix(&x)) ||
 		    (nlen = x.entry.size) > 255 || sqfs_xattr_value_size(&x, &vlen) != SQFS_OK ||
-		    vlen > 65536) {
+		    vlen > MAX_XATTR_VALUE) {
 			r = -EIO;
 			break;
 		}
