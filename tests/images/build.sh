@@ -55,6 +55,7 @@ rm -rf "$OUT"/.build.*	# left by a build that was killed
 stamp=$( {
 	cat "$0" "$BUSYBOX_ROOT"
 	cat "$PROBES_SRC"/*.c "$PROBES_SRC"/*.h 2>/dev/null
+	cat "$HERE/hostile.c" "$HERE/hostile.h"
 	sha256sum "$BUSYBOX"
 	mksquashfs -version 2>&1 | head -1
 	"$CC" --version 2>&1 | head -1
@@ -68,6 +69,7 @@ manifest() {
 	echo corrupt.sqfs corrupt-data.sqfs notsquash.sqfs truncated.sqfs empty.sqfs
 	echo orphan.sqfs loop.sqfs deep.sqfs deep128.sqfs badjson.sqfs badparent.sqfs
 	echo probes.sqfs entry.sqfs hostile.sqfs digests
+	echo bad/ok.sqfs bad/cycle.sqfs bad/ids0.sqfs bad/root0700.sqfs
 }
 
 all_present() {
@@ -334,6 +336,15 @@ ln -s ../../../../../../../../etc/group "$h/etc/group"
 ln -s /proc/self/environ "$h/etc/hosts"
 ln -s /nonexistent "$h/etc/resolv.conf"
 mksq "$h" "$NEW/hostile.sqfs"
+
+# ---------------------------------------------------------------- bad/
+# Squashfs files crafted byte by byte, one per hole labrun's checks close
+# (tests/images/hostile.c lists the kinds): bad/KIND.sqfs.
+"$CC" -O2 -Wall -Werror -o "$S/bin/hostile" "$HERE/hostile.c"
+mkdir "$NEW/bad"
+for kind in $("$S/bin/hostile" --list); do
+	"$S/bin/hostile" "$kind" "$NEW/bad/$kind.sqfs"
+done
 
 # Digests for the tests' messages ("parent sha256:ab12... not found").
 cat >"$NEW/digests" <<EOF

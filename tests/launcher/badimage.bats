@@ -100,3 +100,104 @@ load helpers
 	LR_CONF=$BATS_TEST_TMPDIR/s.conf run_lr "$TOP" true
 	assert_labrun_error "sha256:${BASE_DIGEST:0:12}" 'looked in'
 }
+
+# ---------------------------------------------------------------- hostile bytes
+# Squashfs files crafted byte by byte (tests/images/hostile.c, built into
+# $IMAGES/bad/ by build.sh): before issue 12 each crashed labrun inside
+# libsquashfuse, hung it, or ran the job on a tree libsquashfuse misread.
+
+# run_bad KIND [ARGS...]: labrun on bad/KIND.sqfs running /etc/hello, a
+# file of mode 0644 in the sound tree: 126 (not executable) shows that the
+# image was mounted and the path looked up.
+run_bad() {
+	local kind=$1
+	shift
+	run_lr "$@" "$IMAGES/bad/$kind.sqfs" /etc/hello
+}
+
+@test "the generator's sound image mounts: its /etc/hello is found, and not executable" {
+	run_bad ok
+	assert_status 126
+	assert_stderr_matches '/etc/hello'
+}
+
+@test "a superblock whose id count is 0: 125, the file and 'id count 0'" {
+	run_bad ids0
+	assert_labrun_error 'bad/ids0\.sqfs' 'id count 0'
+}
+
+@test "files using a fragment the fragment table lacks: 125, naming the file inside" {
+	run_bad frag0
+	assert_labrun_error 'bad/frag0\.sqfs' '/bin/sh: fragment index past the fragment table'
+	run_bad fragidx
+	assert_labrun_error 'bad/fragidx\.sqfs' '/etc/hello: fragment index past'
+}
+
+@test "a corrupt id table: refused before running, never 'command not found'" {
+	for kind in idtable idblock uididx; do
+		run_bad "$kind"
+		assert_labrun_error "bad/$kind\\.sqfs" 'id table'
+		[[ $stderr != *"not found"* ]] || { lr_show; false; }
+	done
+}
+
+@test "table offsets and counts outside the file: 125 and one line each" {
+	for kind in inodestart dirstart fragstart idstart xattrstart bytesused blocklog \
+		rootref inodes0 truncated longlink typemix; do
+		run_bad "$kind"
+		assert_labrun_error "bad/$kind\\.sqfs" 'corrupt|truncated|outside|past|longer|differs'
+	done
+}
+
+@test "a directory cycle: 125 at once, naming the entry" {
+	run_bad cycle
+	assert_labrun_error 'bad/cycle\.sqfs' '/bin/loop: a directory reached twice'
+	run_bad selfdir
+	assert_labrun_error 'bad/selfdir\.sqfs' '/etc/again: a directory reached twice'
+}
+
+@test "entries named '..', '.', '../../x', 'a/b', a NUL byte, twice or out of order: never served" {
+	for kind in dotdot dot traversal slash nulname dup unsorted; do
+		run_bad "$kind"
+		assert_labrun_error "bad/$kind\\.sqfs" '/etc: (an entry named|two entries|entries out of order)'
+	done
+}
+
+@test "a 300-byte name (squashfuse issue 153): 125, not a crash" {
+	run_bad longname
+	assert_labrun_error 'bad/longname\.sqfs' '300 bytes'
+}
+
+@test "600 nested directories: past the depth limit, 125" {
+	run_bad deep
+	assert_labrun_error 'bad/deep\.sqfs' 'nested deeper than 512'
+}
+
+@test "a FIFO as image: 125 at once, 'is a FIFO', not a hang" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo.sqfs"
+	LR_TIMEOUT=10 run_lr "$BATS_TEST_TMPDIR/fifo.sqfs" true
+	assert_labrun_error 'fifo\.sqfs' 'is a FIFO, not a squashfs file'
+}
+
+@test "a character device as image: 125, says what it is" {
+	run_lr /dev/null true
+	assert_labrun_error '/dev/null' 'character device'
+}
+
+@test "a FIFO as a parent layer in the store: 125 at once, naming that file" {
+	mkdir "$BATS_TEST_TMPDIR/store"
+	mkfifo "$BATS_TEST_TMPDIR/store/sha256-$BASE_DIGEST.sqfs"
+	cp "$IMAGES/mid.sqfs" "$BATS_TEST_TMPDIR/store/sha256-$MID_DIGEST.sqfs"
+	write_conf "$BATS_TEST_TMPDIR/s.conf" "layer-store = $BATS_TEST_TMPDIR/store"
+	LR_TIMEOUT=10 LR_CONF=$BATS_TEST_TMPDIR/s.conf run_lr "$TOP" true
+	assert_labrun_error "sha256-$BASE_DIGEST\\.sqfs" 'is a FIFO'
+}
+
+@test "a layer whose root directory is mode 0700: names the layer and its mode, not 'mount proc'" {
+	run_bad root0700
+	assert_labrun_error 'bad/root0700\.sqfs' 'root directory is mode 0700' 'remap-root'
+	[[ $stderr != *"mount proc"* ]] || { lr_show; false; }
+	# With --remap-root the container is the root directory's owner.
+	run_bad root0700 --remap-root
+	assert_status 126
+}
