@@ -10,8 +10,9 @@
  * lr_squash_check() (the superblock, before libsquashfuse sees it),
  * lr_squash_open(), /.labrun/layer.json read and parsed, lr_squash_verify()
  * (every entry, every data block), lr_squash_walk() with lr_squash_pread()
- * of each regular file (flatten, inspect), and lr_squash_kind() of a few
- * paths (the layer view).  Besides memory errors (ASan, UBSan), it aborts
+ * of each regular file (flatten, inspect), lr_squash_kind() of a few
+ * paths (the layer view), and getxattr, listxattr and read by FUSE inode
+ * number (labrun's FUSE server).  Besides memory errors (ASan, UBSan), it aborts
  * when a promise of squash.h breaks: a failure has a message; the walk
  * gives the root first, then relative paths without "." or ".." or an
  * empty component; a regular file's pread never returns more than asked.
@@ -39,6 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_MAX_INPUT (256 * 1024)
 /* Bytes of each file read through lr_squash_pread() during the walk. */
 #define FUZZ_PREAD_MAX 65536
+/* FUSE inode numbers asked for by number (the FUSE server's calls). */
+#define FUZZ_MAX_INO 16
 
 /* A broken promise: say which, then abort (afl and libFuzzer see a crash). */
 static void fail(const char *what, int line)
@@ -146,6 +149,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = lr_squash_walk(sq, on_entry, &w, &err);
 	check(r == 0 || err.msg[0] != '\0');
 	free(w.buf);
+
+	/* What labrun's FUSE server asks of each file a job touches: getxattr,
+	 * listxattr, read, by FUSE inode number (small numbers: libsquashfuse_ll
+	 * numbers inodes from 1 upwards when they fit). */
+	char *xbuf = malloc(FUZZ_PREAD_MAX);
+	check(xbuf != NULL);
+	for (uint64_t ino = 1; ino <= FUZZ_MAX_INO; ino++) {
+		long n = lr_squash_listxattr(sq, ino, NULL, 0);
+		if (n > 0 && n <= FUZZ_PREAD_MAX)
+			check(lr_squash_listxattr(sq, ino, xbuf, (size_t)n) <= n);
+		n = lr_squash_getxattr(sq, ino, "user.overlay.opaque", NULL, 0);
+		if (n > 0 && n <= FUZZ_PREAD_MAX)
+			check(lr_squash_getxattr(sq, ino, "user.overlay.opaque", xbuf, (size_t)n) <=
+			      n);
+		const char *direct = NULL;
+		size_t got = 0;
+		if (lr_squash_read(sq, ino, 0, 8192, xbuf, &direct, &got) == 0)
+			check(got <= 8192);
+	}
+	free(xbuf);
 
 	static const char *const paths[] = {"/", "/.labrun", "/etc/passwd", "/a/b/c", "/.."};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
