@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "layersrc.h"
+#include "squash.h"
 
 #define MAX_XATTRS LR_BUILD_MAX_XATTRS
 
@@ -187,6 +188,16 @@ struct inode_seen {
 struct walk {
 	struct lr_build *b;
 	const char *top;
+	/* The directories from top down to the one walked: a bind mount can
+	 * make a directory its own descendant, which a walk must not follow
+	 * forever.  At most LR_SQUASH_MAX_DEPTH deep, as lr_squash_open()
+	 * wants the layer. */
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} up[LR_SQUASH_MAX_DEPTH + 1];
+	size_t depth;
+	uint64_t entries;
 	struct inode_seen *links; /* files with more than one link, by inode */
 	size_t n_links, cap_links;
 	char path[PATH_MAX];
@@ -263,6 +274,9 @@ static int walk_entry(struct walk *w, int dirfd, const char *name, size_t len, s
 	struct stat st;
 	if ((*name ? fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) : fstat(dirfd, &st)) < 0)
 		return lr_error_errno(err, errno, "%s", full);
+	if (++w->entries > LR_SQUASH_MAX_ENTRIES)
+		return lr_error_set(err, E2BIG, "%s: more than %u entries (the limit of a layer)",
+				    w->top, LR_SQUASH_MAX_ENTRIES);
 
 	if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
 		for (size_t i = 0; i < w->n_links; i++)
@@ -314,11 +328,20 @@ static int walk_entry(struct walk *w, int dirfd, const char *name, size_t len, s
 		e.target = target;
 	}
 	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-		int flags =
-			O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0);
+		/* O_NONBLOCK: if the file was swapped for a FIFO since the
+		 * fstatat(), the open must not wait for a writer; the fstat()
+		 * then sees that it is no longer the file looked at. */
+		int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+			    (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0);
 		fd = *name ? openat(dirfd, name, flags) : dup(dirfd);
-		if (fd < 0) {
+		struct stat now;
+		if (fd < 0 || fstat(fd, &now) < 0) {
 			r = lr_error_errno(err, errno, "%s", full);
+			goto out;
+		}
+		if (now.st_dev != st.st_dev || now.st_ino != st.st_ino ||
+		    (now.st_mode & S_IFMT) != (st.st_mode & S_IFMT)) {
+			r = lr_error_set(err, EAGAIN, "%s: changed while being read", full);
 			goto out;
 		}
 	}
@@ -328,8 +351,25 @@ static int walk_entry(struct walk *w, int dirfd, const char *name, size_t len, s
 			lr_error_prefix(err, "%s", full);
 		goto out;
 	}
-	if (S_ISDIR(st.st_mode))
+	if (S_ISDIR(st.st_mode)) {
+		for (size_t i = 0; i < w->depth; i++)
+			if (w->up[i].dev == st.st_dev && w->up[i].ino == st.st_ino) {
+				r = lr_error_set(
+					err, ELOOP,
+					"%s: a directory inside itself (a bind mount loop?)", full);
+				goto out;
+			}
+		if (w->depth > LR_SQUASH_MAX_DEPTH) {
+			r = lr_error_set(err, ELOOP, "%s: directories nested deeper than %d",
+					 w->top, LR_SQUASH_MAX_DEPTH);
+			goto out;
+		}
+		w->up[w->depth].dev = st.st_dev;
+		w->up[w->depth].ino = st.st_ino;
+		w->depth++;
 		r = walk_dir(w, fd, len, err);
+		w->depth--;
+	}
 out:
 	for (size_t i = 0; i < n_xattrs; i++)
 		free(xattrs[i].value);
