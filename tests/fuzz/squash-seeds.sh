@@ -8,7 +8,8 @@
 # directories (one opaque by overlay xattr, when this filesystem keeps
 # user xattrs), a file in a fragment, a file of a full block plus a
 # fragment, an empty file, a hard link, a symlink, a whiteout (char 0:0),
-# a FIFO, owners other than root, and /.labrun/layer.json.  Uncompressed
+# a FIFO, owners other than root, and /.labrun/layer.json; a directory
+# large enough for an index, a sparse file, shared xattr values.  Uncompressed
 # variants let mutations reach the tables instead of breaking a
 # compressed block; compressed ones exercise each codec this
 # libsquashfuse reads.
@@ -54,6 +55,19 @@ for c in xz lz4 zstd lzo; do
 	mksquashfs "$root/a" "$out/$c.sqfs" "${common[@]}" -comp "$c" >/dev/null 2>&1 ||
 		rm -f "$out/$c.sqfs"
 done
+# A directory whose listing is larger than a metadata block (8 KiB): a
+# directory index, which lookups by name use (an extended directory inode); a sparse file (blocks of size 0);
+# an xattr value shared by two files (stored out of line once); the
+# export table (inode lookup by number).
+big=$work/bigdir
+mkdir -p "$big/d"
+long=$(printf '%080d' 0)
+for i in $(seq 100); do : >"$big/d/$long$i"; done
+truncate -s 9000 "$big/sparse"
+printf 'x' >"$big/x1"
+printf 'y' >"$big/x2"
+setfattr -n user.shared -v "$(head -c 64 /dev/zero | tr '\0' v)" "$big/x1" "$big/x2" 2>/dev/null || true
+mksquashfs "$big" "$out/bigdir.sqfs" "${common[@]}" -noI -noD -noF -noX -exports >/dev/null
 mkdir -p "$work/empty"
 mksquashfs "$work/empty" "$out/empty.sqfs" "${common[@]}" -noI >/dev/null
 # sqfstar: as import and build see a tar (root-owned, numeric ids).
