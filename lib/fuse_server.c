@@ -12,6 +12,14 @@
  * from one place.  The cost is that layers are decompressed on one core;
  * a pool of workers is the way up if a workload shows that limit.
  *
+ * libsquashfuse_ll's own handlers (getattr, lookup, readdir, readlink) run
+ * on layers that lr_squash_open() has read through once with bounds checks:
+ * every inode, directory listing, index and table they can reach is known
+ * to be sound, and a layer with a directory cycle or entries named "..",
+ * ".", "", with '/' or NUL, or twice in a directory was refused before it
+ * could be served (doc/DECISIONS.md, issue 12).  File data and xattrs are
+ * read through squash.c, which checks each block before copying from it.
+ *
  * The mount itself is made by mount.c with our own /dev/fuse fd; libfuse
  * is then handed that fd as "/dev/fd/N" (libfuse >= 3.3), so libfuse never
  * runs fusermount3 and never mounts anything.

@@ -18,7 +18,7 @@ struct stat;
  * past them, so that no walk of a hostile layer is endless or unbounded. */
 #define LR_SQUASH_MAX_DEPTH 512		     /* directories nested in directories */
 #define LR_SQUASH_MAX_ENTRIES (1u << 24)     /* entries in the whole layer */
-#define LR_SQUASH_MAX_DIR_ENTRIES (1u << 20) /* entries in one directory */
+#define LR_SQUASH_MAX_DIR_ENTRIES (1u << 22) /* entries in one directory */
 #define LR_SQUASH_MAX_TARGET 4096	     /* bytes of a symbolic link's target (PATH_MAX) */
 
 /* Is the file open at fd a regular file?  fstat()s it into *st; otherwise
