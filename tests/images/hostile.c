@@ -7,13 +7,15 @@
  *
  * The squashfs is written by hand, every table uncompressed (so that a
  * byte is where this file puts it) but gzip named as the codec, as
- * mksquashfs -noI -noD -noF would: a superblock, one fragment block of file
- * data, the inode table, the directory table, the fragment table and the
- * id table, padded to 4 KiB.  The sound tree is
+ * mksquashfs -noI -noD -noF -noX would: a superblock, one fragment block of
+ * file data, the inode table, the directory table, the fragment, id and
+ * xattr tables, padded to 4 KiB.  The sound tree is
  *
  *   /            dir 0755       /etc/hello   "hello\n"
  *   /bin         dir 0755       /bin/sh      "#!/bin/false\n" (0755)
  *   /etc         dir 0755       /link        symlink to etc/hello
+ *
+ * /etc/hello has one extended attribute, user.x = "1".
  *
  * Kinds (each a hole that labrun once had or that libsquashfuse 0.1.105
  * does not check; upstream squashfuse issues 153 and 154):
@@ -50,6 +52,10 @@
  *   typemix      /etc/hello's directory entry says "directory", its inode
  *                "regular file"
  *   longlink     /link's target is 100000 bytes
+ *   xattridx     /etc/hello's xattr index 5, past the 1 xattr id
+ *   xattrref     the xattr id's reference points past the key/value table
+ *   xattrname    /etc/hello's xattr name is 300 bytes long
+ *   xattrsize    /etc/hello's xattr value says 100000 bytes
  *
  * Exit status 0, or 2 with a message (usage, unknown kind, write error).
  * Also built into the unit tests (HOSTILE_NO_MAIN): hostile_make().
@@ -74,6 +80,15 @@
 #define DEEP_LEVELS 600
 #define INVALID64 UINT64_MAX
 #define FRAG_NONE UINT32_MAX
+#define XATTR_NONE UINT32_MAX
+
+/* The one extended attribute of /etc/hello, user.x = "1", as the kinds
+ * that break it change it. */
+static struct {
+	uint16_t name_size;  /* bytes of the name as stored ("x": 1) */
+	uint32_t value_size; /* as stored ("1": 1) */
+	uint64_t ref_extra;  /* added to the id entry's reference */
+} xattr_spec;
 
 /* --------------------------------------------------------------- the tree */
 
@@ -91,6 +106,7 @@ struct node {
 	uint16_t entry_type;	 /* 0: from the inode */
 	uint32_t frag_idx;	 /* regular files: fragment, or FRAG_NONE */
 	uint32_t frag_off_extra; /* added to the offset in the fragment */
+	uint32_t xattr;		 /* regular files: xattr id index, or XATTR_NONE */
 	/* Set while writing. */
 	uint32_t ino;
 	uint64_t ref;	     /* inode reference: block << 16 | offset */
@@ -127,6 +143,7 @@ static struct node *node_new(struct node *parent, const char *name, uint16_t mod
 	memcpy(n->name, name, n->name_len);
 	n->mode = mode;
 	n->frag_idx = FRAG_NONE;
+	n->xattr = XATTR_NONE;
 	if (parent)
 		add_kid(parent, n);
 	return n;
@@ -230,10 +247,10 @@ static uint16_t basic_type(uint16_t mode)
 	}
 }
 
-static void inode_base(struct writer *w, struct node *n)
+static void inode_base(struct writer *w, struct node *n, uint16_t type)
 {
 	n->ref = md_ref(w->inodes.len);
-	put16(&w->inodes, basic_type(n->mode));
+	put16(&w->inodes, type);
 	put16(&w->inodes, n->mode & 07777);
 	put16(&w->inodes, n->uid_idx);
 	put16(&w->inodes, n->gid_idx);
@@ -279,7 +296,7 @@ static void write_node(struct writer *w, struct node *n, uint32_t parent_ino)
 		}
 		size_t listing_len = w->dirs.len - listing;
 		uint64_t dref = md_ref(listing);
-		inode_base(w, n);
+		inode_base(w, n, basic_type(n->mode));
 		put32(&w->inodes, (uint32_t)(dref >> 16)); /* start_block */
 		uint32_t nlink = 2;
 		for (size_t i = 0; i < n->n_kids; i++)
@@ -291,18 +308,29 @@ static void write_node(struct writer *w, struct node *n, uint32_t parent_ino)
 	} else if (S_ISREG(n->mode)) {
 		n->frag_off = (uint32_t)w->frag.len;
 		put(&w->frag, n->data, n->size);
-		inode_base(w, n);
-		put32(&w->inodes, 0); /* start_block: no full blocks */
-		put32(&w->inodes, n->frag_idx);
-		put32(&w->inodes, n->frag_off + n->frag_off_extra);
-		put32(&w->inodes, (uint32_t)n->size);
+		if (n->xattr != XATTR_NONE) { /* an extended file inode */
+			inode_base(w, n, 9);
+			put64(&w->inodes, 0); /* start_block */
+			put64(&w->inodes, n->size);
+			put64(&w->inodes, 0); /* sparse */
+			put32(&w->inodes, 1); /* nlink */
+			put32(&w->inodes, n->frag_idx);
+			put32(&w->inodes, n->frag_off + n->frag_off_extra);
+			put32(&w->inodes, n->xattr);
+		} else {
+			inode_base(w, n, basic_type(n->mode));
+			put32(&w->inodes, 0); /* start_block: no full blocks */
+			put32(&w->inodes, n->frag_idx);
+			put32(&w->inodes, n->frag_off + n->frag_off_extra);
+			put32(&w->inodes, (uint32_t)n->size);
+		}
 	} else if (S_ISLNK(n->mode)) {
-		inode_base(w, n);
+		inode_base(w, n, basic_type(n->mode));
 		put32(&w->inodes, 1);
 		put32(&w->inodes, (uint32_t)strlen(n->target));
 		put(&w->inodes, n->target, strlen(n->target));
 	} else {
-		inode_base(w, n);
+		inode_base(w, n, basic_type(n->mode));
 		put32(&w->inodes, 1);
 		if (S_ISCHR(n->mode) || S_ISBLK(n->mode))
 			put32(&w->inodes, 0);
@@ -376,17 +404,42 @@ static void serialise(struct node *root, struct buf *img, struct super *s)
 	md_flush(&out, &ids);
 	s->id_start = out.len;
 	put64(&out, id_md);
+	/* Xattr tables: the key/value pairs, the ids (one: where the pairs of
+	 * /etc/hello start, how many), the id table's header and pointer. */
+	uint64_t kv_md = out.len;
+	struct buf kv = {0};
+	put16(&kv, 0); /* user. */
+	put16(&kv, xattr_spec.name_size);
+	for (uint16_t i = 0; i < xattr_spec.name_size; i++)
+		put(&kv, "x", 1);
+	put32(&kv, xattr_spec.value_size);
+	for (uint32_t i = 0; i < xattr_spec.value_size && i < 100; i++)
+		put(&kv, "1", 1);
+	size_t kv_len = kv.len;
+	md_flush(&out, &kv);
+	uint64_t xid_md = out.len;
+	struct buf xid = {0};
+	put64(&xid, 0 + xattr_spec.ref_extra); /* block 0, offset 0 of the pairs */
+	put32(&xid, 1);
+	put32(&xid, (uint32_t)kv_len);
+	md_flush(&out, &xid);
+	s->xattr_start = out.len;
+	put64(&out, kv_md);
+	put32(&out, 1);
+	put32(&out, 0);
+	put64(&out, xid_md);
+	free(kv.p);
+	free(xid.p);
 	s->bytes_used = out.len;
 	s->inodes = w.next_ino;
 	s->block_size = BLOCK_SIZE;
 	s->block_log = BLOCK_LOG;
 	s->fragments = 1;
 	s->compression = 1; /* gzip, though nothing is compressed */
-	/* NOI | NOD | NOF | DUPLICATE | NO_XATTR... as mksquashfs -noI -noD -noF */
-	s->flags = 1 << 0 | 1 << 1 | 1 << 3 | 1 << 6 | 1 << 9;
+	/* NOI | NOD | NOF | NOX | DUPLICATE, as mksquashfs -noI -noD -noF -noX */
+	s->flags = 1 << 0 | 1 << 1 | 1 << 3 | 1 << 6 | 1 << 8;
 	s->no_ids = 1;
 	s->root = root->ref;
-	s->xattr_start = INVALID64;
 	s->lookup_start = INVALID64;
 	while (out.len % 4096)
 		put(&out, "", 1);
@@ -421,6 +474,7 @@ static struct node *sound_tree(void)
 	hello->data = "hello\n";
 	hello->size = strlen(hello->data);
 	hello->frag_idx = 0;
+	hello->xattr = 0;
 	struct node *link = node_new(root, "link", S_IFLNK | 0777);
 	link->target = strdup("etc/hello");
 	return root;
@@ -448,11 +502,12 @@ static struct node *etc_entry(struct node *root, const char *name, size_t name_l
 }
 
 static const char *const kinds[] = {
-	"ok",	     "root0700", "ids0",       "frag0",	    "fragidx",	 "fragoff", "uididx",
-	"idtable",   "idblock",	 "inodestart", "dirstart",  "fragstart", "idstart", "xattrstart",
-	"bytesused", "blocklog", "rootref",    "inodes0",   "truncated", "cycle",   "selfdir",
-	"dotdot",    "dot",	 "slash",      "traversal", "nulname",	 "dup",	    "unsorted",
-	"longname",  "deep",	 "typemix",    "longlink",  NULL,
+	"ok",	     "root0700", "ids0",       "frag0",	    "fragidx",	 "fragoff",  "uididx",
+	"idtable",   "idblock",	 "inodestart", "dirstart",  "fragstart", "idstart",  "xattrstart",
+	"bytesused", "blocklog", "rootref",    "inodes0",   "truncated", "cycle",    "selfdir",
+	"dotdot",    "dot",	 "slash",      "traversal", "nulname",	 "dup",	     "unsorted",
+	"longname",  "deep",	 "typemix",    "longlink",  "xattridx",	 "xattrref", "xattrname",
+	"xattrsize", NULL,
 };
 
 const char *const *hostile_kinds(void)
@@ -486,6 +541,9 @@ int hostile_make(const char *kind, const char *out)
 		return -EINVAL;
 	struct node *root = sound_tree();
 	struct node *etc = kid(root, "etc");
+	xattr_spec.name_size = 1;
+	xattr_spec.value_size = 1;
+	xattr_spec.ref_extra = 0;
 	/* Mutations of the tree. */
 	if (!strcmp(kind, "root0700"))
 		root->mode = S_IFDIR | 0700;
@@ -526,6 +584,14 @@ int hostile_make(const char *kind, const char *out)
 			d = node_new(d, "d", S_IFDIR | 0755);
 	} else if (!strcmp(kind, "typemix"))
 		kid(etc, "hello")->entry_type = 1;
+	else if (!strcmp(kind, "xattridx"))
+		kid(etc, "hello")->xattr = 5;
+	else if (!strcmp(kind, "xattrref"))
+		xattr_spec.ref_extra = (uint64_t)1 << 30;
+	else if (!strcmp(kind, "xattrname"))
+		xattr_spec.name_size = 300;
+	else if (!strcmp(kind, "xattrsize"))
+		xattr_spec.value_size = 100000;
 	else if (!strcmp(kind, "longlink")) {
 		struct node *l = kid(root, "link");
 		free(l->target);

@@ -183,6 +183,10 @@ static const struct {
 	{"deep", "directories nested deeper than 512"},
 	{"typemix", "/etc/hello: the directory entry's type differs"},
 	{"longlink", "/link: symbolic link target longer than PATH_MAX"},
+	{"xattridx", "/etc/hello: xattr index past the xattr table"},
+	{"xattrref", "/etc/hello: corrupt xattr table"},
+	{"xattrname", "/etc/hello: corrupt xattr table"},
+	{"xattrsize", "/etc/hello: corrupt xattr table"},
 };
 
 static void every_hostile_kind_is_refused_at_open_naming_the_cause(void **state)
