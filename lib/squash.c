@@ -533,9 +533,12 @@ static int inode_checked(struct lr_squash *sq, sqfs_inode_id id, sqfs_inode *ino
 		unsigned off = le16toh(l ? u.ldir.offset : u.dir.offset);
 		if (l)
 			xattr = le32toh(u.ldir.xattr);
+		uint32_t size = l ? le32toh(u.ldir.file_size) : le16toh(u.dir.file_size);
+		/* An empty directory's listing is never read (libsquashfuse
+		 * stops at its size), wherever it says it starts. */
 		*why = "directory listing outside the directory table";
-		if (block >= sq->dir_end - sb->directory_table_start ||
-		    off >= SQUASHFS_METADATA_SIZE)
+		if (size > 3 && (block >= sq->dir_end - sb->directory_table_start ||
+				 off >= SQUASHFS_METADATA_SIZE))
 			return -EIO;
 		break;
 	}
