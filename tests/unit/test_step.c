@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -402,6 +403,31 @@ static void failure_arrives_with_its_code_and_message(void **state)
 	assert_int_equal(err.code, ENOENT);
 	assert_string_equal(err.msg, "container image /img/x.sqsh: no such file");
 	assert_memory_equal(&h, &before, sizeof(h));
+}
+
+/* slurmstepd never waits for ever on the helper (issue 12, item 12): a
+ * hand-over that does not come is -ETIMEDOUT after the bound, and a
+ * message already there is taken at once. */
+static void a_handover_that_never_comes_times_out(void **state)
+{
+	struct fx *f = *state;
+	struct lr_step_handover h;
+	struct lr_error err = {0};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(lr_step_receive_within(f->sv[0], 200, &h, &err), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 190 && ms < 2000);
+	assert_non_null(strstr(err.msg, "not ready"));
+	struct lr_error failure;
+	lr_error_set(&failure, ENOENT, "no such image");
+	lr_step_send_failure(f->sv[1], &failure);
+	assert_int_equal(lr_step_receive_within(f->sv[0], 200, &h, &err), -ENOENT);
+	/* The helper's end without a word: at once, not after the bound. */
+	close(f->sv[1]);
+	f->sv[1] = -1;
+	assert_int_equal(lr_step_receive_within(f->sv[0], 60000, &h, &err), -EPIPE);
 }
 
 static void failure_without_a_code_or_message_arrives_as_eio(void **state)
@@ -905,6 +931,7 @@ int main(void)
 		T(as_many_env_entries_as_allowed_arrive),
 		T(sender_refuses_more_env_entries_than_allowed),
 		T(failure_arrives_with_its_code_and_message),
+		T(a_handover_that_never_comes_times_out),
 		T(failure_without_a_code_or_message_arrives_as_eio),
 		T(a_failure_with_an_empty_message_still_says_something),
 		T(peer_closing_without_a_word_is_epipe),
