@@ -2,7 +2,8 @@
 # tests/images/oci.sh OUTDIR - build the OCI and Docker image archives that
 # tests/launcher/import.bats feeds to "labrun-image import", good and bad,
 # from the OCI image spec alone: no docker daemon, no skopeo, no registry.
-# Tools: GNU tar, gzip, zstd, sha256sum, jq, setfattr, busybox-static.
+# Tools: GNU tar, gzip, zstd, sha256sum, jq, setfattr, busybox-static, and
+# tests/images/hostile_tar (built by make check; HOSTILE_TAR names it).
 #
 # What each fixture in OUTDIR is for:
 #   oci/          an OCI image layout (oci-layout, index.json, blobs/sha256/).
@@ -37,6 +38,23 @@
 #                                "absolute" for where the link leads.)
 #   bad-not-an-archive.tar       4 KiB of (reproducible) random bytes.
 #   bad-index/                   index.json that is not JSON.
+#   hostile-wh-dotdot/ (.tar)    layer 2 has the whiteout ".wh..." (a whiteout
+#                                of ".."), as an OCI layout and (NAME.tar) as
+#                                a docker-archive.
+#   hostile-wh-dot/ (.tar)       layer 2 has "dir/.wh.." (a whiteout of
+#                                "dir/."), the same two ways.
+#   hostile-special/ (.tar)      layer 2 has /dev/mem (character device 1:1,
+#                                mode 0666), /dev/sda (block 8:0), a
+#                                setuid-root and a setgid file, a file with
+#                                security.capability cap_sys_admin+ep, and
+#                                what stays: a whiteout, a FIFO, a setgid
+#                                directory (tests/images/hostile_tar.c writes
+#                                these layers, no root needed).
+#   hostile-dir/  (made only as root) a directory for build --from: a
+#                 character device 1:3 (a harmless /dev/null twin, mode
+#                 0666), a setuid-root and a setgid data file, a data file
+#                 with security.capability cap_sys_admin+ep, a file named
+#                 ".wh..." (only a tar's names are whiteouts).
 #   oci-digests   shell-sourceable: DIFF1..3 (sha256 hex of the uncompressed
 #                 layer tars, the config's diff_ids), CONFIG_DIGEST and
 #                 MANIFEST_DIGEST (and OTHER_* for "other"), BLOB1..3 (the
@@ -81,6 +99,7 @@ OUT=$1
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 # The busybox tree of layer 1, laid out as the example busybox image.
 BUSYBOX_ROOT=$(cd "$(dirname "$0")/../../images" && pwd)/busybox-root.sh
+HOSTILE_TAR=${HOSTILE_TAR:-${top_builddir:-$PWD}/tests/images/hostile_tar}
 export LC_ALL=C TZ=UTC
 
 for tool in tar gzip zstd jq sha256sum setfattr flock stat; do
@@ -89,6 +108,8 @@ for tool in tar gzip zstd jq sha256sum setfattr flock stat; do
 done
 tar --version 2>/dev/null | grep -q 'GNU tar' || die "tar is not GNU tar (--sort, --pax-option needed)"
 [ -x "$BUSYBOX" ] || die "$BUSYBOX not found (Debian: apt-get install busybox-static)"
+[ -x "$HOSTILE_TAR" ] ||
+	die "$HOSTILE_TAR not found: make check builds it (make tests/images/hostile_tar)"
 if command -v readelf >/dev/null && readelf -l "$BUSYBOX" 2>/dev/null | grep -q INTERP; then
 	die "$BUSYBOX is dynamically linked: the images need busybox-static"
 fi
@@ -102,7 +123,8 @@ rm -rf "$OUT"/.build.* # left by a build that was killed
 # ---------------------------------------------------------------- stamp
 stamp=$( {
 	cat "$0" "$BUSYBOX_ROOT"
-	sha256sum "$BUSYBOX"
+	sha256sum "$BUSYBOX" "$HOSTILE_TAR"
+	id -u
 	tar --version | head -1
 	gzip --version | head -1
 	zstd --version
@@ -114,6 +136,9 @@ fixtures() {
 	echo oci oci.tar docker.tar oci-digests
 	echo bad-missing-blob bad-digest bad-mediatype bad-truncated.tar bad-dotdot
 	echo bad-symlink-parent bad-absolute-symlink-parent bad-not-an-archive.tar bad-index
+	echo hostile-wh-dotdot hostile-wh-dotdot.tar hostile-wh-dot hostile-wh-dot.tar
+	echo hostile-special hostile-special.tar
+	[ "$(id -u)" != 0 ] || echo hostile-dir
 }
 
 all_present() {
@@ -347,33 +372,39 @@ layout "$NEW/oci" latest="$J/manifest.json" other="$J/other-manifest.json" -- \
 mktar "$NEW/oci.tar" "$NEW/oci" oci-layout index.json blobs
 
 # ---------------------------------------------------------------- docker.tar
-# Directory names are v1 layer ids: docker hashes a v1 JSON that names the
-# parent id; here the id is the hash of the parent id and the diff id,
-# as unique and as chained.
-d=$S/src/docker
-mkdir -p "$d"
-parent=
-layer_paths=()
-for i in 1 2 3; do
-	eval "diff=\$DIFF$i"
-	id=$(printf '%s %s' "$parent" "$diff" | sha256sum | cut -d' ' -f1)
-	mkdir "$d/$id"
-	printf '1.0' >"$d/$id/VERSION"
-	jq -n -c --arg id "$id" --arg parent "$parent" --arg created "$CREATED" \
-		'{id: $id} + (if $parent == "" then {} else {parent: $parent} end) +
-		 {created: $created, os: "linux"}' >"$d/$id/json"
-	cp "$S/layers/$i.tar" "$d/$id/layer.tar"
-	layer_paths+=("$id/layer.tar")
-	parent=$id
-done
+# docker_archive OUT CONFIG REPO:TAG LAYER-TAR...: OUT as "docker save"
+# writes it.  Directory names are v1 layer ids: docker hashes a v1 JSON
+# that names the parent id; here the id is the hash of the parent id and
+# the diff id, as unique and as chained.
+docker_archive() {
+	local out=$1 config=$2 tag=$3 d parent= id diff l config_hex layer_paths=()
+	shift 3
+	d=$(mktemp -d "$S/src/docker.XXXXXX")
+	for l; do
+		diff=$(hex "$l")
+		id=$(printf '%s %s' "$parent" "$diff" | sha256sum | cut -d' ' -f1)
+		mkdir "$d/$id"
+		printf '1.0' >"$d/$id/VERSION"
+		jq -n -c --arg id "$id" --arg parent "$parent" --arg created "$CREATED" \
+			'{id: $id} + (if $parent == "" then {} else {parent: $parent} end) +
+			 {created: $created, os: "linux"}' >"$d/$id/json"
+		cp "$l" "$d/$id/layer.tar"
+		layer_paths+=("$id/layer.tar")
+		parent=$id
+	done
+	config_hex=$(hex "$config")
+	cp "$config" "$d/$config_hex.json"
+	jq -n -c --arg config "$config_hex.json" --arg tag "$tag" \
+		'[{Config: $config, RepoTags: [$tag], Layers: $ARGS.positional}]' \
+		--args "${layer_paths[@]}" >"$d/manifest.json"
+	jq -n -c --arg id "$parent" --arg repo "${tag%%:*}" --arg t "${tag#*:}" \
+		'{($repo): {($t): $id}}' >"$d/repositories"
+	normalize "$d"
+	tar_all "$out" "$d"
+}
 CONFIG_DIGEST=$(hex "$J/config.json")
-cp "$J/config.json" "$d/$CONFIG_DIGEST.json"
-jq -n -c --arg config "$CONFIG_DIGEST.json" \
-	'[{Config: $config, RepoTags: ["fixture:latest"], Layers: $ARGS.positional}]' \
-	--args "${layer_paths[@]}" >"$d/manifest.json"
-jq -n -c --arg id "$parent" '{fixture: {latest: $id}}' >"$d/repositories"
-normalize "$d"
-tar_all "$NEW/docker.tar" "$d"
+docker_archive "$NEW/docker.tar" "$J/config.json" fixture:latest \
+	"$S/layers/1.tar" "$S/layers/2.tar" "$S/layers/3.tar"
 
 # ---------------------------------------------------------------- bad inputs
 # bad_image NAME LAYER2-MEDIATYPE LAYER2-FILE DIFFID2: a layout whose image
@@ -401,6 +432,41 @@ for b in dotdot:dotdot symlink-parent:symlink-parent absolute-symlink-parent:abs
 	f=$S/layers/${b#*:}.tar
 	bad_image "bad-${b%%:*}" "$MT_TAR" "$f" "$(hex "$f")"
 done
+
+# ---------------------------------------------------------------- hostile layers
+# hostile_image NAME LAYER2-TAR: layer 1 and the hostile layer 2, as an OCI
+# layout NAME/ and as a docker-archive NAME.tar.
+hostile_image() {
+	local name=$1 file=$2
+	image_config "$J/$name-config.json" '{"Env": ["PATH=/bin:/usr/bin"], "Cmd": ["/bin/true"]}' \
+		"$DIFF1" "$(hex "$file")"
+	manifest "$J/$name-manifest.json" "$J/$name-config.json" "$MT_GZIP=$L1" "$MT_TAR=$file"
+	layout "$NEW/$name" latest="$J/$name-manifest.json" -- \
+		"$J/$name-manifest.json" "$J/$name-config.json" "$L1" "$file"
+	docker_archive "$NEW/$name.tar" "$J/$name-config.json" hostile:latest \
+		"$S/layers/1.tar" "$file"
+}
+for k in wh-dotdot wh-dot special; do
+	"$HOSTILE_TAR" "$k" "$S/layers/$k.tar"
+	hostile_image "hostile-$k" "$S/layers/$k.tar"
+done
+
+# A directory for build --from: only root makes device nodes, set-id root
+# files and file capabilities on the host.  The device is a twin of
+# /dev/null, the files are data: nothing here grants anything on the host.
+if [ "$(id -u)" = 0 ]; then
+	h=$NEW/hostile-dir
+	mkdir -p "$h/dev" "$h/bin"
+	mknod -m 0666 "$h/dev/null-twin" c 1 3
+	printf 'not a program\n' >"$h/bin/suid-data"
+	printf 'not a program\n' >"$h/bin/sgid-data"
+	printf 'not a program\n' >"$h/bin/cap-data"
+	printf 'a plain file\n' >"$h/.wh..."
+	chmod 04755 "$h/bin/suid-data"
+	chmod 02755 "$h/bin/sgid-data"
+	# cap_sys_admin+ep (VFS_CAP_REVISION_2), as setcap writes it.
+	setfattr -n security.capability -v 0x0100000200002000000000000000000000000000 "$h/bin/cap-data"
+fi
 
 mkdir -p "$NEW/bad-index/blobs/sha256"
 printf '{"imageLayoutVersion":"1.0.0"}\n' >"$NEW/bad-index/oci-layout"
@@ -527,10 +593,23 @@ if grep -aq 'PaxHeaders\.[0-9]' "$S/layers/1.tar"; then die "self-check: a pid i
 [ "$(hex "$NEW/bad-digest/blobs/sha256/$BAD_DIGEST_BLOB")" != "$BAD_DIGEST_BLOB" ] ||
 	die "self-check: bad-digest's blob matches its name"
 if jq . "$NEW/bad-index/index.json" >/dev/null 2>&1; then die "self-check: bad-index is JSON"; fi
-for b in bad-mediatype bad-dotdot bad-symlink-parent bad-absolute-symlink-parent; do
+for b in bad-mediatype bad-dotdot bad-symlink-parent bad-absolute-symlink-parent \
+	hostile-wh-dotdot hostile-wh-dot hostile-special; do
 	for f in "$NEW/$b"/blobs/sha256/*; do
 		[ "$(hex "$f")" = "$(basename "$f")" ] || die "self-check: $b: $f: wrong digest"
 	done
+done
+# The hostile layers hold what their names say, as GNU tar reads them.
+tar -tf "$S/layers/wh-dotdot.tar" | grep -qx '\.wh\.\.\.' || die "self-check: no .wh... member"
+tar -tf "$S/layers/wh-dot.tar" | grep -qx 'dir/\.wh\.\.' || die "self-check: no dir/.wh.. member"
+listing=$(tar --xattrs --xattrs-include='*' -tvvf "$S/layers/special.tar" 2>/dev/null)
+grep -qE '^crw-rw-rw- +0/0 +1,1 .* dev/mem$' <<<"$listing" || die "self-check: no /dev/mem 1:1 0666"
+grep -qE '^-rwsr-xr-x +0/0 .* bin/suid-sh$' <<<"$listing" || die "self-check: no setuid root bin/suid-sh"
+grep -qx '  x: 20 security.capability' <<<"$listing" || die "self-check: no security.capability"
+for n in hostile-wh-dotdot hostile-wh-dot hostile-special; do
+	check_image "$NEW/$n" latest 2
+	[ "$(tar -xOf "$NEW/$n.tar" manifest.json | jq -r '.[0].Layers | length')" = 2 ] ||
+		die "self-check: $n.tar has not 2 layers"
 done
 jq -e '.layers[1].mediaType == "application/vnd.example.unknown"' \
 	"$NEW/bad-mediatype/blobs/sha256/$(jq -r '.manifests[0].digest' "$NEW/bad-mediatype/index.json" |

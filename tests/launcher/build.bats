@@ -66,15 +66,23 @@ li() {
 	cmp t1.sqfs t2.sqfs
 }
 
-@test "build --from-tar keeps the tar's owners, modes and devices (no root needed)" {
+@test "build --from-tar keeps the tar's owners and modes, set-id bits with --keep-special (no root needed)" {
 	mkdir -p t/etc
 	echo x >t/etc/owned
 	# GNU tar writes any owner into the archive without privilege.
 	tar -C t --owner=1234 --group=5678 --numeric-owner --mode=4755 -cf owned.tar etc/owned
-	run --separate-stderr li build --from-tar owned.tar -o owned.sqfs
+	run --separate-stderr li build --from-tar owned.tar --keep-special -o owned.sqfs
 	assert_status 0
+	assert_stderr_empty
 	run sq_ls owned.sqfs
 	[[ $output == *"-rwsr-xr-x 1234/5678 etc/owned"* ]] || { lr_show; false; }
+	# Without it, the setuid bit goes, and one line says so (issue 12).
+	run --separate-stderr li build --from-tar owned.tar -o plain.sqfs
+	assert_status 0
+	[[ $stderr == "labrun-image build: cleared the setuid/setgid bits of 1 file (/etc/owned); --keep-special keeps them" ]] ||
+		{ lr_show; false; }
+	run sq_ls plain.sqfs
+	[[ $output == *"-rwxr-xr-x 1234/5678 etc/owned"* ]] || { lr_show; false; }
 }
 
 @test "build --parent stores only the difference; labrun shows the merged tree" {
@@ -289,4 +297,139 @@ li() {
 	run --separate-stderr lr app2.sqfs /bin/cat /app/x
 	assert_status 0
 	[ "$output" = hi ]
+}
+
+# ---------------------------------------------------------------- hostile input (issue 12)
+
+@test "build --from-tar: whiteouts .wh... and dir/.wh.. are refused, naming the member" {
+	mkdir -p wh1/etc wh2/dir
+	echo fine >wh1/etc/ok
+	: >wh1/.wh...
+	echo fine >wh2/dir/ok
+	: >wh2/dir/.wh..
+	tar -C wh1 -cf wh-dotdot.tar etc .wh...
+	tar -C wh2 -cf wh-dot.tar dir
+	for c in "wh-dotdot.tar|\.wh\.\.\." "wh-dot.tar|dir/\.wh\.\."; do
+		run --separate-stderr li build --from-tar "${c%%|*}" -o out.sqfs
+		[ "$status" -eq 1 ] || { echo "case: $c"; lr_show; false; }
+		[ "${#stderr_lines[@]}" -eq 1 ] || { echo "case: $c"; lr_show; false; }
+		assert_stderr_matches "${c%%|*}" "member ${c##*|}" refused
+		[ ! -e out.sqfs ]
+		# As a diff, and over a parent, the same.
+		li build --from "$ROOT" -o base.sqfs
+		run --separate-stderr li build --from-tar "${c%%|*}" --parent base.sqfs --diff -o out.sqfs
+		[ "$status" -eq 1 ] || { echo "case: $c --diff"; lr_show; false; }
+		assert_stderr_matches "member ${c##*|}" refused
+		[ ! -e out.sqfs ]
+	done
+	! ls -A | grep -q labrun-image || { ls -A; false; }
+}
+
+# special_tar OUT: the hostile layer of tests/images/oci.sh's
+# hostile-special.tar (hostile_tar.c): /dev/mem 1:1 0666, /dev/sda,
+# bin/suid-sh 04755, bin/sgid-tool 02755, bin/cap-tool with
+# cap_sys_admin+ep, a whiteout, a FIFO, a setgid directory.
+special_tar() {
+	local a=$IMAGES/oci/hostile-special.tar member
+	[ -r "$a" ] || { echo "fixture $a missing: tests/images/oci.sh did not run"; return 1; }
+	member=$(tar -xOf "$a" manifest.json | jq -r '.[0].Layers[1]')
+	tar -xOf "$a" "$member" >"$1"
+}
+
+@test "build --from-tar: /dev/mem dropped, set-id bits and file capabilities stripped, one line; --keep-special keeps them" {
+	special_tar special.tar
+	run --separate-stderr li build --from-tar special.tar -o s.sqfs
+	assert_status 0
+	[ "${#stderr_lines[@]}" -eq 1 ] || { lr_show; false; }
+	assert_stderr_matches '^labrun-image build: dropped 2 device nodes \(/dev/mem, \.\.\.\)' \
+		'setuid/setgid bits of 2 files' 'file capabilities of 1 file \(/bin/cap-tool\)' '--keep-special'
+	run sq_ls s.sqfs
+	assert_output_not_contains dev/mem
+	assert_output_not_contains dev/sda
+	[[ $output == *"-rwxr-xr-x 0/0 bin/suid-sh"* ]] || { lr_show; false; }
+	[[ $output == *"-rwxr-xr-x 0/5 bin/sgid-tool"* ]] || { lr_show; false; }
+	[[ $output == *"prw------- 0/0 run/fifo"* ]] || { lr_show; false; }
+	[[ $output == *"drwxrwsr-x 0/50 srv/shared"* ]] || { lr_show; false; }
+	run rdsquashfs -x /bin/cap-tool s.sqfs
+	assert_output_not_contains security.capability
+
+	run --separate-stderr li build --from-tar special.tar --keep-special -o k.sqfs
+	assert_status 0
+	assert_stderr_empty
+	run sq_ls k.sqfs
+	[[ $output == *"crw-rw-rw- 0/0 1,1 dev/mem"* ]] || { lr_show; false; }
+	[[ $output == *"-rwsr-xr-x 0/0 bin/suid-sh"* ]] || { lr_show; false; }
+	run rdsquashfs -x /bin/cap-tool k.sqfs
+	assert_output security.capability=0x0100000200002000000000000000000000000000
+}
+
+@test "flatten: an image's devices, set-id bits and capabilities are dropped unless --keep-special" {
+	special_tar special.tar
+	li build --from "$ROOT" -o base.sqfs
+	li build --from-tar special.tar --keep-special --parent base.sqfs --diff -o top.sqfs
+	run --separate-stderr li flatten -o flat.sqfs top.sqfs
+	assert_status 0
+	assert_stderr_matches '^labrun-image flatten: dropped 2 device nodes' 'setuid/setgid' \
+		'file capabilities' '--keep-special'
+	run sq_ls flat.sqfs
+	assert_output_not_contains dev/mem
+	[[ $output == *"-rwxr-xr-x 0/0 bin/suid-sh"* ]] || { lr_show; false; }
+	run --separate-stderr li flatten --keep-special -o flat-kept.sqfs top.sqfs
+	assert_status 0
+	assert_stderr_empty
+	run sq_ls flat-kept.sqfs
+	[[ $output == *"crw-rw-rw- 0/0 1,1 dev/mem"* ]] || { lr_show; false; }
+	[[ $output == *"-rwsr-xr-x 0/0 bin/suid-sh"* ]] || { lr_show; false; }
+}
+
+@test "build --from DIR: a device, set-id files and a file capability are dropped or stripped; .wh... stays a file" {
+	h=$IMAGES/oci/hostile-dir
+	[ -d "$h" ] || skip "needs $h, which tests/images/oci.sh makes only as root (mknod, chown, security.capability)"
+	run --separate-stderr li build --from "$h" -o d.sqfs
+	assert_status 0
+	[ "${#stderr_lines[@]}" -eq 1 ] || { lr_show; false; }
+	assert_stderr_matches '^labrun-image build: dropped 1 device node \(/dev/null-twin\)' \
+		'setuid/setgid bits of 2 files' 'file capabilities of 1 file \(/bin/cap-data\)'
+	run sq_ls d.sqfs
+	assert_output_not_contains null-twin
+	[[ $output == *"-rwxr-xr-x 0/0 bin/suid-data"* ]] || { lr_show; false; }
+	[[ $output == *"-rwxr-xr-x 0/0 bin/sgid-data"* ]] || { lr_show; false; }
+	# Only a tar's names are whiteouts: a file of that name is a file.
+	[[ $output == *"-rw-r--r-- 0/0 .wh..."* ]] || { lr_show; false; }
+	run rdsquashfs -x /bin/cap-data d.sqfs
+	assert_output_not_contains security.capability
+	run --separate-stderr li build --from "$h" --keep-special -o k.sqfs
+	assert_status 0
+	assert_stderr_empty
+	run sq_ls k.sqfs
+	[[ $output == *"crw-rw-rw- 0/0 1,3 dev/null-twin"* ]] || { lr_show; false; }
+	[[ $output == *"-rwsr-xr-x 0/0 bin/suid-data"* ]] || { lr_show; false; }
+}
+
+@test "a killed build's temporary file beside -o goes at the next build there" {
+	mkdir out
+	mkfifo slow
+	# A build reading a tar from a pipe that stops mid-archive: killed
+	# while its temporary file is open.
+	tar -C "$ROOT" -cf full.tar .
+	(
+		head -c 100000 full.tar
+		exec sleep 60
+	) >slow &
+	feeder=$!
+	"$LABRUN_IMAGE" -c "$LR_CONF" build --from-tar slow -o out/x.sqfs 2>/dev/null &
+	pid=$!
+	for ((i = 0; i < 1500; i++)); do
+		tmp=$(find out -maxdepth 1 -name '.labrun-image.*' 2>/dev/null | head -1)
+		[ -z "$tmp" ] || break
+		sleep 0.02
+	done
+	kill -KILL "$pid"
+	wait "$pid" || true
+	kill "$feeder" 2>/dev/null || true
+	wait "$feeder" || true
+	[ -n "$tmp" ] && [ -e "$tmp" ] || { echo "no temporary file left to test with"; ls -lA out; false; }
+	li build --from "$ROOT" -o out/y.sqfs
+	[ ! -e "$tmp" ] || { echo "the next build left $tmp"; ls -lA out; false; }
+	[ ! -e out/x.sqfs ]
 }

@@ -199,7 +199,9 @@ long name
 @test "fixtures: oci.sh made every source and bad input, layers matching their diff ids" {
 	for f in oci/index.json oci/oci-layout oci.tar docker.tar bad-missing-blob bad-digest \
 		bad-mediatype bad-truncated.tar bad-dotdot bad-symlink-parent \
-		bad-absolute-symlink-parent bad-not-an-archive.tar bad-index/index.json; do
+		bad-absolute-symlink-parent bad-not-an-archive.tar bad-index/index.json \
+		hostile-wh-dotdot/index.json hostile-wh-dotdot.tar hostile-wh-dot/index.json \
+		hostile-wh-dot.tar hostile-special/index.json hostile-special.tar; do
 		[ -r "$OCI/$f" ] || { echo "fixture $OCI/$f missing or unreadable"; return 1; }
 	done
 	i=0
@@ -595,4 +597,169 @@ long name
 	for w in import docker-archive: oci-archive: oci:DIR; do
 		[[ $output == *"$w"* ]] || { echo "--help lacks $w"; lr_show; return 1; }
 	done
+}
+
+# ---------------------------------------------------------------- hostile layers (issue 12)
+# tests/images/hostile_tar.c writes them; oci.sh wraps each as an OCI
+# layout hostile-KIND/ and a docker-archive hostile-KIND.tar over the
+# busybox layer 1.
+
+@test "hostile: a whiteout .wh... (of \"..\") is refused, naming the member, oci and docker-archive" {
+	import_fails "oci:$OCI/hostile-wh-dotdot" '\.wh\.\.\.' 'refused'
+	import_fails "docker-archive:$OCI/hostile-wh-dotdot.tar" 'hostile-wh-dotdot\.tar' '\.wh\.\.\.' 'refused'
+}
+
+@test "hostile: a whiteout dir/.wh.. (of \"dir/.\") is refused, naming the member, oci and docker-archive" {
+	import_fails "oci:$OCI/hostile-wh-dot" 'dir/\.wh\.\.' 'refused'
+	import_fails "docker-archive:$OCI/hostile-wh-dot.tar" 'hostile-wh-dot\.tar' 'dir/\.wh\.\.' 'refused'
+}
+
+# special_dropped IMAGE: IMAGE's hostile layer (the one below the config
+# layer) holds no device node, no set-id bit, no file capability, and
+# still the whiteout, the FIFO and the setgid directory.
+special_dropped() {
+	local layer
+	layer=$(layer_path "$1" 1)
+	run sq_ls "$layer"
+	assert_status 0
+	[[ $output == *"-rw-r--r-- 0/0 etc/hostile"* ]] || { echo "not the hostile layer: $layer"; lr_show; return 1; }
+	assert_output_not_contains dev/mem
+	assert_output_not_contains dev/sda
+	[[ $output == *"-rwxr-xr-x 0/0 bin/suid-sh"* ]] || { echo "bin/suid-sh kept its setuid bit"; lr_show; return 1; }
+	[[ $output == *"-rwxr-xr-x 0/5 bin/sgid-tool"* ]] || { echo "bin/sgid-tool kept its setgid bit"; lr_show; return 1; }
+	[[ $output == *"c--------- 0/0 0,0 etc/gone"* ]] || { echo "the whiteout etc/gone is gone"; lr_show; return 1; }
+	[[ $output == *"prw------- 0/0 run/fifo"* ]] || { echo "the FIFO run/fifo is gone"; lr_show; return 1; }
+	[[ $output == *"drwxrwsr-x 0/50 srv/shared"* ]] || { echo "srv/shared lost its setgid bit"; lr_show; return 1; }
+	run rdsquashfs -x /bin/cap-tool "$layer"
+	assert_status 0
+	assert_output_not_contains security.capability
+	run --separate-stderr li verify "$1"
+	assert_status 0
+}
+
+# special_summary: one line on stderr says what was dropped, with a path.
+special_summary() {
+	if [ "${#stderr_lines[@]}" -ne 1 ]; then
+		echo "expected one summary line on stderr"
+		lr_show
+		return 1
+	fi
+	assert_stderr_matches '^labrun-image import: ' 'dropped 2 device nodes \(/dev/mem' \
+		'setuid/setgid bits of 2 files \(/bin/suid-sh' 'file capabilities of 1 file \(/bin/cap-tool\)' \
+		'--keep-special'
+}
+
+@test "hostile: oci dir: /dev/mem dropped, set-id bits and file capabilities stripped, one line says so" {
+	import_image "oci:$OCI/hostile-special"
+	special_summary
+	special_dropped "$IMG"
+}
+
+@test "hostile: docker-archive: /dev/mem dropped, set-id bits and file capabilities stripped, one line says so" {
+	import_image "docker-archive:$OCI/hostile-special.tar"
+	special_summary
+	special_dropped "$IMG"
+}
+
+@test "hostile: --keep-special keeps devices, set-id bits and capabilities, silently; never mixed up with a default import" {
+	import_image "oci:$OCI/hostile-special"
+	dropped=$(layer_digests "$IMG" | sed -n 2p)
+	kept_img=$BATS_TEST_TMPDIR/kept.sqfs
+	import_ok --keep-special -o "$kept_img" "docker-archive:$OCI/hostile-special.tar"
+	[ -z "$stderr" ] || { echo "--keep-special should say nothing"; lr_show; return 1; }
+	layer=$(layer_path "$kept_img" 1)
+	[ "$(basename "$layer")" != "sha256-$dropped.sqfs" ] ||
+		{ echo "--keep-special reused the layer imported without it"; return 1; }
+	run sq_ls "$layer"
+	[[ $output == *"crw-rw-rw- 0/0 1,1 dev/mem"* ]] || { lr_show; return 1; }
+	[[ $output == *"brw-rw---- 0/0 8,0 dev/sda"* ]] || { lr_show; return 1; }
+	[[ $output == *"-rwsr-xr-x 0/0 bin/suid-sh"* ]] || { lr_show; return 1; }
+	[[ $output == *"-rwxr-sr-x 0/5 bin/sgid-tool"* ]] || { lr_show; return 1; }
+	run rdsquashfs -x /bin/cap-tool "$layer"
+	assert_output security.capability=0x0100000200002000000000000000000000000000
+	# The other way round: a default import reuses the dropped layer, not the kept one.
+	import_ok "docker-archive:$OCI/hostile-special.tar"
+	[ "$(layer_digests "$STORE/sha256-$DIGEST.sqfs" | sed -n 2p)" = "$dropped" ] ||
+		{ echo "a default import did not reuse the layer with the special files dropped"; return 1; }
+	# The clean busybox layer below is the same file either way.
+	[ "$(layer_digests "$IMG" | sed -n 3p)" = "$(layer_digests "$kept_img" | sed -n 3p)" ]
+}
+
+# ---------------------------------------------------------------- killed imports
+
+# big_archive OUT: a docker-archive of one layer with 24 MiB of random
+# bytes: an import of it writes for long enough to be stopped mid-write.
+big_archive() {
+	local d=$BATS_TEST_TMPDIR/big diff cfg
+	mkdir -p "$d/root/data"
+	head -c 24M /dev/urandom >"$d/root/data/big"
+	tar -C "$d/root" -cf "$d/layer.tar" data
+	diff=$(sha256sum "$d/layer.tar" | cut -c1-64)
+	jq -n -c --arg d "sha256:$diff" \
+		'{architecture: "amd64", os: "linux", config: {}, rootfs: {type: "layers", diff_ids: [$d]}}' \
+		>"$d/config.json"
+	cfg=$(sha256sum "$d/config.json" | cut -c1-64)
+	mv "$d/config.json" "$d/$cfg.json"
+	jq -n -c --arg c "$cfg.json" '[{Config: $c, RepoTags: ["big:latest"], Layers: ["layer.tar"]}]' \
+		>"$d/manifest.json"
+	tar -C "$d" -cf "$1" manifest.json "$cfg.json" layer.tar
+}
+
+# start_import STORE: labrun-image import of $BIG into STORE in the
+# background, stopped (SIGSTOP) once its temporary file has data: PID and
+# TMPFILE are set.
+start_import() {
+	local i
+	"$LABRUN_IMAGE" -c "$LR_CONF" import --compression gzip --store "$1" "docker-archive:$BIG" \
+		>"$BATS_TEST_TMPDIR/bg.out" 2>"$BATS_TEST_TMPDIR/bg.err" &
+	PID=$!
+	TMPFILE=
+	for ((i = 0; i < 3000; i++)); do
+		TMPFILE=$(find "$1" -maxdepth 1 -name '.labrun-image.*' -size +0 2>/dev/null | head -1)
+		[ -z "$TMPFILE" ] || break
+		kill -0 "$PID" 2>/dev/null || { echo "the import ended before it wrote"; cat "$BATS_TEST_TMPDIR/bg.err"; return 1; }
+		sleep 0.02
+	done
+	kill -STOP "$PID"
+	[ -n "$TMPFILE" ] || { echo "no temporary file in $1 after 60 s"; return 1; }
+}
+
+@test "a killed import's temporary file goes at the next import and at gc; a running import's never" {
+	BIG=$BATS_TEST_TMPDIR/big.tar
+	big_archive "$BIG"
+	s2=$BATS_TEST_TMPDIR/store2
+	mkdir -p "$s2"
+
+	# A running (stopped) import's file: gc and another import leave it.
+	start_import "$STORE"
+	running=$TMPFILE
+	run --separate-stderr li gc
+	assert_status 0
+	[ -e "$running" ] || { kill -KILL "$PID"; echo "gc removed a running import's $running"; lr_show; return 1; }
+	run --separate-stderr li import --store "$STORE" "oci:$OCI/oci"
+	assert_status 0
+	[ -e "$running" ] || { kill -KILL "$PID"; echo "an import removed a running import's $running"; return 1; }
+	kill -CONT "$PID"
+	wait "$PID" || { echo "the import that was stopped failed"; cat "$BATS_TEST_TMPDIR/bg.err"; return 1; }
+	[ ! -e "$running" ]
+
+	# Killed outright: the file stays, the next import removes it.
+	start_import "$s2"
+	kill -KILL "$PID"
+	wait "$PID" || true
+	[ -e "$TMPFILE" ] || { echo "SIGKILL left no temporary file to test with"; return 1; }
+	run --separate-stderr li import --store "$s2" "oci:$OCI/oci"
+	assert_status 0
+	[ ! -e "$TMPFILE" ] || { echo "the next import left the killed import's $TMPFILE"; ls -lA "$s2"; return 1; }
+
+	# Killed again: gc removes it and says so.
+	start_import "$s2"
+	kill -KILL "$PID"
+	wait "$PID" || true
+	[ -e "$TMPFILE" ]
+	run --separate-stderr li gc "$s2"
+	assert_status 0
+	[[ $output == *"removed $TMPFILE"* ]] || { lr_show; return 1; }
+	[ ! -e "$TMPFILE" ] || { echo "gc left the killed import's $TMPFILE"; ls -lA "$s2"; return 1; }
+	[ -z "$(find "$STORE" "$s2" -name '.labrun-image.*')" ] || { ls -lA "$STORE" "$s2"; return 1; }
 }
