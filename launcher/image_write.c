@@ -212,17 +212,18 @@ static int tmp_create(struct lr_out *o, struct lr_error *err)
 			o->tmp[0] = '\0';
 			return lr_error_errno(err, e, "%s", o->dir);
 		}
-		if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-			/* A sweeper holds it, and removes it. */
-			close(fd);
-			continue;
-		}
 		/* Locked, or no locks here (then only age protects it).  A
-		 * sweeper that took the name before we locked it has removed
-		 * it: then try another. */
+		 * sweeper that took the name before we locked it holds it, or
+		 * has removed it: then drop it (a sweeper that cannot remove
+		 * it, another user's in a sticky directory, would leave it)
+		 * and try another name. */
+		bool taken = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 		struct stat st, now;
-		if (fstat(fd, &st) < 0 || st.st_nlink == 0 || stat(o->tmp, &now) < 0 ||
-		    now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+		bool ours = fstat(fd, &st) == 0 && lstat(o->tmp, &now) == 0 &&
+			    now.st_ino == st.st_ino && now.st_dev == st.st_dev;
+		if (taken || !ours || st.st_nlink == 0) {
+			if (ours)
+				unlink(o->tmp);
 			close(fd);
 			continue;
 		}
