@@ -377,7 +377,7 @@ mktar "$NEW/oci.tar" "$NEW/oci" oci-layout index.json blobs
 # that names the parent id; here the id is the hash of the parent id and
 # the diff id, as unique and as chained.
 docker_archive() {
-	local out=$1 config=$2 tag=$3 d parent= id diff l config_hex layer_paths=()
+	local out=$1 config=$2 tag=$3 d parent='' id diff l config_hex layer_paths=()
 	shift 3
 	d=$(mktemp -d "$S/src/docker.XXXXXX")
 	for l; do

@@ -24,7 +24,9 @@
 
 # SC2016: the single-quoted scripts run in the container, $ and all.
 # SC2154: bats' run sets stderr_lines; eval sets want.
-# shellcheck disable=SC2016,SC2154
+# SC2030, SC2031: helpers such as special_dropped call bats' run, which sets
+# output in the test's own shell (each test is one subshell).
+# shellcheck disable=SC2016,SC2154,SC2030,SC2031
 
 load helpers
 
