@@ -21,7 +21,10 @@
  * way is never reused for an import asked the other way, layer.json
  * records which: "special-files" is "none" (the blob had none: the same
  * layer either way), "dropped" or "kept".  A layer without it (made before
- * labrun-image checked) is converted again.
+ * labrun-image checked) is converted again.  A "dropped" layer also records
+ * what ("special-dropped": counts and a path of each kind), so that an
+ * import that finds it in the store says the same line as the one that
+ * made it.
  *
  * On any failure the layers this import added are removed again: the
  * store is left as it was.
@@ -665,11 +668,64 @@ static const char *special_files(const struct lr_build_special *s, bool keep)
 	return keep ? "kept" : "dropped";
 }
 
+/* The kinds of struct lr_build_special, as layer.json names them. */
+#define SPECIAL_KINDS(s)                                                                           \
+	{                                                                                          \
+		{"devices", &(s)->devices, (s)->device_example},                                   \
+			{"setid", &(s)->setid, (s)->setid_example},                                \
+			{"caps", &(s)->caps, (s)->caps_example},                                   \
+	}
+struct special_kind {
+	const char *name;
+	uint64_t *n;
+	char *example;
+};
+
+/* A content layer's provenance (malloc'd JSON): its diff_id, and what
+ * became of its special files (above). */
+static char *layer_provenance(const char *diff_id, struct lr_build_special *sp, bool keep)
+{
+	json_auto_t *p = json_pack("{s:s+,s:s}", "oci-diff-id", "sha256:", diff_id, "special-files",
+				   special_files(sp, keep));
+	if (p && !keep && strcmp(special_files(sp, keep), "none")) {
+		json_t *d = json_object();
+		const struct special_kind kinds[] = SPECIAL_KINDS(sp);
+		for (size_t i = 0; d && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+			char key[32];
+			json_object_set_new(d, kinds[i].name,
+					    json_integer((json_int_t)*kinds[i].n));
+			/* A path that is not UTF-8 cannot be a JSON string: left out. */
+			json_t *ex = json_string(kinds[i].example);
+			snprintf(key, sizeof(key), "%s-example", kinds[i].name);
+			if (ex)
+				json_object_set_new(d, key, ex);
+		}
+		json_object_set_new(p, "special-dropped", d);
+	}
+	return p ? json_dumps(p, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+}
+
+/* What a stored layer's provenance p says was dropped, into sp. */
+static void stored_special(const json_t *p, struct lr_build_special *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	const json_t *d = json_object_get(p, "special-dropped");
+	const struct special_kind kinds[] = SPECIAL_KINDS(sp);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char key[32];
+		json_int_t n = json_integer_value(json_object_get(d, kinds[i].name));
+		*kinds[i].n = n > 0 ? (uint64_t)n : 0;
+		snprintf(key, sizeof(key), "%s-example", kinds[i].name);
+		const char *ex = json_string_value(json_object_get(d, key));
+		snprintf(kinds[i].example, LR_BUILD_EXAMPLE_MAX, "%s", ex ? ex : "");
+	}
+}
+
 /* A layer of the store made from diff_id over parent (hex, "" for none),
  * with special files as keep asks: found by its layer.json.  Returns true
- * and sets out. */
+ * and sets out, and *sp to what its conversion dropped. */
 static bool stored_already(const char *store, const char *parent, const char *diff_id, bool keep,
-			   char out[LR_DIGEST_HEX_LEN + 1])
+			   char out[LR_DIGEST_HEX_LEN + 1], struct lr_build_special *sp)
 {
 	DIR *d = opendir(store);
 	if (!d)
@@ -689,10 +745,11 @@ static bool stored_already(const char *store, const char *parent, const char *di
 		    (!*parent || !strcmp(l.meta.parent_hex, parent)) && l.meta.provenance_json) {
 			json_auto_t *p = json_loads(l.meta.provenance_json, 0, NULL);
 			const char *id = digest_hex(json_object_get(p, "oci-diff-id"));
-			const char *sp = json_string_value(json_object_get(p, "special-files"));
-			if (id && !strcmp(id, diff_id) && sp &&
-			    (!strcmp(sp, "none") || !strcmp(sp, keep ? "kept" : "dropped"))) {
+			const char *how = json_string_value(json_object_get(p, "special-files"));
+			if (id && !strcmp(id, diff_id) && how &&
+			    (!strcmp(how, "none") || !strcmp(how, keep ? "kept" : "dropped"))) {
 				memcpy(out, name_hex, sizeof(name_hex));
+				stored_special(p, sp);
 				found = true;
 			}
 		}
@@ -938,8 +995,10 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 	for (; first < img->n; first++) {
 		struct image_layer *l = &img->layers[first];
 		char hex[LR_DIGEST_HEX_LEN + 1];
-		if (!stored_already(store, parent, l->diff_id_hex, keep_special, hex))
+		struct lr_build_special sp;
+		if (!stored_already(store, parent, l->diff_id_hex, keep_special, hex, &sp))
 			break;
+		lr_build_special_add(&special, &sp);
 		lr_debug(1, "layer %zu (%.12s): in the store as sha256:%.12s", first + 1,
 			 l->diff_id_hex, hex);
 		memcpy(parent, hex, sizeof(parent));
@@ -969,11 +1028,15 @@ int lr_image_import(const struct lr_image_ctx *ctx, int argc, char **argv)
 		struct lr_build_special sp;
 		lr_build_special(b, &sp);
 		lr_build_special_add(&special, &sp);
-		char diff_prov[160];
-		snprintf(diff_prov, sizeof(diff_prov),
-			 "{\"oci-diff-id\": \"sha256:%s\", \"special-files\": \"%s\"}",
-			 l->diff_id_hex, special_files(&sp, keep_special));
+		_cleanup_free_ char *diff_prov =
+			layer_provenance(l->diff_id_hex, &sp, keep_special);
 		meta.provenance_json = diff_prov;
+		if (!diff_prov) {
+			lr_build_free(b);
+			lr_out_abort(&o);
+			lr_image_fail("import", "out of memory");
+			goto out;
+		}
 		if (finish_layer(b, &meta, &o, &err) < 0 || publish_start(&pub, &o, &err) < 0) {
 			lr_out_abort(&o);
 			lr_image_fail("import", err.msg);

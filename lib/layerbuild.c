@@ -668,7 +668,8 @@ bool lr_build_special_describe(const struct lr_build_special *s, char *buf, size
 			append(buf, size, &at, ", ");
 		append(buf, size, &at, "%s %" PRIu64 " %s%s", kinds[i].verb, kinds[i].n,
 		       kinds[i].noun, kinds[i].n == 1 ? "" : "s");
-		append(buf, size, &at, " (/%s%s)", shown, kinds[i].n > 1 ? ", ..." : "");
+		if (*kinds[i].example)
+			append(buf, size, &at, " (/%s%s)", shown, kinds[i].n > 1 ? ", ..." : "");
 	}
 	return at > 0;
 }

@@ -679,8 +679,10 @@ special_summary() {
 	[[ $output == *"-rwxr-sr-x 0/5 bin/sgid-tool"* ]] || { lr_show; return 1; }
 	run rdsquashfs -x /bin/cap-tool "$layer"
 	assert_output security.capability=0x0100000200002000000000000000000000000000
-	# The other way round: a default import reuses the dropped layer, not the kept one.
+	# The other way round: a default import reuses the dropped layer, not
+	# the kept one, and says again what that layer lacks.
 	import_ok "docker-archive:$OCI/hostile-special.tar"
+	special_summary
 	[ "$(layer_digests "$STORE/sha256-$DIGEST.sqfs" | sed -n 2p)" = "$dropped" ] ||
 		{ echo "a default import did not reuse the layer with the special files dropped"; return 1; }
 	# The clean busybox layer below is the same file either way.

@@ -2741,6 +2741,10 @@ static void special_line_escapes_what_a_terminal_would_obey(void **state)
 	char line[512];
 	assert_true(lr_build_special_describe(&sp, line, sizeof(line)));
 	assert_string_equal(line, "dropped 1 device node (/dev/\\x1b]0;owned\\x07\\x5cx\\xff)");
+	/* A count without a path (a stored layer's record had none). */
+	struct lr_build_special nameless = {.caps = 2};
+	assert_true(lr_build_special_describe(&nameless, line, sizeof(line)));
+	assert_string_equal(line, "dropped the file capabilities of 2 files");
 	struct lr_build_special none = {0};
 	assert_false(lr_build_special_describe(&none, line, sizeof(line)));
 	assert_string_equal(line, "");
