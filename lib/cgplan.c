@@ -21,6 +21,7 @@
 #include <linux/magic.h>
 
 #include "cgplan.h"
+#include "escape.h"
 
 static struct lr_cg_node *add_node(struct lr_cg_plan *plan, const char *path, enum lr_cg_kind kind,
 				   uid_t uid, gid_t gid)
@@ -36,6 +37,7 @@ static struct lr_cg_node *add_node(struct lr_cg_plan *plan, const char *path, en
 	n->kind = kind;
 	n->owner = uid;
 	n->group = gid;
+	n->delegated = uid != 0;
 	plan->n_nodes++;
 	return n;
 }
@@ -93,11 +95,13 @@ static int devnum(struct lr_cg_plan *plan, const char *path, char *buf, size_t l
 	struct stat st;
 	if (stat(path, &st) < 0 && errno == ENOENT) {
 		buf[0] = '\0';
+		char shown[1024];
+		lr_escape_str(shown, sizeof(shown), path); /* the lab file's text */
 		for (size_t i = 0; i < plan->n_notes; i++)
-			if (strstr(plan->notes[i], path) == plan->notes[i])
+			if (strstr(plan->notes[i], shown) == plan->notes[i])
 				return 0;
 		return add_note(plan, "%s: no such device on this node: its io limits are left out",
-				path) < 0
+				shown) < 0
 			       ? lr_error_errno(err, ENOMEM, "cgroup plan")
 			       : 0;
 	}
@@ -300,6 +304,47 @@ static void give_gpus(struct lr_cg_node *n, const struct lr_limits *a, const str
 	}
 }
 
+/* cgroup v1: no cgroup of a member of several labs is delegated (the
+ * comment at lr_cg_node.delegated says why), with a note naming the
+ * member and the labs. */
+static int v1_one_lab_each(struct lr_cg_plan *plan, struct lr_error *err)
+{
+	for (size_t i = 0; i < plan->n_nodes; i++) {
+		const struct lr_cg_node *n = &plan->nodes[i];
+		if (n->kind != LR_CG_MEMBER || !n->delegated)
+			continue;
+		size_t labs = 0;
+		char names[512] = "";
+		for (size_t j = i; j < plan->n_nodes; j++) {
+			const struct lr_cg_node *m = &plan->nodes[j];
+			if (m->kind != LR_CG_MEMBER || m->owner != n->owner)
+				continue;
+			/* "labrun/LAB/USER" */
+			const char *lab = m->path + strlen(LR_CG_ROOT) + 1;
+			size_t ll = strcspn(lab, "/");
+			size_t used = strlen(names);
+			snprintf(names + used, sizeof(names) - used, "%s%.*s", labs ? ", " : "",
+				 (int)ll, lab);
+			labs++;
+		}
+		if (labs < 2)
+			continue;
+		for (size_t j = i; j < plan->n_nodes; j++)
+			if (plan->nodes[j].owner == n->owner)
+				plan->nodes[j].delegated = false;
+		const char *user = strrchr(n->path, '/') + 1;
+		if (add_note(plan,
+			     "%s is a member of %zu labs (%s): on cgroup v1 none of their cgroups "
+			     "is delegated to them, since v1 would let them move a running "
+			     "container from one lab's cgroup into another's; their logins and "
+			     "Slurm steps run under these limits, labrun without Slurm does not "
+			     "start for them here (use cgroup v2, or one lab each)",
+			     user, labs, names) < 0)
+			return lr_error_errno(err, ENOMEM, "cgroup plan");
+	}
+	return 0;
+}
+
 int lr_cg_plan_make(struct lr_cg_plan *out, const struct lr_policy *p, enum lr_cg_version v,
 		    const struct lr_cg_gpus *gpus, struct lr_error *err)
 {
@@ -370,10 +415,13 @@ int lr_cg_plan_make(struct lr_cg_plan *out, const struct lr_policy *p, enum lr_c
 		if (r < 0)
 			goto fail;
 	}
+	if (v == LR_CG_V1 && (r = v1_one_lab_each(&plan, err)) < 0)
+		goto fail;
 	*out = plan;
 	return 0;
 fail:
 	lr_cg_plan_free(&plan);
+	lr_escape_error(err); /* it may quote a lab file's device or path */
 	return r;
 }
 
@@ -492,17 +540,21 @@ char *lr_cg_plan_text(const struct lr_cg_plan *plan)
 	for (size_t i = 0; i < plan->n_nodes; i++) {
 		const struct lr_cg_node *n = &plan->nodes[i];
 		struct passwd *pw = n->owner ? getpwuid(n->owner) : NULL;
-		if (n->owner)
+		if (n->owner && n->delegated)
 			fprintf(f, "cgroup %s (owner %s)\n", n->path, pw ? pw->pw_name : "?");
+		else if (n->owner)
+			fprintf(f, "cgroup %s (of %s, not delegated)\n", n->path,
+				pw ? pw->pw_name : "?");
 		else
 			fprintf(f, "cgroup %s\n", n->path);
 		for (size_t w = 0; w < n->n_writes; w++)
 			fprintf(f, "  %s = %s\n", n->writes[w].file, n->writes[w].value);
 		for (size_t k = 0; k < n->n_storage; k++) {
-			char v[32] = "none";
+			char v[32] = "none", path[1024];
 			if (n->storage[k].bytes)
 				lr_res_format(LR_RES_MEMORY, n->storage[k].bytes, v, sizeof(v));
-			fprintf(f, "  storage %s = %s (disk quota)\n", n->storage[k].path, v);
+			lr_escape_str(path, sizeof(path), n->storage[k].path);
+			fprintf(f, "  storage %s = %s (disk quota)\n", path, v);
 		}
 		if (n->n_gpu_allow + n->n_gpu_deny) {
 			fprintf(f, "  gpus =");

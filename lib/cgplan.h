@@ -12,6 +12,7 @@
 #ifndef LABRUN_CGPLAN_H
 #define LABRUN_CGPLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,8 +62,18 @@ enum lr_cg_kind {
 struct lr_cg_node {
 	char *path; /* "labrun", "labrun/physics", "labrun/physics/alice" */
 	enum lr_cg_kind kind;
-	uid_t owner; /* the member for their cgroup and login (delegated); 0 else */
+	uid_t owner; /* the member for their cgroup and login; 0 else */
 	gid_t group;
+	/* Whether the member's cgroup (and login) is given to the member.  Not
+	 * on cgroup v1 for a member of several labs: v1 checks only write
+	 * access to the target's tasks file when a process moves, so a member
+	 * who owned a cgroup in two labs could move a running container from
+	 * one lab's limits into the other's (issue 12, item 11; v2 also checks
+	 * the common ancestor's cgroup.procs, root's "labrun").  Such cgroups
+	 * are made with their limits and stay root's: the member's logins
+	 * (placed by root's cgrules) and Slurm steps (placed by the plugin) run
+	 * in them; the launcher, which would need them delegated, refuses. */
+	bool delegated;
 	struct lr_cg_write *writes;
 	size_t n_writes;
 	/* A member's GPUs, of the node's (lr_cg_plan_make's gpus): those given

@@ -345,46 +345,122 @@ static int create(const struct lr_cg_node *n, const struct hier *h, size_t nh, e
 	return 0;
 }
 
-/* The member's: the directory and the files that move processes (and, on
- * v2, that give controllers to children); never a limit file. */
-static int delegate(const struct lr_cg_node *n, const struct hier *h, size_t nh,
-		    enum lr_cg_version v, bool dry_run, struct lr_cgroup_log *log,
-		    struct lr_error *err)
+/* The files that move processes into a cgroup (and, on v2, that give
+ * controllers to its children), with its directory ("."): what delegation
+ * gives the member; never a limit file. */
+static const char *const *mover_files(enum lr_cg_version v)
 {
 	static const char *const v1_files[] = {".", "tasks", "cgroup.procs", NULL};
 	static const char *const v2_files[] = {".", "cgroup.procs", "cgroup.threads",
 					       "cgroup.subtree_control", NULL};
-	const char *const *files = v == LR_CG_V1 ? v1_files : v2_files;
+	return v == LR_CG_V1 ? v1_files : v2_files;
+}
+
+/* dfd's directory and mover files to uid:gid; *changed when one was not. */
+static int chown_movers(int dfd, const char *shown, enum lr_cg_version v, uid_t uid, gid_t gid,
+			bool dry_run, bool *changed, struct lr_error *err)
+{
+	for (const char *const *f = mover_files(v); *f; f++) {
+		struct stat st;
+		int flags = AT_SYMLINK_NOFOLLOW | (strcmp(*f, ".") ? 0 : AT_EMPTY_PATH);
+		const char *name = strcmp(*f, ".") ? *f : "";
+		if (fstatat(dfd, name, &st, flags) < 0) {
+			if (errno == ENOENT && strcmp(*f, "."))
+				continue; /* v1's cgroup.procs in an old kernel */
+			return lr_error_errno(err, errno, "%s/%s", shown, *f);
+		}
+		if (st.st_uid == uid && st.st_gid == gid)
+			continue;
+		*changed = true;
+		if (!dry_run && fchownat(dfd, name, uid, gid, flags) < 0)
+			return lr_error_errno(err, errno, "%s/%s", shown, *f);
+	}
+	return 0;
+}
+
+static bool in_plan(const struct lr_cg_plan *plan, const char *path);
+static int remove_tree(int parent, const char *name);
+
+/* The cgroups below dfd's (rel, e.g. "labrun/LAB/USER": a member's
+ * containers, its login) back to root: nothing under a cgroup that is not
+ * the member's may be theirs to move processes into, or to make cgroups in
+ * (a cgroup made by the member is the member's, cgroup_kn_set_ugid() in
+ * kernel/cgroup/cgroup.c).  Those the plan does not name (the member's
+ * containers) are removed when empty, as the member can no longer. */
+static int take_back_below(const struct lr_cg_plan *plan, int dfd, const char *shown,
+			   const char *rel, int depth, bool dry_run, bool *changed,
+			   struct lr_error *err)
+{
+	enum lr_cg_version v = plan->version;
+	if (depth >= 8)
+		return 0; /* deeper than labrun or its launcher makes cgroups */
+	int dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dup_fd < 0)
+		return lr_error_errno(err, errno, "%s", shown);
+	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return lr_error_errno(err, errno, "%s", shown);
+	}
+	int r = 0;
+	struct dirent *e;
+	while (r == 0 && (e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		char p[1024], sub_rel[1024];
+		snprintf(p, sizeof(p), "%s/%s", shown, e->d_name);
+		snprintf(sub_rel, sizeof(sub_rel), "%s/%s", rel, e->d_name);
+		if (!dry_run && !in_plan(plan, sub_rel) && remove_tree(dfd, e->d_name) == 0)
+			continue;
+		_cleanup_close_ int sub =
+			openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue; /* a container's cgroup removed meanwhile */
+		r = chown_movers(sub, p, v, 0, 0, dry_run, changed, err);
+		if (r == 0)
+			r = take_back_below(plan, sub, p, sub_rel, depth + 1, dry_run, changed,
+					    err);
+	}
+	return r;
+}
+
+/* A member's cgroup and login: the member's when delegated, else root's
+ * with everything below (cgplan.h, lr_cg_node.delegated). */
+static int delegate(const struct lr_cg_plan *plan, const struct lr_cg_node *n, const struct hier *h,
+		    size_t nh, bool dry_run, struct lr_cgroup_log *log, struct lr_error *err)
+{
+	enum lr_cg_version v = plan->version;
+	uid_t uid = n->delegated ? n->owner : 0;
+	gid_t gid = n->delegated ? n->group : 0;
 	bool changed = false;
 	for (size_t i = 0; i < nh; i++) {
 		char p[1024];
 		snprintf(p, sizeof(p), "%s/%s", h[i].mount, n->path);
-		_cleanup_close_ int dfd = open(p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int dfd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0) {
 			if (dry_run && errno == ENOENT) {
-				changed = true;
+				changed |= n->delegated;
 				continue;
 			}
 			return lr_error_errno(err, errno, "delegate %s", p);
 		}
-		for (const char *const *f = files; *f; f++) {
-			struct stat st;
-			int flags = AT_SYMLINK_NOFOLLOW | (strcmp(*f, ".") ? 0 : AT_EMPTY_PATH);
-			const char *name = strcmp(*f, ".") ? *f : "";
-			if (fstatat(dfd, name, &st, flags) < 0)
-				return lr_error_errno(err, errno, "delegate %s/%s", p, *f);
-			if (st.st_uid == n->owner && st.st_gid == n->group)
-				continue;
-			changed = true;
-			if (!dry_run && fchownat(dfd, name, n->owner, n->group, flags) < 0)
-				return lr_error_errno(err, errno, "delegate %s/%s", p, *f);
-		}
+		int r = chown_movers(dfd, p, v, uid, gid, dry_run, &changed, err);
+		if (r == 0 && !n->delegated)
+			r = take_back_below(plan, dfd, p, n->path, 0, dry_run, &changed, err);
+		if (r < 0)
+			return lr_error_prefix(err, "%s %s",
+					       n->delegated ? "delegate" : "take back", n->path);
 	}
 	if (changed) {
 		struct passwd *pw = getpwuid(n->owner);
-		char uid[16];
-		snprintf(uid, sizeof(uid), "%u", (unsigned)n->owner);
-		if (logf_(log, "delegate %s to %s", n->path, pw ? pw->pw_name : uid) < 0)
+		char who[64];
+		snprintf(who, sizeof(who), "%s", pw ? pw->pw_name : "");
+		if (!pw)
+			snprintf(who, sizeof(who), "%u", (unsigned)n->owner);
+		if (logf_(log,
+			  n->delegated ? "delegate %s to %s"
+				       : "take back %s from %s (not delegated: see the note)",
+			  n->path, who) < 0)
 			return lr_error_errno(err, ENOMEM, "apply");
 	}
 	return 0;
@@ -619,9 +695,22 @@ static int remove_stale(const struct lr_cg_plan *plan, const struct hier *h, siz
 				open(parent, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			int rr = pfd < 0 ? (errno == ENOENT ? 0 : -errno)
 					 : remove_tree(pfd, slash + 1);
-			if (rr == -EBUSY)
+			if (rr == -EBUSY) {
+				/* Kept for its processes, but no longer the
+				 * member's to move processes into: on v1 a
+				 * member of another lab now could move a job
+				 * between the two (cgplan.h). */
 				busy = 1;
-			else if (rr < 0)
+				*slash = '/';
+				_cleanup_close_ int dfd = open(
+					parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				bool changed = false;
+				if (dfd >= 0 && (chown_movers(dfd, parent, plan->version, 0, 0,
+							      false, &changed, err) < 0 ||
+						 take_back_below(plan, dfd, parent, stale[s], 0,
+								 false, &changed, err) < 0))
+					r = lr_error_prefix(err, "take back %s", stale[s]);
+			} else if (rr < 0)
 				r = lr_error_errno(err, -rr, "remove cgroup %s/%s", h[i].mount,
 						   stale[s]);
 		}
@@ -653,7 +742,7 @@ int lr_cgroup_apply(const struct lr_cg_plan *plan, bool dry_run, struct lr_cgrou
 		const struct lr_cg_node *n = &plan->nodes[i];
 		if ((r = create(n, h, nh, plan->version, dry_run, log, err)) < 0)
 			return r;
-		if (n->owner && (r = delegate(n, h, nh, plan->version, dry_run, log, err)) < 0)
+		if (n->owner && (r = delegate(plan, n, h, nh, dry_run, log, err)) < 0)
 			return r;
 	}
 	/* v1 CFS quotas that shrink, leaves first (see the head comment). */

@@ -66,8 +66,11 @@ int lr_cgroup_job_open(struct lr_cgroup_job *job, enum lr_cg_version v, const ch
 		if (faccessat(fd, ".", W_OK, AT_EACCESS) < 0) {
 			r = lr_error_set(err, EACCES,
 					 "the cgroup %s is not delegated to you: an admin must "
-					 "run 'labrun-policy apply'",
-					 path);
+					 "run 'labrun-policy apply'%s",
+					 path,
+					 v == LR_CG_V1 ? " (on cgroup v1 it delegates none to a "
+							 "member of several labs: labrun-policy(8))"
+						       : "");
 			break;
 		}
 		if (v == LR_CG_V2)

@@ -367,3 +367,39 @@ cgroup labrun/physics/$ME/login (owner $ME)"
 	[[ $output == *"lab physics ($BATS_TEST_TMPDIR/labs\\r\\x1b[1A/physics.conf)"* ]] || { lr_show; false; }
 	[[ $output != *$'\033'* && $output != *$'\r'* ]] || { lr_show; false; }
 }
+
+# Issue 12, item 11: cgroup v1 lets a member move a process into any
+# cgroup whose tasks file they own, so a member of two labs who owned a
+# cgroup in each could move a running container into the looser lab.  The
+# v1 plan delegates none of their cgroups, and says so; v2 checks the
+# common ancestor (root's "labrun") and delegates both.
+@test "plan: on cgroup v1 a member of two labs gets no delegated cgroup, with a note; on v2 both" {
+	lab physics <<-EOF
+	[lab]
+	members = $ME
+	[defaults]
+	memory = 1G
+	EOF
+	lab chem <<-EOF
+	[lab]
+	members = $ME
+	EOF
+	run --separate-stderr lp plan --cgroup 1
+	assert_status 0
+	[[ $output == *"# $ME is a member of 2 labs (chem, physics): on cgroup v1 none of their cgroups is delegated to them"* ]] ||
+		{ lr_show; false; }
+	[[ $output == *"cgroup labrun/chem/$ME (of $ME, not delegated)"*"cgroup labrun/chem/$ME/login (of $ME, not delegated)"*"cgroup labrun/physics/$ME (of $ME, not delegated)"* ]] ||
+		{ lr_show; false; }
+	[[ $output != *"(owner $ME)"* ]] || { lr_show; false; }
+	run --separate-stderr lp plan --cgroup 2
+	assert_status 0
+	[[ $output == *"cgroup labrun/chem/$ME (owner $ME)"*"cgroup labrun/physics/$ME (owner $ME)"* ]] ||
+		{ lr_show; false; }
+	[[ $output != *"not delegated"* ]] || { lr_show; false; }
+	# One lab each: delegated on v1 as before.
+	rm "$LABS/chem.conf"
+	run --separate-stderr lp plan --cgroup 1
+	assert_status 0
+	[[ $output == *"cgroup labrun/physics/$ME (owner $ME)"* && $output != *"not delegated"* ]] ||
+		{ lr_show; false; }
+}

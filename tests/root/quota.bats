@@ -660,3 +660,78 @@ dd_rate() {
 		assert_output_contains "io-weight left out: the kernel's blkio has no weight here"
 	fi
 }
+
+# ------------------------------------------------------------ two labs (issue 12, item 11)
+
+# cgroup v1 checks only write access to the target's tasks file when a
+# process moves (v2 also wants the common ancestor's cgroup.procs, root's
+# "labrun": tests/vm/cgroup2.sh), so a member who owned a cgroup in two labs
+# could move a running container from one lab's limits into the other's.
+# On v1, apply gives a member of several labs no cgroup of their own and
+# takes back what it gave before (DECISIONS.md): the move is refused.
+in_tasks() { # in_tasks PID CGROUP-DIR: PID is in that v1 cgroup
+	grep -qx "$1" "$2/tasks"
+}
+# (test -s cannot tell: cgroup files have size 0)
+has_tasks() { [ -n "$(cat "$1/tasks" 2>/dev/null)" ]; }
+no_tasks() { ! has_tasks "$1"; }
+@test "two labs: a member's running container cannot be moved into the other lab's cgroup" {
+	[ -d "$V1/memory" ] || skip "not cgroup v1: tests/vm/cgroup2.sh shows v2 refusing the move"
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 64M
+	EOF
+	apply
+	assert_status 0
+	# A container under the member's one lab, in a cgroup of theirs.
+	local pid job victim c
+	user_bg pid "$LABRUN" -c "$LR_CONF" "$BB" sleep 60
+	wait_for 10 has_job_cgroup
+	job=$(job_cgroups | grep "^$V1/memory/" | head -1)
+	wait_for 10 has_tasks "$job"
+	victim=$(tail -1 "$job/tasks")
+	# A second lab, with more memory, names the member too.
+	cat >"$T/labs/lrtest2.conf" <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 1G
+	EOF
+	chmod 644 "$T/labs/lrtest2.conf"
+	apply
+	assert_status 0
+	local applied=$output
+	# The member tries to move the container into the other lab: into
+	# its member cgroup, its login cgroup, or a cgroup of their own there.
+	for c in memory pids cpu; do
+		run as_user sh -c "echo $victim >$V1/$c/labrun/lrtest2/$TEST_USER/tasks"
+		[ "$status" -ne 0 ] || { echo "moved into lrtest2 ($c)"; false; }
+		run as_user sh -c "echo $victim >$V1/$c/labrun/lrtest2/$TEST_USER/login/tasks"
+		[ "$status" -ne 0 ] || { echo "moved into lrtest2's login ($c)"; false; }
+		run as_user mkdir "$V1/$c/labrun/lrtest2/$TEST_USER/mine"
+		[ "$status" -ne 0 ] || { echo "made a cgroup in lrtest2 ($c)"; false; }
+		in_tasks "$victim" "${job/\/memory\//\/$c\/}" || { echo "not in its job cgroup ($c)"; false; }
+	done
+	# Nor back into a cgroup of the first lab it could leave later.
+	run as_user mkdir "$V1/memory/$MEMBER/mine"
+	[ "$status" -ne 0 ]
+	# What apply said, and whose the cgroups are now: root's, in both labs.
+	[[ $applied == *"note: $TEST_USER is a member of 2 labs ($LAB, lrtest2): on cgroup v1 none of their cgroups is delegated to them"* ]] ||
+		{ echo "$applied"; false; }
+	[[ $applied == *"take back $MEMBER from $TEST_USER"* ]] || { echo "$applied"; false; }
+	[ "$(stat -c %U "$V1/memory/$MEMBER/tasks" "$V1/memory/$MEMBER/login/tasks" "$job/tasks" \
+		"$V1/memory/labrun/lrtest2/$TEST_USER/tasks" | sort -u)" = root ]
+	# labrun without Slurm does not start for them on v1, and says so.
+	run --separate-stderr ulr --lab lrtest2 "$BB" true
+	assert_labrun_error "not delegated to you" "on cgroup v1 it delegates none to a member of several labs"
+	# The container ends; its cgroup, no longer the member's to remove,
+	# goes at the next apply.
+	kill "$pid"
+	wait "$pid" || true
+	wait_for 10 no_tasks "$job"
+	apply
+	assert_status 0
+	wait_for 10 no_job_cgroup
+}

@@ -38,7 +38,7 @@ check() { # check NAME CMD...: ok when CMD succeeds
 	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
 }
 
-echo "1..13"
+echo "1..16"
 for b in "$LP" "$LABRUN"; do
 	[ -x "$b" ] || { echo "Bail out! $b not built"; exit 1; }
 done
@@ -157,6 +157,63 @@ if [ "$st" -eq 125 ] && [[ $out == "labrun: "*"not in your lab's cgroup"* ]] &&
 else
 	not_ok "labrun from outside the member's cgroups" "status $st" "$out"
 fi
+
+# Issue 12, item 11: a member of two labs cannot move a running container
+# from one lab's cgroup into the other's (looser) one.  Both member cgroups
+# are the member's, but v2 also wants write access to the cgroup.procs of
+# the common ancestor of the two, root's "labrun" (cgroup-v2.rst, "Delegation
+# Containment").  Within their own cgroup the same move works: the refusal
+# is the lab boundary's.
+LAB2=${LAB}two
+cat >"$T/labs/$LAB2.conf" <<EOF
+[lab]
+members = $USER_
+[defaults]
+memory = 200M
+processes = 400
+EOF
+chmod 644 "$T/labs/$LAB2.conf"
+out=$("$LP" -c "$T/labrun.conf" apply --rules "$T/rules" 2>&1)
+if [ $? -eq 0 ] && [ "$(stat -c %U "$CG/labrun/$LAB2/$USER_/cgroup.procs")" = "$USER_" ]; then
+	ok "apply delegates a member of two labs both member cgroups on v2"
+else
+	not_ok "apply with a member of two labs" "$out"
+fi
+in_login "$LABRUN" -c "$T/labrun.conf" --lab "$LAB" "$IMAGES/busybox.sqfs" sleep 30 >/dev/null 2>&1 &
+bg=$!
+pid=
+for ((i = 0; i < 100; i++)); do
+	pid=$(cat "$CG/$MEMBER"/job-*/cgroup.procs 2>/dev/null | tail -1)
+	[ -z "$pid" ] || break
+	sleep 0.1
+done
+# Into LAB2's login cgroup, a leaf the member owns (the member's cgroup
+# itself holds no processes on v2, whoever moves them: EBUSY).
+out=$(as_user bash -c "echo $pid >$CG/labrun/$LAB2/$USER_/login/cgroup.procs" 2>&1)
+st=$?
+where=$(cat "/proc/$pid/cgroup" 2>/dev/null)
+if [ -n "$pid" ] && [ "$st" -ne 0 ] && [[ $out == *"Permission denied"* ]] &&
+	[[ $where == "0::/$MEMBER/job-"* ]]; then
+	ok "a container under $LAB cannot be moved into $LAB2's cgroup (common ancestor labrun is root's)"
+else
+	not_ok "a container under $LAB moved into $LAB2's cgroup" "pid '$pid' status $st" "$out" "$where"
+fi
+out=$(as_user bash -c "mkdir $CG/$MEMBER/moved && echo $pid >$CG/$MEMBER/moved/cgroup.procs" 2>&1)
+where=$(cat "/proc/$pid/cgroup" 2>/dev/null)
+if [[ $where == "0::/$MEMBER/moved" ]]; then
+	ok "the same move inside the member's own cgroup is allowed (the test can fail)"
+else
+	not_ok "a move inside the member's own cgroup" "$out" "$where"
+fi
+kill "$bg" 2>/dev/null
+wait "$bg" 2>/dev/null
+kill "$pid" 2>/dev/null
+for ((i = 0; i < 50; i++)); do
+	[ -z "$(cat "$CG/$MEMBER/moved/cgroup.procs" 2>/dev/null)" ] && break
+	sleep 0.1
+done
+rmdir "$CG/$MEMBER/moved" 2>/dev/null
+rm "$T/labs/$LAB2.conf"
 
 # Removing the lab removes its tree.
 rm "$T/labs/$LAB.conf"
