@@ -232,3 +232,101 @@ copy_store() {
 	assert_status 0
 	[ ! -e "$store/sha256-$a.sqfs" ] && [ -e "$store/sha256-$b.sqfs" ]
 }
+
+# ---------------------------------------------------------------- hostile bytes
+# Squashfs files crafted byte by byte (tests/images/hostile.c, in
+# $IMAGES/bad/): before issue 12, verify crashed in libsquashfuse on some,
+# and verify and flatten ran forever, memory growing, on a directory cycle.
+
+# li_bounded CMD ARGS...: labrun-image, killed after 10 s (a hang is a 124).
+li_bounded() {
+	timeout 10 "$LABRUN_IMAGE" -c "$LR_CONF" "$@"
+}
+
+@test "verify, inspect and flatten of a directory cycle: status 1 in bounded time, naming the entry" {
+	for cmd in verify inspect "flatten -o $BATS_TEST_TMPDIR/flat.sqfs"; do
+		# shellcheck disable=SC2086 # cmd holds the command and its options
+		run --separate-stderr li_bounded $cmd "$IMAGES/bad/cycle.sqfs"
+		assert_status 1
+		assert_stderr_matches 'bad/cycle\.sqfs' '/bin/loop: a directory reached twice'
+		[ ! -e "$BATS_TEST_TMPDIR/flat.sqfs" ]
+	done
+}
+
+@test "verify of superblocks with bad counts and offsets: status 1, one line, never a crash" {
+	for kind in ids0 frag0 fragidx uididx idtable idblock inodestart dirstart fragstart \
+		idstart xattrstart bytesused blocklog rootref inodes0 truncated longname deep \
+		typemix longlink xattridx xattrref xattrname xattrsize; do
+		run --separate-stderr li_bounded verify "$IMAGES/bad/$kind.sqfs"
+		assert_status 1
+		assert_stderr_matches "bad/$kind\\.sqfs"
+		[ "$(wc -l <<<"$stderr")" -eq 1 ] || { echo "$kind: not one line"; lr_show; false; }
+	done
+}
+
+@test "verify names the corrupt id table that once let a job fail as 'command not found'" {
+	run --separate-stderr li_bounded verify "$IMAGES/bad/uididx.sqfs"
+	assert_status 1
+	assert_stderr_matches '/etc/hello: owner index past the id table \(corrupt id table\)'
+}
+
+@test "verify, inspect and flatten refuse '..', '/', NUL, duplicate and unsorted names, naming the path" {
+	for kind in dotdot dot traversal slash nulname dup unsorted; do
+		for cmd in verify inspect "flatten -o $BATS_TEST_TMPDIR/flat.sqfs"; do
+			# shellcheck disable=SC2086
+			run --separate-stderr li_bounded $cmd "$IMAGES/bad/$kind.sqfs"
+			assert_status 1
+			assert_stderr_matches "bad/$kind\\.sqfs" '/etc: (an entry named|two entries|entries out of order)'
+			[ ! -e "$BATS_TEST_TMPDIR/flat.sqfs" ]
+		done
+	done
+}
+
+@test "a fragment offset past its fragment: verify fails on that file instead of reading heap" {
+	run --separate-stderr li_bounded verify "$IMAGES/bad/fragoff.sqfs"
+	assert_status 1
+	assert_stderr_matches '/etc/hello: corrupt data'
+}
+
+@test "verify and inspect of a FIFO or a device: status 1 at once, saying what it is" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo.sqfs"
+	for cmd in verify inspect; do
+		run --separate-stderr li_bounded "$cmd" "$BATS_TEST_TMPDIR/fifo.sqfs"
+		assert_status 1
+		assert_stderr_matches 'fifo\.sqfs: is a FIFO, not a squashfs file'
+	done
+	run --separate-stderr li_bounded verify /dev/null
+	assert_status 1
+	assert_stderr_matches '/dev/null: is a character device'
+}
+
+@test "a FIFO in a store: as a parent it fails at once; list shows it and goes on" {
+	store=$BATS_TEST_TMPDIR/store
+	mkdir "$store"
+	mkfifo "$store/sha256-$BASE_DIGEST.sqfs"
+	cp "$IMAGES/mid.sqfs" "$store/sha256-$MID_DIGEST.sqfs"
+	write_conf "$LR_CONF" "layer-store = $store"
+	run --separate-stderr li_bounded verify "$TOP"
+	assert_status 1
+	assert_stderr_matches "sha256-$BASE_DIGEST\\.sqfs: is a FIFO"
+	run --separate-stderr li_bounded list
+	[ "$status" -ne 124 ] || { echo "list hung"; lr_show; false; }
+	[[ "$output$stderr" == *"is a FIFO"* ]] || { lr_show; false; }
+}
+
+@test "the generator's sound image passes verify (the checks refuse only what is wrong)" {
+	run --separate-stderr li_bounded verify "$IMAGES/bad/ok.sqfs"
+	assert_status 0
+	run --separate-stderr li_bounded verify "$IMAGES/bad/root0700.sqfs"
+	assert_status 0
+}
+
+@test "build --from a tree holding a bind mount of itself: status 1 at once, naming the loop" {
+	mkdir -p "$BATS_TEST_TMPDIR/tree/a/b"
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	run --separate-stderr timeout 20 unshare -rm sh -c \
+		'mount --bind "$1" "$1/a/b" && "$2" -c "$3" build --from "$1" -o "$1.sqfs"' \
+		sh "$BATS_TEST_TMPDIR/tree" "$LABRUN_IMAGE" "$LR_CONF"
+	assert_status 1
+	assert_stderr_matches 'tree/a/b: a directory inside itself'
+}
