@@ -73,6 +73,11 @@ int lr_layer_open(const char *path, struct lr_error *err)
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		int e = errno;
+		struct stat st;
+		/* open(2) of a socket fails with ENXIO, "No such device or
+		 * address": say what the file is instead. */
+		if (e == ENXIO && stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return lr_error_set(err, e, "is a socket, not a squashfs file");
 		return lr_error_set(err, e, "%s", strerror(e));
 	}
 	struct stat st;
