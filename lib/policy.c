@@ -347,8 +347,8 @@ static int lab_name(const char *path, char **out, struct lr_error *err)
 	return (*out = strndup(base, n)) ? 0 : lr_error_errno(err, ENOMEM, "%s", path);
 }
 
-int lr_lab_parse(struct lr_lab *out, const char *path, const char *text, size_t len,
-		 struct lr_error *err)
+static int parse_lab(struct lr_lab *out, const char *path, const char *text, size_t len,
+		     struct lr_error *err)
 {
 	if (len > LR_POLICY_MAX_BYTES)
 		return lr_error_set(err, EFBIG, "%s: larger than %d bytes", path,
@@ -365,8 +365,8 @@ int lr_lab_parse(struct lr_lab *out, const char *path, const char *text, size_t 
 	struct parser p = {.lab = &lab, .file = path};
 	int r = lab_name(path, &lab.name, err);
 	if (r < 0 || !(lab.file = strdup(path))) {
-		lr_lab_free(&lab);
-		return r < 0 ? r : lr_error_errno(err, ENOMEM, "%s", path);
+		r = r < 0 ? r : lr_error_errno(err, ENOMEM, "%s", path);
+		goto fail;
 	}
 	char line[LR_POLICY_MAX_LINE + 1];
 	for (size_t pos = 0; pos < len;) {
@@ -388,7 +388,8 @@ int lr_lab_parse(struct lr_lab *out, const char *path, const char *text, size_t 
 		/* A terminal obeys control characters instead of showing
 		 * them: no value may hold one (errors quote values). */
 		for (const char *c = s; *c; c++)
-			if ((unsigned char)*c < 0x20 ? !blank(*c) : *c == 0x7f) {
+			if ((unsigned char)*c < 0x20 ? *c != '\t' && !(*c == '\r' && !c[1])
+						     : *c == 0x7f) {
 				r = fail(&p, c, err,
 					 "a control character (0x%02x): lab files are text",
 					 (unsigned char)*c);
@@ -407,7 +408,15 @@ int lr_lab_parse(struct lr_lab *out, const char *path, const char *text, size_t 
 	return 0;
 fail:
 	lr_lab_free(&lab);
-	lr_escape_error(err); /* it quotes the file */
+	return r;
+}
+
+int lr_lab_parse(struct lr_lab *out, const char *path, const char *text, size_t len,
+		 struct lr_error *err)
+{
+	int r = parse_lab(out, path, text, len, err);
+	if (r < 0)
+		lr_escape_error(err); /* it quotes the file */
 	return r;
 }
 
