@@ -142,7 +142,11 @@ LR='"$LABRUN" -c "$LR_CONF"'
 	# script's stdin stays open: at EOF script types Ctrl-D into its
 	# terminal, which the pty may then pass on as a byte (echoed "^@")
 	# if it arrives before labrun made that terminal raw.
-	run script -qec "\"$LABRUN\" -c \"$LR_CONF\" \"$BB\" tty" /dev/null < <(sleep 10)
+	exec 9< <(exec sleep 10)
+	local feeder=$!
+	run script -qec "\"$LABRUN\" -c \"$LR_CONF\" \"$BB\" tty" /dev/null <&9
+	exec 9<&-
+	kill "$feeder" 2>/dev/null || true
 	assert_status 0
 	[[ $output =~ ^/dev/console ]] || { lr_show; false; }
 	run_lr "$BB" tty
@@ -164,6 +168,25 @@ LR='"$LABRUN" -c "$LR_CONF"'
 	! screen_text | grep -q '^finished'
 	type_line 'fg'
 	expect_screen '^finished' 5
+	type_line 'exit 0'
+	expect_status 0
+}
+
+# labrun puts the caller's terminal in raw mode while it relays the
+# container's pty (doc/DECISIONS.md, "Terminal"): the settings must come
+# back, after a normal exit and when a signal that labrun does not pass on
+# kills it (SIGALRM: a handler restores them first).
+@test "the caller's terminal settings come back after labrun, also when a signal kills it" {
+	start_tty "bash --norc --noprofile -i"
+	type_line "PS1='ps1> '"
+	expect_screen '^ps1> '
+	type_line "before=\$(stty -g); '$LABRUN' -c '$LR_CONF' '$BB' true; [ \"\$(stty -g)\" = \"\$before\" ] && echo same-after-exit"
+	expect_screen '^same-after-exit'
+	type_line "'$LABRUN' -c '$LR_CONF' '$BB' sleep 4848; [ \"\$(stty -g)\" = \"\$before\" ] && echo same-after-kill-\$?"
+	wait_for 5 pgrep -u "$(id -u)" -f '^sleep 4848$' >/dev/null
+	# labrun's comm is "labrun"; its keeper's "labrun-keeper".
+	kill -ALRM "$(pgrep -u "$(id -u)" -x labrun)"
+	expect_screen '^same-after-kill-0'
 	type_line 'exit 0'
 	expect_status 0
 }
