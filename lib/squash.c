@@ -430,9 +430,12 @@ static int xattrs_checked(sqfs *fs, uint32_t idx, const char **why)
 
 /* Inode id read with every offset, index and size checked; then
  * libsquashfuse's sqfs_inode_get(), reading the same bytes, is safe.
- * Returns 0 or -EIO with *why saying what is wrong. */
+ * files: regular files whose block list was checked already (hard links:
+ * a million entries for one file with a long block list must not cost a
+ * million checks of it), or NULL.  Returns 0 or -EIO (-ENOMEM) with *why
+ * saying what is wrong. */
 static int inode_checked(struct lr_squash *sq, sqfs_inode_id id, sqfs_inode *inode,
-			 const char **why)
+			 const char **why, struct refset *files)
 {
 	sqfs *fs = &sq->ll.fs;
 	const struct squashfs_super_block *sb = &fs->sb;
@@ -503,6 +506,12 @@ static int inode_checked(struct lr_squash *sq, sqfs_inode_id id, sqfs_inode *ino
 			if ((uint64_t)frag_off + size % bs > bs)
 				return -EIO;
 		}
+		int seen = files ? refset_add(files, id) : 0;
+		*why = "out of memory";
+		if (seen < 0)
+			return -ENOMEM;
+		if (seen)
+			break;
 		/* Every data block inside the data area, none larger than a
 		 * block: libsquashfuse reads them where the list says. */
 		uint64_t at = start;
@@ -589,7 +598,8 @@ struct tree_walk {
 	walk_fn fn;
 	void *ctx;
 	struct lr_error *err;
-	struct refset dirs; /* directory inodes walked */
+	struct refset dirs;  /* directory inodes walked */
+	struct refset files; /* regular files' inodes checked */
 	uint64_t entries;
 	char path[PATH_MAX]; /* relative to the root, no leading "/" */
 };
@@ -789,7 +799,7 @@ static int walk_dir(struct tree_walk *t, const sqfs_inode *dir, size_t len, unsi
 		sqfs_inode_id id =
 			((sqfs_inode_id)le32toh(hdr.start_block) << 16) + le16toh(e.offset);
 		sqfs_inode inode;
-		if (inode_checked(sq, id, &inode, &why) < 0) {
+		if (inode_checked(sq, id, &inode, &why, &t->files) < 0) {
 			r = lr_error_set(t->err, EIO, "/%s: %s", t->path, why);
 			break;
 		}
@@ -832,7 +842,7 @@ static int tree_walk(struct lr_squash *sq, walk_fn fn, void *ctx, struct lr_erro
 	sqfs_inode root;
 	const char *why;
 	sqfs_inode_id id = sqfs_inode_root(fs);
-	int r = inode_checked(sq, id, &root, &why);
+	int r = inode_checked(sq, id, &root, &why, NULL);
 	if (r < 0)
 		r = lr_error_set(err, EIO, "root directory: %s", why);
 	else if (!S_ISDIR(root.base.mode))
@@ -842,6 +852,7 @@ static int tree_walk(struct lr_squash *sq, walk_fn fn, void *ctx, struct lr_erro
 	else if (!fn || (r = fn(sq, ctx, "", &root, id, err)) == 0)
 		r = walk_dir(t, &root, 0, 1);
 	free(t->dirs.v);
+	free(t->files.v);
 	free(t);
 	return r;
 }
@@ -1282,6 +1293,7 @@ static struct cached_block *block_at(struct lr_squash *sq, sqfs_inode *inode, ui
 struct verify {
 	uint64_t *entries, *bytes;
 	char *buf;
+	struct refset files; /* read already: another name of one is not read again */
 };
 
 static int verify_one(struct lr_squash *sq, void *ctx, const char *path, sqfs_inode *inode,
@@ -1297,6 +1309,9 @@ static int verify_one(struct lr_squash *sq, void *ctx, const char *path, sqfs_in
 		return lr_error_set(err, EIO, "/%s: corrupt id table", path);
 	if (!S_ISREG(inode->base.mode))
 		return 0;
+	int seen = refset_add(&v->files, id);
+	if (seen)
+		return seen < 0 ? lr_error_errno(err, ENOMEM, "/%s", path) : 0;
 	size_t bs = fs->sb.block_size;
 	uint64_t size = inode->xtra.reg.file_size;
 	for (uint64_t off = 0; off < size; off += bs) {
@@ -1311,11 +1326,13 @@ static int verify_one(struct lr_squash *sq, void *ctx, const char *path, sqfs_in
 
 int lr_squash_verify(struct lr_squash *sq, uint64_t *entries, uint64_t *bytes, struct lr_error *err)
 {
-	struct verify v = {entries, bytes, malloc(sq->ll.fs.sb.block_size)};
+	struct verify v = {
+		.entries = entries, .bytes = bytes, .buf = malloc(sq->ll.fs.sb.block_size)};
 	if (!v.buf)
 		return lr_error_errno(err, ENOMEM, "walk");
 	int r = tree_walk(sq, verify_one, &v, err);
 	free(v.buf);
+	free(v.files.v);
 	return r < 0 ? r : 0;
 }
 
