@@ -7,6 +7,7 @@
 #define LABRUN_PLUGIN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <slurm/spank.h>
 
@@ -57,6 +58,11 @@ struct lr_plugin {
 	unsigned tasks_exited;
 	bool memory_narrowed;
 	char pids_dir[600]; /* the step's cgroup in the member's (pids, v1), or "" */
+	/* The step's memory cgroup and its OOM kills when the container was
+	 * handed over (lr_plugin_root_oom_start). */
+	char oom_dir[768];
+	bool oom_known, oom_v2, oom_said;
+	uint64_t oom_before;
 };
 extern struct lr_plugin lr_plugin;
 
@@ -90,6 +96,10 @@ int lr_plugin_root_kill_helper(void);	       /* its process group killed and rea
 int lr_plugin_root_quota(spank_t sp, struct lr_error *err); /* user_init: the lab's quota */
 void lr_plugin_root_pids_remove(void);			    /* exit: that cgroup removed */
 bool lr_plugin_cgroup_v2(void);				    /* no v1 pids hierarchy */
+/* OOM kills in the step: counted in user_init (oom_start), said in one line
+ * by task_exit when there were more (oom_say). */
+void lr_plugin_root_oom_start(void);
+void lr_plugin_root_oom_say(void);
 
 /* root.c: what the helper's child does as root before it drops for good,
  * planned in slurmstepd (lr_plugin_root_plan) and done in the forked child

@@ -20,6 +20,7 @@
  */
 #include "build-config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <fcntl.h>
@@ -128,8 +129,9 @@ void lr_plugin_root_enter(const struct lr_root_plan *plan)
 		write_or_die(plan->tasks[i], "0", LR_HELPER_EXIT_CGROUP);
 	/* Lowering it below the lowest value it ever had takes
 	 * CAP_SYS_RESOURCE, which a root without it in its bounding set
-	 * lacks: then it stays as slurmstepd left it, never lower (raising it
-	 * from slurmstepd's -1000 always works).  slurmstepd logs which. */
+	 * lacks (EACCES): then it stays at slurmstepd's value, never lower,
+	 * as slurmstepd itself could not go to -1000 either (raising it from
+	 * -1000 always works).  slurmstepd says which (remote.c). */
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || (write(fd, LR_HELPER_OOM_SCORE_ADJ, strlen(LR_HELPER_OOM_SCORE_ADJ)) < 0 &&
 		       errno != EACCES))
@@ -230,6 +232,9 @@ int lr_plugin_root_task_exit(spank_t sp)
 	uint32_t n = 0;
 	if (spank_get_item(sp, S_JOB_LOCAL_TASK_COUNT, &n) != ESPANK_SUCCESS)
 		n = 1;
+	/* A task (or the keeper, whose death ends them all) killed by the
+	 * OOM killer: one line naming the limit (issue 12, item 3). */
+	lr_plugin_root_oom_say();
 	/* The step's last task on this node: the container goes now, not
 	 * after proctrack's kill loop (DESIGN.md §4: teardown is immediate). */
 	if (++lr_plugin.tasks_exited >= (unsigned)n)
@@ -512,4 +517,95 @@ bool lr_plugin_cgroup_v2(void)
 {
 	struct stat st;
 	return stat(LR_CGROUP_V1_PIDS, &st) < 0;
+}
+
+/* ------------------------------------------------ OOM kills in the step */
+
+/* The step's memory limit as it holds the tasks: v1 the step's
+ * memory.limit_in_bytes; v2 the least of the step's memory.max and its
+ * tasks' leaf's (Slurm puts the limit there, see lr_plugin_root_quota()).
+ * UINT64_MAX when none. */
+static uint64_t step_memory_limit(const char *dir, bool v2)
+{
+	char file[1024];
+	snprintf(file, sizeof(file), "%s/%s", dir, v2 ? "memory.max" : "memory.limit_in_bytes");
+	uint64_t limit = limit_of(file);
+	static const char *const users[] = {"user", "user_processes"};
+	for (size_t i = 0; v2 && i < sizeof(users) / sizeof(users[0]); i++) {
+		snprintf(file, sizeof(file), "%s/%s/memory.max", dir, users[i]);
+		uint64_t u = limit_of(file);
+		if (u < limit)
+			limit = u;
+	}
+	return limit;
+}
+
+/* The OOM killer's kills in the step (lr_cgread_oom_kills()): v2 counts
+ * the step's whole subtree; v1 each cgroup's own processes, so the step's
+ * (slurmstepd, the helper, the keeper) and each task's (task_N). */
+static int step_oom_kills(const char *dir, bool v2, uint64_t *kills)
+{
+	uint64_t n = 0, k;
+	int r = lr_cgread_oom_kills(AT_FDCWD, dir, &n);
+	if (r < 0)
+		return r;
+	if (!v2) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d)))
+			if (!strncmp(e->d_name, "task_", 5) &&
+			    lr_cgread_oom_kills(dirfd(d), e->d_name, &k) == 0)
+				n += k;
+		if (d)
+			closedir(d);
+	}
+	*kills = n;
+	return 0;
+}
+
+void lr_plugin_root_oom_start(void)
+{
+	bool v2 = false;
+	lr_plugin.oom_known =
+		step_memory_dir(lr_plugin.oom_dir, sizeof(lr_plugin.oom_dir), &v2) == 0 &&
+		step_oom_kills(lr_plugin.oom_dir, v2, &lr_plugin.oom_before) == 0;
+	lr_plugin.oom_v2 = v2;
+}
+
+/* bytes as a person reads a memory limit: whole GiB, MiB or KiB. */
+static void memory_text(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = {"GiB", "MiB", "KiB"};
+	for (int i = 0; i < 3; i++) {
+		uint64_t u = 1ULL << (30 - 10 * i);
+		if (bytes >= u && bytes % u == 0) {
+			snprintf(buf, len, "%llu %s", (unsigned long long)(bytes / u), units[i]);
+			return;
+		}
+	}
+	snprintf(buf, len, "%llu bytes", (unsigned long long)bytes);
+}
+
+void lr_plugin_root_oom_say(void)
+{
+	uint64_t now;
+	if (!lr_plugin.oom_known || lr_plugin.oom_said ||
+	    step_oom_kills(lr_plugin.oom_dir, lr_plugin.oom_v2, &now) < 0 ||
+	    now <= lr_plugin.oom_before)
+		return;
+	lr_plugin.oom_said = true;
+	uint64_t limit = step_memory_limit(lr_plugin.oom_dir, lr_plugin.oom_v2);
+	const struct lr_step_handover *h = &lr_plugin.handover;
+	char text[32], lab[96] = "";
+	if (limit == UINT64_MAX) {
+		snprintf(text, sizeof(text), "none");
+	} else {
+		memory_text(limit, text, sizeof(text));
+		if (h->lab[0] && h->memory_limit && h->memory_limit <= limit)
+			snprintf(lab, sizeof(lab), ", lab %s's memory quota", h->lab);
+	}
+	/* slurmstepd's errors go to task 0's stderr, so srun prints it. */
+	slurm_error("labrun: the step ran out of memory: the kernel killed %llu of its "
+		    "processes at its memory limit (%s%s)",
+		    (unsigned long long)(now - lr_plugin.oom_before), text, lab);
 }
