@@ -9,6 +9,14 @@
 #   scripts/slurm-local.sh plugin PATH-TO-spank_labrun.so [ARG...]
 #                                    load labrun's SPANK plugin (`required`)
 #   scripts/slurm-local.sh plugin --remove
+#   scripts/slurm-local.sh reload    restart slurmd (it reads plugstack.conf
+#                                    at start), wait for the node
+#
+# A --container step never runs on the host here: while the plugin is not
+# loaded, the fail-closed oci.conf of etc/slurm/ is installed (Slurm 22.05
+# runs --container on the host when neither a plugin nor an OCI runtime
+# claims it), and it is removed when the plugin is loaded (Slurm reads it
+# before any plugin and would refuse --container=IMAGE.sqfs).
 #
 # It installs nothing: it says which Debian package a missing command comes
 # from.  There is no systemd here (PID 1 is not systemd), so the daemons are
@@ -32,6 +40,8 @@ GRES_CONF=$ETC/gres.conf
 PLUGSTACK=$ETC/plugstack.conf
 PLUGSTACK_D=$ETC/plugstack.conf.d
 PLUGIN_CONF=$PLUGSTACK_D/labrun.conf
+OCI_CONF=$ETC/oci.conf
+OCI_SRC=$(cd "$(dirname "$0")/.." && pwd)/etc/slurm/oci.conf
 LOGDIR=/var/log/slurm
 CTLD_LOG=$LOGDIR/slurmctld.log
 SLURMD_LOG=$LOGDIR/slurmd.log
@@ -64,7 +74,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 require_root() {
@@ -467,6 +477,28 @@ check_plugstack() {
 	fi
 }
 
+# The fail-closed oci.conf (etc/slurm/oci.conf) while the plugin is not
+# loaded; none while it is.  slurmstepd reads oci.conf at each step.
+oci_fail_closed() {
+	[ -f "$OCI_SRC" ] || die "$OCI_SRC is missing (run this script from labrun's source tree)"
+	{
+		echo "$MARK"
+		cat "$OCI_SRC"
+	} >"$OCI_CONF.new"
+	# No daemon to restart for it: not a CHANGED of the configuration.
+	local changed=$CHANGED
+	install_file "$OCI_CONF" 0644 <"$OCI_CONF.new"
+	CHANGED=$changed
+	rm -f "$OCI_CONF.new"
+}
+oci_none() {
+	refuse_foreign "$OCI_CONF"
+	if [ -e "$OCI_CONF" ]; then
+		rm -f "$OCI_CONF"
+		say "removed $OCI_CONF"
+	fi
+}
+
 # ---------------------------------------------------------------- commands
 
 do_start() {
@@ -480,6 +512,9 @@ do_start() {
 	make_gpus
 	make_dirs
 	check_plugstack
+	if [ ! -e "$PLUGIN_CONF" ]; then
+		oci_fail_closed
+	fi
 	if pid_of "$CTLD_PID" slurmctld >/dev/null || pid_of "$SLURMD_PID" slurmd >/dev/null; then
 		was_running=1
 	fi
@@ -537,6 +572,9 @@ do_status() {
 	else
 		say "plugin: none ($PLUGIN_CONF missing)"
 	fi
+	if [ -e "$OCI_CONF" ]; then
+		say "oci.conf: $OCI_CONF (--container refused: no plugin)"
+	fi
 	return "$rc"
 }
 
@@ -559,6 +597,9 @@ do_plugin() {
 	mkdir -p "$PLUGSTACK_D"
 	if [ "$1" = --remove ]; then
 		refuse_foreign "$PLUGIN_CONF"
+		# Before the plugin goes: no moment where --container runs on
+		# the host.
+		oci_fail_closed
 		if [ -e "$PLUGIN_CONF" ]; then
 			rm -f "$PLUGIN_CONF"
 			say "removed $PLUGIN_CONF"
@@ -586,6 +627,7 @@ do_plugin() {
 $MARK
 required $so${*:+ $*}
 EOF
+	oci_none
 	if [ "$CHANGED" = 1 ]; then
 		restart_slurmd
 	else
@@ -601,6 +643,10 @@ restart)
 	do_start
 	;;
 status) do_status ;;
+reload)
+	require_root
+	restart_slurmd
+	;;
 plugin)
 	shift
 	do_plugin "$@"

@@ -25,6 +25,7 @@ setup_file() {
 	mkdir -p "$PLUGIN_DIR"
 	printf 'gpu-devices = %s[0-9]*\n' "$GPU_DEV" >"$PLUGIN_DIR/container.conf"
 	chmod 644 "$PLUGIN_DIR/container.conf"
+	plugin_config_save
 	install_plugin config="$PLUGIN_DIR/container.conf"
 	# The step's helper opens the image as the test user: a world-readable
 	# file in a world-traversable directory.  top.sqfs finds its two
@@ -57,7 +58,7 @@ entry_image() {
 
 teardown_file() {
 	[ -z "$SKIP_REASON" ] || return 0
-	"$SLURM_LOCAL" plugin --remove
+	plugin_config_restore
 	rm -rf "${IMG:?}" "$PLUGIN_DIR/container.conf"
 }
 

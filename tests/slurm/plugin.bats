@@ -5,7 +5,8 @@
 # that asks for a squashfs image never running on the host.
 #
 # Runs as root (like basic.bats); jobs run as the test user.  The plugin is
-# installed for this file only, and removed after it.
+# installed for this file only; the configuration found before is restored
+# after it (plugin_config_save/restore, slurm.bash).
 
 load slurm
 
@@ -15,12 +16,13 @@ setup_file() {
 	export SKIP_REASON
 	[ -z "$SKIP_REASON" ] || return 0
 	"$SLURM_LOCAL" start
+	plugin_config_save
 	install_plugin
 }
 
 teardown_file() {
 	[ -z "$SKIP_REASON" ] || return 0
-	"$SLURM_LOCAL" plugin --remove
+	plugin_config_restore
 }
 
 @test "without a container the plugin changes nothing: the task runs, its status comes back" {
@@ -87,4 +89,52 @@ teardown_file() {
 	[[ $output == *"labrun: image $WORK/bad.sqfs: truncated squashfs"* ]]
 	[[ $output == *"the task was not run"* ]]
 	[ ! -e "$WORK/ran" ]
+}
+
+# ------------------------------------------------ issue 12, item 16
+
+@test "a test file leaves the plugin configuration as it found it, and slurmd runs with it" {
+	# What each file does: save, load the plugin its own way, restore.
+	local saved=$BATS_TEST_TMPDIR/saved before
+	before=$(plugin_config_digest)
+	plugin_config_save "$saved"
+	install_plugin signals=slurm
+	[ "$(plugin_config_digest)" != "$before" ]
+	plugin_config_restore "$saved"
+	[ "$(plugin_config_digest)" = "$before" ]
+	# slurmd restarted with it: this file's plugin runs the step.
+	cp "$IMAGES/busybox.sqfs" "$WORK/bb.sqfs"
+	chmod 644 "$WORK/bb.sqfs"
+	run as_user srun --quiet --container="$WORK/bb.sqfs" cat /etc/image-name
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = busybox ]
+}
+
+@test "without the plugin, a --container step is refused, never run on the host (etc/slurm/oci.conf)" {
+	local saved=$BATS_TEST_TMPDIR/saved
+	plugin_config_save "$saved"
+	"$SLURM_LOCAL" plugin --remove
+	[ ! -e "$PLUGSTACK_D/labrun.conf" ]
+	cmp <(grep -v "^# written by labrun" "$OCI_CONF") "$(dirname "$SLURM_LOCAL")/../etc/slurm/oci.conf"
+	cp "$IMAGES/busybox.sqfs" "$WORK/bb.sqfs"
+	chmod 644 "$WORK/bb.sqfs"
+	run as_user srun --quiet --container="$WORK/bb.sqfs" touch "$WORK/ran"
+	echo "$output"
+	local image_status=$status
+	mkdir -m 755 "$WORK/bundle"
+	echo '{"root":{"path":"rootfs"}}' >"$WORK/bundle/config.json"
+	chmod 644 "$WORK/bundle/config.json"
+	run as_user srun --quiet --container="$WORK/bundle" touch "$WORK/ran"
+	echo "$output"
+	local bundle_status=$status bundle_output=$output
+	# A plain step is not affected.
+	run as_user srun --quiet true
+	local plain_status=$status
+	plugin_config_restore "$saved"
+	[ "$image_status" -ne 0 ]
+	[ "$bundle_status" -eq 125 ]
+	[[ $bundle_output == *"labrun: --container needs the labrun plugin (spank_labrun.so), which node $(hostname -s) does not load"* ]]
+	[ ! -e "$WORK/ran" ]
+	[ "$plain_status" -eq 0 ]
 }

@@ -63,6 +63,7 @@ setup_file() {
 	chmod 644 "$CONF"
 	RULES=$PLUGIN_DIR/quota-cgrules.conf
 	export LABS CONF RULES
+	plugin_config_save
 	install_plugin config="$CONF"
 	IMG=$(mktemp -d /tmp/labrun-slurm-img.XXXXXX)
 	chmod 755 "$IMG"
@@ -75,7 +76,7 @@ setup_file() {
 
 teardown_file() {
 	[ -z "$SKIP_REASON" ] || return 0
-	"$SLURM_LOCAL" plugin --remove
+	plugin_config_restore
 	rm -rf "${IMG:?}" "$CONF" "$RULES" "$LABS"
 }
 

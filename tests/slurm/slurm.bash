@@ -81,6 +81,55 @@ why_no_plugin() {
 		echo "spank_labrun.so was not built (libslurm-dev's slurm/spank.h missing)"
 }
 
+# The plugin's configuration on this node, as a test file finds it: the
+# files of plugstack.conf.d and Slurm's oci.conf.  Each file that loads the
+# plugin saves it in setup_file and restores it in teardown_file (issue 12,
+# item 16: a suite that left the plugin unloaded let the README's
+# `srun --container=img.sqfs CMD` run CMD on the host).
+PLUGSTACK_D=/etc/slurm/plugstack.conf.d
+OCI_CONF=/etc/slurm/oci.conf
+
+# plugin_config_digest: one line per file of the configuration, with its
+# content's digest ("none" for an absent oci.conf).
+plugin_config_digest() {
+	local f
+	for f in "$PLUGSTACK_D"/* "$OCI_CONF"; do
+		[ -e "$f" ] || { [ "$f" != "$OCI_CONF" ] || echo "none $f"; continue; }
+		echo "$(sha256sum <"$f" | cut -d' ' -f1) $f"
+	done
+}
+
+# plugin_config_save [DIR]: a copy of the configuration in DIR (default
+# PLUGIN_SAVED, a directory of this file's).
+plugin_config_save() {
+	local dir=${1:-${BATS_FILE_TMPDIR:?}/plugin-config}
+	rm -rf "$dir"
+	mkdir -p "$dir/plugstack.conf.d"
+	cp -a "$PLUGSTACK_D/." "$dir/plugstack.conf.d/" 2>/dev/null || true
+	[ ! -e "$OCI_CONF" ] || cp -a "$OCI_CONF" "$dir/oci.conf"
+	plugin_config_digest >"$dir/digest"
+}
+
+# plugin_config_restore [DIR]: the configuration saved in DIR back, and
+# slurmd restarted when it changed (it reads plugstack.conf at start);
+# fails when what is there then is not what was saved.
+plugin_config_restore() {
+	local dir=${1:-${BATS_FILE_TMPDIR:?}/plugin-config}
+	[ -f "$dir/digest" ] || { echo "no saved plugin configuration in $dir" >&2; return 1; }
+	if [ "$(plugin_config_digest)" != "$(cat "$dir/digest")" ]; then
+		find "$PLUGSTACK_D" -mindepth 1 -maxdepth 1 -delete
+		cp -a "$dir/plugstack.conf.d/." "$PLUGSTACK_D/"
+		rm -f "$OCI_CONF"
+		[ ! -e "$dir/oci.conf" ] || cp -a "$dir/oci.conf" "$OCI_CONF"
+		"$SLURM_LOCAL" reload
+	fi
+	[ "$(plugin_config_digest)" = "$(cat "$dir/digest")" ] || {
+		echo "the plugin configuration was not restored:" >&2
+		diff <(cat "$dir/digest") <(plugin_config_digest) >&2
+		return 1
+	}
+}
+
 # install_plugin [ARG...]: spank_labrun.so and labrun-step (built beside
 # labrun) into PLUGIN_DIR, named `required` in plugstack.conf with
 # helper= and ARGs; slurmd restarted.  plugin --remove undoes it.
