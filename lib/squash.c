@@ -526,6 +526,12 @@ static int inode_checked(struct lr_squash *sq, sqfs_inode_id id, sqfs_inode *ino
 				*why = "data block larger than the block size";
 				if (len > bs)
 					return -EIO;
+				/* Not inside the superblock: libsquashfuse's block
+				 * caches key blocks by offset and take 0 for an empty
+				 * slot, so a block at 0 came back as NULL. */
+				*why = "file data inside the superblock";
+				if (len > 0 && at < sizeof(*sb))
+					return -EIO;
 				at += len;
 			}
 			i += k;
@@ -1151,7 +1157,8 @@ static sqfs_err read_range(sqfs *fs, sqfs_inode *inode, sqfs_off_t start, sqfs_o
 					file_size - bl.pos < bs ? (size_t)(file_size - bl.pos) : bs;
 			} else {
 				if (sqfs_data_cache(fs, &fs->data_cache, bl.block, bl.header,
-						    &block) != SQFS_OK)
+						    &block) != SQFS_OK ||
+				    !block)
 					return SQFS_ERR;
 				data_size = block->size;
 			}

@@ -56,6 +56,8 @@
  *   xattrref     the xattr id's reference points past the key/value table
  *   xattrname    /etc/hello's xattr name is 300 bytes long
  *   xattrsize    /etc/hello's xattr value says 100000 bytes
+ *   block0       /bin/sh's one data block at byte 0, in the superblock
+ *                (libsquashfuse's caches take offset 0 for an empty slot)
  *
  * Exit status 0, or 2 with a message (usage, unknown kind, write error).
  * Also built into the unit tests (HOSTILE_NO_MAIN): hostile_make().
@@ -107,6 +109,7 @@ struct node {
 	uint32_t frag_idx;	 /* regular files: fragment, or FRAG_NONE */
 	uint32_t frag_off_extra; /* added to the offset in the fragment */
 	uint32_t xattr;		 /* regular files: xattr id index, or XATTR_NONE */
+	bool block_at_0;	 /* regular files: one data block, at byte 0 */
 	/* Set while writing. */
 	uint32_t ino;
 	uint64_t ref;	     /* inode reference: block << 16 | offset */
@@ -317,6 +320,13 @@ static void write_node(struct writer *w, struct node *n, uint32_t parent_ino)
 			put32(&w->inodes, n->frag_idx);
 			put32(&w->inodes, n->frag_off + n->frag_off_extra);
 			put32(&w->inodes, n->xattr);
+		} else if (n->block_at_0) { /* its data "stored" in the superblock */
+			inode_base(w, n, basic_type(n->mode));
+			put32(&w->inodes, 0);	      /* start_block */
+			put32(&w->inodes, FRAG_NONE); /* no fragment: one block */
+			put32(&w->inodes, 0);
+			put32(&w->inodes, (uint32_t)n->size);
+			put32(&w->inodes, (uint32_t)n->size | (1u << 24)); /* uncompressed */
 		} else {
 			inode_base(w, n, basic_type(n->mode));
 			put32(&w->inodes, 0); /* start_block: no full blocks */
@@ -507,7 +517,7 @@ static const char *const kinds[] = {
 	"bytesused", "blocklog", "rootref",    "inodes0",   "truncated", "cycle",    "selfdir",
 	"dotdot",    "dot",	 "slash",      "traversal", "nulname",	 "dup",	     "unsorted",
 	"longname",  "deep",	 "typemix",    "longlink",  "xattridx",	 "xattrref", "xattrname",
-	"xattrsize", NULL,
+	"xattrsize", "block0",	 NULL,
 };
 
 const char *const *hostile_kinds(void)
@@ -584,6 +594,8 @@ int hostile_make(const char *kind, const char *out)
 			d = node_new(d, "d", S_IFDIR | 0755);
 	} else if (!strcmp(kind, "typemix"))
 		kid(etc, "hello")->entry_type = 1;
+	else if (!strcmp(kind, "block0"))
+		kid(kid(root, "bin"), "sh")->block_at_0 = true;
 	else if (!strcmp(kind, "xattridx"))
 		kid(etc, "hello")->xattr = 5;
 	else if (!strcmp(kind, "xattrref"))

@@ -187,6 +187,7 @@ static const struct {
 	{"xattrref", "/etc/hello: corrupt xattr table"},
 	{"xattrname", "/etc/hello: corrupt xattr table"},
 	{"xattrsize", "/etc/hello: corrupt xattr table"},
+	{"block0", "/bin/sh: file data inside the superblock"},
 };
 
 static void every_hostile_kind_is_refused_at_open_naming_the_cause(void **state)
