@@ -430,9 +430,10 @@ static int xattrs_checked(sqfs *fs, uint32_t idx, const char **why)
 
 /* Inode id read with every offset, index and size checked; then
  * libsquashfuse's sqfs_inode_get(), reading the same bytes, is safe.
- * files: regular files whose block list was checked already (hard links:
- * a million entries for one file with a long block list must not cost a
- * million checks of it), or NULL.  Returns 0 or -EIO (-ENOMEM) with *why
+ * files: two sets, the references of regular files whose block list was
+ * checked already (hard links: a million entries for one file with a long
+ * block list must not cost a million checks of it) and their inode
+ * numbers; or NULL.  Returns 0 or -EIO (-ENOMEM) with *why
  * saying what is wrong. */
 static int inode_checked(struct lr_squash *sq, sqfs_inode_id id, sqfs_inode *inode,
 			 const char **why, struct refset *files)
@@ -506,12 +507,21 @@ static int inode_checked(struct lr_squash *sq, sqfs_inode_id id, sqfs_inode *ino
 			if ((uint64_t)frag_off + size % bs > bs)
 				return -EIO;
 		}
-		int seen = files ? refset_add(files, id) : 0;
+		int seen = files ? refset_add(&files[0], id) : 0;
 		*why = "out of memory";
 		if (seen < 0)
 			return -ENOMEM;
 		if (seen)
 			break;
+		/* A file's inode number is the key of libsquashfuse's block
+		 * index cache: a second file of the same number would be read
+		 * with the first one's index, past its end. */
+		int dup = files ? refset_add(&files[1], ino) : 0;
+		if (dup < 0)
+			return -ENOMEM;
+		*why = "two files with one inode number";
+		if (dup)
+			return -EIO;
 		/* Every data block inside the data area, none larger than a
 		 * block: libsquashfuse reads them where the list says. */
 		uint64_t at = start;
@@ -604,8 +614,8 @@ struct tree_walk {
 	walk_fn fn;
 	void *ctx;
 	struct lr_error *err;
-	struct refset dirs;  /* directory inodes walked */
-	struct refset files; /* regular files' inodes checked */
+	struct refset dirs;	/* directory inodes walked */
+	struct refset files[2]; /* regular files checked: references, numbers */
 	uint64_t entries;
 	char path[PATH_MAX]; /* relative to the root, no leading "/" */
 };
@@ -805,7 +815,7 @@ static int walk_dir(struct tree_walk *t, const sqfs_inode *dir, size_t len, unsi
 		sqfs_inode_id id =
 			((sqfs_inode_id)le32toh(hdr.start_block) << 16) + le16toh(e.offset);
 		sqfs_inode inode;
-		if (inode_checked(sq, id, &inode, &why, &t->files) < 0) {
+		if (inode_checked(sq, id, &inode, &why, t->files) < 0) {
 			r = lr_error_set(t->err, EIO, "/%s: %s", t->path, why);
 			break;
 		}
@@ -858,7 +868,8 @@ static int tree_walk(struct lr_squash *sq, walk_fn fn, void *ctx, struct lr_erro
 	else if (!fn || (r = fn(sq, ctx, "", &root, id, err)) == 0)
 		r = walk_dir(t, &root, 0, 1);
 	free(t->dirs.v);
-	free(t->files.v);
+	free(t->files[0].v);
+	free(t->files[1].v);
 	free(t);
 	return r;
 }

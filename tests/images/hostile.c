@@ -56,6 +56,8 @@
  *   xattrref     the xattr id's reference points past the key/value table
  *   xattrname    /etc/hello's xattr name is 300 bytes long
  *   xattrsize    /etc/hello's xattr value says 100000 bytes
+ *   samenum      /etc/hello has /bin/sh's inode number (libsquashfuse's block
+ *                index cache is keyed by it)
  *   block0       /bin/sh's one data block at byte 0, in the superblock
  *                (libsquashfuse's caches take offset 0 for an empty slot)
  *
@@ -110,6 +112,7 @@ struct node {
 	uint32_t frag_off_extra; /* added to the offset in the fragment */
 	uint32_t xattr;		 /* regular files: xattr id index, or XATTR_NONE */
 	bool block_at_0;	 /* regular files: one data block, at byte 0 */
+	struct node *same_ino;	 /* given this other node's inode number */
 	/* Set while writing. */
 	uint32_t ino;
 	uint64_t ref;	     /* inode reference: block << 16 | offset */
@@ -235,6 +238,15 @@ static void number(struct writer *w, struct node *n)
 		if (!n->kids[i]->alias)
 			number(w, n->kids[i]);
 	n->ino = ++w->next_ino;
+}
+
+static void same_numbers(struct node *n)
+{
+	if (n->same_ino)
+		n->ino = n->same_ino->ino;
+	for (size_t i = 0; i < n->n_kids; i++)
+		if (!n->kids[i]->alias)
+			same_numbers(n->kids[i]);
 }
 
 static uint16_t basic_type(uint16_t mode)
@@ -383,6 +395,7 @@ static void serialise(struct node *root, struct buf *img, struct super *s)
 {
 	struct writer w = {0};
 	number(&w, root);
+	same_numbers(root);
 	/* Two passes: the second knows every node's reference, which an entry
 	 * for an ancestor (cycle) needs before that ancestor is written. */
 	for (int pass = 0; pass < 2; pass++) {
@@ -517,7 +530,7 @@ static const char *const kinds[] = {
 	"bytesused", "blocklog", "rootref",    "inodes0",   "truncated", "cycle",    "selfdir",
 	"dotdot",    "dot",	 "slash",      "traversal", "nulname",	 "dup",	     "unsorted",
 	"longname",  "deep",	 "typemix",    "longlink",  "xattridx",	 "xattrref", "xattrname",
-	"xattrsize", "block0",	 NULL,
+	"xattrsize", "block0",	 "samenum",    NULL,
 };
 
 const char *const *hostile_kinds(void)
@@ -594,6 +607,8 @@ int hostile_make(const char *kind, const char *out)
 			d = node_new(d, "d", S_IFDIR | 0755);
 	} else if (!strcmp(kind, "typemix"))
 		kid(etc, "hello")->entry_type = 1;
+	else if (!strcmp(kind, "samenum"))
+		kid(etc, "hello")->same_ino = kid(kid(root, "bin"), "sh");
 	else if (!strcmp(kind, "block0"))
 		kid(kid(root, "bin"), "sh")->block_at_0 = true;
 	else if (!strcmp(kind, "xattridx"))

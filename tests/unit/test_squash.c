@@ -188,6 +188,7 @@ static const struct {
 	{"xattrname", "/etc/hello: corrupt xattr table"},
 	{"xattrsize", "/etc/hello: corrupt xattr table"},
 	{"block0", "/bin/sh: file data inside the superblock"},
+	{"samenum", "/etc/hello: two files with one inode number"},
 };
 
 static void every_hostile_kind_is_refused_at_open_naming_the_cause(void **state)
