@@ -32,7 +32,11 @@
 # host's other work moves it) or any run gave the wrong status; 0 otherwise.
 #
 #   bench/soak.sh [--launches N] [--steps N] [--every N] [--build DIR]
-#   defaults: 10000 launches, 500 steps, a sample every tenth of each.
+#                 [--steps-first] [--launch-deadline TIME] [--jobs N]
+#   defaults: 10000 launches, 500 steps, a sample every tenth of each;
+#   --launch-deadline (date(1)'s TIME, e.g. 11:55) ends the launches early,
+#   with the settled last row and the verdict, and says so; --jobs N runs
+#   N launches side by side (the Slurm steps stay one at a time).
 #   CI runs a short one (tests/soak-smoke.sh: --launches 200 --steps 20).
 #
 # As root: launches and steps run as the test user labrun-test
@@ -56,6 +60,9 @@ source "$top/bench/lib.bash"
 LAUNCHES=10000
 STEPS=500
 EVERY=
+DEADLINE=
+STEPS_FIRST=0
+JOBS=1
 BUILD=${LABRUN_BUILD:-$top/build}
 WARMUP=${WARMUP:-20}
 SETTLE=${SETTLE:-30}
@@ -73,20 +80,24 @@ die() {
 	echo "soak.sh: $*" >&2
 	exit 2
 }
-usage() { sed -n '30,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '/^#   bench\/soak.sh \[/,/^#   N launches side/p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--launches) LAUNCHES=${2:?}; shift 2 ;;
 	--steps) STEPS=${2:?}; shift 2 ;;
 	--every) EVERY=${2:?}; shift 2 ;;
 	--build) BUILD=${2:?}; shift 2 ;;
+	--launch-deadline) DEADLINE=$(date -d "${2:?}" +%s) || die "not a time: $2"; shift 2 ;;
+	--steps-first) STEPS_FIRST=1; shift ;;
+	--jobs) JOBS=${2:?}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
-for n in "$LAUNCHES" "$STEPS" "${EVERY:-1}"; do
+for n in "$LAUNCHES" "$STEPS" "${EVERY:-1}" "$JOBS"; do
 	[[ $n =~ ^[0-9]+$ ]] || die "not a count: $n"
 done
+[ "$JOBS" -ge 1 ] || die "--jobs: at least 1"
 LABRUN=$BUILD/launcher/labrun
 [ -x "$LABRUN" ] || die "$LABRUN not built (scripts/test.sh builds it)"
 [ -e /dev/fuse ] || die "/dev/fuse missing: the kernel has no FUSE"
@@ -270,8 +281,8 @@ settle() {
 # EXPECTED" line each.
 cat >"$work/launch.sh" <<'EOF'
 #!/bin/bash
-# launch.sh WORK FROM TO: as the user; kinds as bench/soak.sh says.
-work=$1 from=$2 to=$3
+# launch.sh WORK FROM TO [STRIDE]: as the user; kinds as bench/soak.sh says.
+work=$1 from=$2 to=$3 stride=${4:-1}
 t_start=$(date +%s%N)
 lr() { "$work/labrun" -c "$work/labrun.conf" "$@" </dev/null >/dev/null 2>&1; }
 bb=$work/busybox.sqfs
@@ -291,7 +302,7 @@ killed() {
 	rm -f "$mark"
 	return $st
 }
-for ((i = from; i <= to; i++)); do
+for ((i = from; i <= to; i += stride)); do
 	case $((i % 10)) in
 	0) lr "$bb" true; st=$? kind=good want=0 ;;
 	1) lr --remap-root "$bb" true; st=$? kind=good-remap want=0 ;;
@@ -382,11 +393,20 @@ unlock() {
 	exec 6>&-
 }
 
-# batch RUNNER FROM TO [ARG]: runs, statuses appended to results.
+# batch RUNNER FROM TO [ARG]: runs, statuses appended to results; the
+# launches in JOBS runners side by side (run i by runner i % JOBS).
 batch() {
-	local runner=$1
-	shift
-	in_cgroup "$work/$runner" "$work" "$@" >>"$work/results" 2>>"$work/runner.err" 6>&- 7>&-
+	local runner=$1 from=$2 to=$3 k
+	shift 3
+	if [ "$runner" = launch.sh ] && [ "$JOBS" -gt 1 ]; then
+		for ((k = 0; k < JOBS; k++)); do
+			in_cgroup "$work/$runner" "$work" $((from + k)) "$to" "$JOBS" \
+				>>"$work/results" 2>>"$work/runner.err" 6>&- 7>&- &
+		done
+		wait
+		return 0
+	fi
+	in_cgroup "$work/$runner" "$work" "$from" "$to" "$@" >>"$work/results" 2>>"$work/runner.err" 6>&- 7>&-
 }
 
 # run_phase NAME RUNNER TOTAL [ARG]: WARMUP runs, the baseline, then
@@ -411,6 +431,10 @@ run_phase() {
 		lock
 		batch "$runner" "$done_" $((done_ + n - 1)) $arg
 		done_=$((done_ + n))
+		if [ -n "$DEADLINE" ] && [ "$(date +%s)" -ge "$DEADLINE" ] && [ "$done_" -lt "$total" ]; then
+			echo "soak.sh: $phase: the deadline passed: stopped after $done_ of $total runs"
+			total=$done_
+		fi
 		if [ "$done_" -lt "$total" ]; then
 			sample "$phase" "$done_"
 		else
@@ -466,15 +490,18 @@ install_plugin() {
 
 t0=$SECONDS
 : >"$work/results"
-echo "soak: $LAUNCHES launches, $STEPS steps, a sample every ${EVERY:-tenth of the} runs;" \
+echo "soak: $LAUNCHES launches ($JOBS at a time), $STEPS steps, a sample every ${EVERY:-tenth of the} runs;" \
 	"labrun from $BUILD; $(nproc) cores; $(uname -r)"
-if [ "$LAUNCHES" -gt 0 ]; then
+launches() {
+	[ "$LAUNCHES" -gt 0 ] || return 0
+	local t1=$SECONDS
 	echo "== launches (as ${as_user[1]#--reuid=}; kinds: launch i by i % 10, bench/soak.sh)"
 	run_phase launch launch.sh "$LAUNCHES"
-	echo "launches: $LAUNCHES in $((SECONDS - t0)) s"
-fi
-if [ "$slurm" = 1 ] && [ "$STEPS" -gt 0 ]; then
-	t1=$SECONDS
+	echo "launches: this phase $((SECONDS - t1)) s"
+}
+steps() {
+	[ "$slurm" = 1 ] && [ "$STEPS" -gt 0 ] || return 0
+	local t1=$SECONDS saved=$LOCK
 	echo "== Slurm steps (srun --container, as $TEST_USER)"
 	# The whole phase under the tests' lock: the Slurm tests reload the
 	# plugin, and a step without it would run on the host.
@@ -483,8 +510,16 @@ if [ "$slurm" = 1 ] && [ "$STEPS" -gt 0 ]; then
 	install_plugin
 	LOCK=/dev/null # held already
 	run_phase step steps.sh "$STEPS" "labrun-soak.$$"
+	LOCK=$saved
 	exec 7>&-
-	echo "steps: $STEPS in $((SECONDS - t1)) s"
+	echo "steps: this phase $((SECONDS - t1)) s"
+}
+if [ "$STEPS_FIRST" = 1 ]; then
+	steps
+	launches
+else
+	launches
+	steps
 fi
 
 # Exit statuses: each run's against its kind's.
