@@ -16,6 +16,7 @@
 
 # The probes of tests/probes/ that are not escape probes (helpers, a
 # workload) or need a terminal (run in the terminal tests instead).
+# shellcheck disable=SC2034,SC2154 # used by the .bats files and attack-gen.sh; status and output come from bats' run
 ATTACK_NOT_PROBES="hog cma suid-id tiocsti"
 ATTACK_WHO="user remap"
 ATTACK_EXTRA="none writable binds"
