@@ -229,9 +229,14 @@ pids_of() { sed -n 's/^pids=//p' <<<"$1" | head -1; }
 	local last
 	last=$(grep -o '^[0-9]* MiB$' <<<"$output" | tail -1)
 	[ "${last% MiB}" -le 300 ]
+	# And the user is told why, once, with the limit and the lab (issue
+	# 12: a bare "Killed" before).
+	[ "$(grep -c 'labrun: the step ran out of memory' <<<"$output")" -eq 1 ]
+	[[ $output == *"labrun: the step ran out of memory: the kernel killed "*" of its processes at its memory limit (300 MiB, lab $LAB's memory quota)"* ]]
 	srun_c --container="$PROBES" /probes/hog 200
 	[ "$status" -eq 0 ]
 	[ "$(tail -1 <<<"$output")" = "done" ]
+	[[ $output != *"out of memory"* ]]
 }
 
 # ------------------------------------------------------------ processes
