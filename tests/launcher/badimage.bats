@@ -143,9 +143,10 @@ run_bad() {
 
 @test "table offsets and counts outside the file: 125 and one line each" {
 	for kind in inodestart dirstart fragstart idstart xattrstart bytesused blocklog \
-		rootref inodes0 truncated longlink typemix xattridx xattrref xattrname xattrsize; do
+		rootref inodes0 truncated longlink typemix xattridx xattrref xattrname xattrsize \
+		block0 samenum; do
 		run_bad "$kind"
-		assert_labrun_error "bad/$kind\\.sqfs" 'corrupt|truncated|outside|past|longer|differs|xattr'
+		assert_labrun_error "bad/$kind\\.sqfs" 'corrupt|truncated|outside|past|longer|differs|xattr|superblock|inode number'
 	done
 }
 

@@ -256,7 +256,7 @@ li_bounded() {
 @test "verify of superblocks with bad counts and offsets: status 1, one line, never a crash" {
 	for kind in ids0 frag0 fragidx uididx idtable idblock inodestart dirstart fragstart \
 		idstart xattrstart bytesused blocklog rootref inodes0 truncated longname deep \
-		typemix longlink xattridx xattrref xattrname xattrsize; do
+		typemix longlink xattridx xattrref xattrname xattrsize block0 samenum; do
 		run --separate-stderr li_bounded verify "$IMAGES/bad/$kind.sqfs"
 		assert_status 1
 		assert_stderr_matches "bad/$kind\\.sqfs"
