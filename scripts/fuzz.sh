@@ -244,9 +244,10 @@ report() {
 
 # Replays every seed, regression input and known crash of each target,
 # then fuzzes each for --time seconds.  A crash found fails; a hang on a
-# loaded CI machine is reported, not failed.  tests/fuzz/crashes-squash/
-# holds reproducers of libsquashfuse crashes that labrun's superblock
-# checks must stop: until they do, they are TODO, not failures.
+# loaded CI machine is reported, not failed.  tests/fuzz/crashes-TARGET/
+# holds reproducers of crashes not fixed yet (for squash: inside
+# libsquashfuse, which labrun's checks must stop): until they are refused
+# cleanly they are TODO, not failures; once fixed they move to regress/.
 smoke() {
 	local n=2 t f
 	echo "1..$((2 + 3 * ${#targets[@]}))"

@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_MAX_INPUT (256 * 1024)
 /* Bytes of each file read through lr_squash_pread() during the walk. */
 #define FUZZ_PREAD_MAX 65536
-/* FUSE inode numbers asked for by number (the FUSE server's calls). */
+/* Entries whose FUSE calls are made (the FUSE server's). */
 #define FUZZ_MAX_INO 16
 
 /* A broken promise: say which, then abort (afl and libFuzzer see a crash). */
@@ -55,6 +55,9 @@ struct walk_ctx {
 	struct lr_squash *sq;
 	uint64_t n;
 	char *buf;
+	uint64_t inos[FUZZ_MAX_INO]; /* FUSE inode numbers of the first entries */
+	size_t n_inos;
+	uint64_t root_id;
 };
 
 static int path_is_clean(const char *p)
@@ -81,6 +84,10 @@ static int on_entry(void *ctx, const struct lr_squash_entry *e, struct lr_error 
 	check(e->path != NULL);
 	/* The root first, and only first. */
 	check((w->n == 0) == (e->path[0] == '\0'));
+	if (w->n == 0)
+		w->root_id = e->id;
+	if (w->n_inos < FUZZ_MAX_INO)
+		w->inos[w->n_inos++] = e->id == w->root_id ? 1 : e->id == 0 ? 2 : e->id;
 	w->n++;
 	/* Not a promise squash.c makes today (issue 12, item 7: verify must
 	 * refuse such names); counted, not aborted on, until that lands. */
@@ -151,11 +158,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(w.buf);
 
 	/* What labrun's FUSE server asks of each file a job touches: getxattr,
-	 * listxattr, read, by FUSE inode number (small numbers: libsquashfuse_ll
-	 * numbers inodes from 1 upwards when they fit). */
+	 * listxattr, read, by FUSE inode number.  Only the numbers the kernel
+	 * can ask for: those lookups return, i.e. the inodes of the walk
+	 * (libsquashfuse_ll, 64-bit: the inode id; the root is 1, id 0 is 2). */
 	char *xbuf = malloc(FUZZ_PREAD_MAX);
 	check(xbuf != NULL);
-	for (uint64_t ino = 1; ino <= FUZZ_MAX_INO; ino++) {
+	for (size_t i = 0; r == 0 && i < w.n_inos; i++) {
+		uint64_t ino = w.inos[i];
 		long n = lr_squash_listxattr(sq, ino, NULL, 0);
 		if (n > 0 && n <= FUZZ_PREAD_MAX)
 			check(lr_squash_listxattr(sq, ino, xbuf, (size_t)n) <= n);
