@@ -320,13 +320,3 @@ li_bounded() {
 	run --separate-stderr li_bounded verify "$IMAGES/bad/root0700.sqfs"
 	assert_status 0
 }
-
-@test "build --from a tree holding a bind mount of itself: status 1 at once, naming the loop" {
-	mkdir -p "$BATS_TEST_TMPDIR/tree/a/b"
-	# shellcheck disable=SC2016 # expanded by the inner shell
-	run --separate-stderr timeout 20 unshare -rm sh -c \
-		'mount --bind "$1" "$1/a/b" && "$2" -c "$3" build --from "$1" -o "$1.sqfs"' \
-		sh "$BATS_TEST_TMPDIR/tree" "$LABRUN_IMAGE" "$LR_CONF"
-	assert_status 1
-	assert_stderr_matches 'tree/a/b: a directory inside itself'
-}
