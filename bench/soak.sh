@@ -263,6 +263,12 @@ print_row() {
 # settle: wait up to SETTLE s for the teardown (no process left, no step)
 # and for the kernel to free the files of the runs (it does so lazily:
 # file-nr falls by a thousand within seconds here), once a baseline is set.
+settle_procs() {
+	local end=$((SECONDS + SETTLE))
+	while [ "$SECONDS" -lt "$end" ] && [ "$(soak_procs)" -gt 0 ]; do
+		sleep 0.1
+	done
+}
 BASE_FILENR=
 settle() {
 	local end=$((SECONDS + SETTLE))
@@ -436,6 +442,9 @@ run_phase() {
 			total=$done_
 		fi
 		if [ "$done_" -lt "$total" ]; then
+			# What the last runs left is gone before the lock goes
+			# (another holder counts the test user's processes).
+			settle_procs
 			sample "$phase" "$done_"
 		else
 			settle
