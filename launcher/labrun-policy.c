@@ -399,43 +399,15 @@ static int cmd_apply(const char *dir, int argc, char **argv)
 	return problems ? FAILED : OK;
 }
 
-/* labrun.conf, under the lab files' rule (trust.h): its policy-dir says
- * where apply reads the lab files, so whoever could change it could point
- * apply at lab files of their own (DECISIONS.md).  Read from the fd that
- * was checked.  The default file may be missing (built-in defaults). */
+/* labrun.conf: lr_config_load() reads it under the lab files' rule
+ * (trust.h): its policy-dir says where apply reads the lab files, so
+ * whoever could change it could point apply at lab files of their own
+ * (DECISIONS.md).  The default file may be missing (built-in defaults). */
 static int load_config(struct lr_config *cfg, const char *path, struct lr_error *err)
 {
 	struct passwd *pw = getpwuid(getuid());
 	struct lr_expand ex = {.home = pw ? pw->pw_dir : "/", .user = pw ? pw->pw_name : "root"};
-	_cleanup_close_ int fd = lr_trust_open_file(path, geteuid(), err);
-	if (fd == -ENOENT && !strcmp(path, LR_DEFAULT_CONFIG_PATH)) {
-		lr_error_clear(err);
-		return 0;
-	}
-	if (fd == -EPERM)
-		return lr_error_prefix(err,
-				       "%s: refused: labrun.conf and every directory above "
-				       "it must be writable by root alone, as the lab files "
-				       "(labrun-policy(5))",
-				       path);
-	if (fd < 0)
-		return lr_error_prefix(err, "%s: cannot read", path);
-	/* One byte more than allowed: lr_config_parse says it is too big. */
-	_cleanup_free_ char *buf = malloc(LR_CONFIG_MAX_BYTES + 1);
-	if (!buf)
-		return lr_error_errno(err, ENOMEM, "%s: cannot read", path);
-	size_t len = 0;
-	while (len < LR_CONFIG_MAX_BYTES + 1) {
-		ssize_t n = read(fd, buf + len, LR_CONFIG_MAX_BYTES + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return lr_error_errno(err, errno, "%s: cannot read", path);
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	return lr_config_parse(cfg, path, buf, len, &ex, err);
+	return lr_config_load(cfg, path, !strcmp(path, LR_DEFAULT_CONFIG_PATH), &ex, err);
 }
 
 int main(int argc, char **argv)

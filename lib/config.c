@@ -37,6 +37,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "trust.h"
 #include "units.h"
 
 /* The longest "SRC:DST:ro" worth looking at: two paths and a mode. */
@@ -479,12 +480,30 @@ fail:
 int lr_config_load(struct lr_config *cfg, const char *path, bool missing_ok,
 		   const struct lr_expand *ex, struct lr_error *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		if (errno == ENOENT && missing_ok)
-			return 0;
-		return lr_error_errno(err, errno, "%s: cannot read", path);
+	/* Under the lab files' rule (trust.h): labrun.conf names layer stores,
+	 * default binds and where the lab files are, so whoever could change it
+	 * could change what every user's containers see and which quotas
+	 * apply.  Checked on the fd that is then read; O_NONBLOCK in there, so a
+	 * FIFO named as the config is refused rather than waited on. */
+	_cleanup_close_ int fd = lr_trust_open_file(path, geteuid(), err);
+	if (fd == -ENOENT && missing_ok) {
+		lr_error_clear(err);
+		return 0;
 	}
+	if (fd == -EPERM)
+		return lr_error_prefix(err,
+				       "%s: refused: labrun.conf and every directory above it must "
+				       "be writable by root alone (labrun.conf(5))",
+				       path);
+	/* "PATH: cannot read: No such file or directory" when the file itself
+	 * is the one missing; else the directory the walk stopped at is named
+	 * after it. */
+	size_t plen = strlen(path);
+	if (fd < 0 && err && !strncmp(err->msg, path, plen) && !strncmp(err->msg + plen, ": ", 2) &&
+	    !strcmp(err->msg + plen + 2, strerror(-fd)))
+		return lr_error_errno(err, -fd, "%s: cannot read", path);
+	if (fd < 0)
+		return lr_error_prefix(err, "%s: cannot read", path);
 	/* One byte more than allowed, so that an oversized file is reported
 	 * as such by lr_config_parse instead of being cut silently. */
 	_cleanup_free_ char *buf = malloc(LR_CONFIG_MAX_BYTES + 1);

@@ -9,6 +9,22 @@
 
 #include "error.h"
 
+/* Where strerror() alone misleads, the words that tell the user what to
+ * do (STYLE.md: "add a hint where an errno misleads").  "Too many open
+ * files" under `ulimit -n 4` read like a fault of whatever file was named
+ * (issue 12). */
+static const char *hint(int code)
+{
+	switch (code) {
+	case EMFILE:
+		return " (labrun ran out of file descriptors: raise 'ulimit -n')";
+	case ENFILE:
+		return " (the system ran out of open files)";
+	default:
+		return "";
+	}
+}
+
 static int set(struct lr_error *err, int code, int with_errno, const char *fmt, va_list ap)
 {
 	if (code <= 0)
@@ -18,7 +34,8 @@ static int set(struct lr_error *err, int code, int with_errno, const char *fmt, 
 	err->code = code;
 	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	if (with_errno && n >= 0 && (size_t)n < sizeof(err->msg))
-		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", strerror(code));
+		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s%s", strerror(code),
+			 hint(code));
 	return -code;
 }
 

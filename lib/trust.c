@@ -54,6 +54,34 @@ static int check(const struct stat *st, const char *shown, uid_t self, bool abov
 	return 0;
 }
 
+/* Is the caller root of the host's user namespace?  In a user namespace
+ * of its own (`unshare -r`, a rootless container) uid 0 is anybody, and
+ * the host's root shows as the overflow uid. */
+static bool is_host_root(void)
+{
+	if (geteuid() != 0)
+		return false;
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/uid_map", "re");
+	unsigned long inside, outside, count;
+	return f && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 &&
+	       outside == 0 && count == 4294967295UL;
+}
+
+/* The walk's refusal r of path.  For a caller who is not the host's root,
+ * a file that does not exist is reported missing, whatever is above it: such
+ * a caller (the launcher, labrun-step, a user's `check`) treats a missing
+ * policy as none, which gives nobody more than the kernel's cgroups already
+ * hold them to, and inside `unshare -r` "/" itself is owned by the overflow
+ * uid.  The host's root is never told "missing" past a directory it does
+ * not trust: `apply` with no lab files removes every limit. */
+static int refused(const char *path, int r, struct lr_error *err)
+{
+	if (r == -EPERM && !is_host_root() && faccessat(AT_FDCWD, path, F_OK, 0) < 0 &&
+	    errno == ENOENT)
+		return lr_error_errno(err, ENOENT, "%s", path);
+	return r;
+}
+
 /* shown += "/name", or "..": one component off. */
 static void shown_push(char *shown, size_t size, const char *name, size_t len)
 {
@@ -89,7 +117,7 @@ static int walk(const char *path, uid_t self, struct stat *st, char *shown, size
 		return lr_error_errno(err, errno, "/");
 	int r = check(st, "/", self, true, err);
 	if (r < 0)
-		return r;
+		return refused(path, r, err);
 	unsigned links = 0;
 	const char *p = todo;
 	while (*p) {
@@ -115,7 +143,7 @@ static int walk(const char *path, uid_t self, struct stat *st, char *shown, size
 			if (++links > LR_TRUST_MAX_LINKS)
 				return lr_error_errno(err, ELOOP, "%s", shown);
 			if ((r = check(st, shown, self, true, err)) < 0)
-				return lr_error_prefix(err, "a symbolic link");
+				return refused(path, lr_error_prefix(err, "a symbolic link"), err);
 			char target[LR_TRUST_MAX_PATH];
 			ssize_t n = readlinkat(next, "", target, sizeof(target) - 1);
 			if (n < 0)
@@ -140,7 +168,7 @@ static int walk(const char *path, uid_t self, struct stat *st, char *shown, size
 		if (!S_ISDIR(st->st_mode) && !last)
 			return lr_error_errno(err, ENOTDIR, "%s", shown);
 		if ((r = check(st, shown, self, !last, err)) < 0)
-			return r;
+			return refused(path, r, err);
 		close(cur);
 		cur = take_fd(&next);
 	}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -447,11 +448,53 @@ static void load_of_a_missing_file_fails_otherwise(void **state)
 
 static void load_of_a_directory_fails_even_when_missing_ok(void **state)
 {
+	/* A directory of its own: the test's tmp sits in /tmp, which others
+	 * can write, and a config there is refused for that first. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/adir", tmp);
+	assert_int_equal(mkdir(path, 0755), 0);
 	struct lr_config cfg;
 	struct lr_error err = {0};
 	lr_config_init(&cfg);
-	assert_int_equal(lr_config_load(&cfg, tmp, true, &alice, &err), -EISDIR);
+	int r = lr_config_load(&cfg, path, true, &alice, &err);
+	rmdir(path);
+	assert_int_equal(r, -EINVAL);
 	assert_non_null(strstr(err.msg, "cannot read"));
+	assert_non_null(strstr(err.msg, "not a regular file"));
+}
+
+static void load_refuses_a_file_others_can_write(void **state)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/open.conf", tmp);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("tmpfs-size = 1G\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0666), 0);
+	struct lr_config cfg;
+	struct lr_error err = {0};
+	lr_config_init(&cfg);
+	int r = lr_config_load(&cfg, path, false, &alice, &err);
+	unlink(path);
+	assert_int_equal(r, -EPERM);
+	assert_non_null(strstr(err.msg, "anyone can write it (mode 0666)"));
+}
+
+static void load_refuses_a_fifo_without_blocking(void **state)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/fifo.conf", tmp);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	struct lr_config cfg;
+	struct lr_error err = {0};
+	lr_config_init(&cfg);
+	alarm(10);
+	int r = lr_config_load(&cfg, path, false, &alice, &err);
+	alarm(0);
+	unlink(path);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(err.msg, "not a regular file"));
 }
 
 static void load_rejects_a_file_larger_than_the_limit(void **state)
@@ -655,6 +698,8 @@ int main(void)
 		cmocka_unit_test(load_of_a_missing_file_is_fine_when_missing_ok),
 		cmocka_unit_test(load_of_a_missing_file_fails_otherwise),
 		cmocka_unit_test(load_of_a_directory_fails_even_when_missing_ok),
+		cmocka_unit_test(load_refuses_a_file_others_can_write),
+		cmocka_unit_test(load_refuses_a_fifo_without_blocking),
 		cmocka_unit_test(load_rejects_a_file_larger_than_the_limit),
 		cmocka_unit_test(the_example_config_parses_as_shipped_and_uncommented),
 		cmocka_unit_test(bind_of_src_alone_puts_it_at_the_same_path_read_write),
