@@ -206,10 +206,18 @@ static int stream_open(const struct source *src, const char *member, struct stre
 	if (src->t == OCI_DIR) {
 		char path[PATH_MAX * 2];
 		snprintf(path, sizeof(path), "%s/%s", src->path, member);
-		if ((s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		/* O_NONBLOCK and the type checked on the fd: a FIFO planted as a
+		 * blob must not hang the import (issue 12, item 6). */
+		if ((s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0)
 			return errno == ENOENT ? lr_error_set(err, ENOENT, "%s: %s is missing",
 							      src->path, member)
 					       : lr_error_errno(err, errno, "%s", path);
+		struct stat st;
+		if (fstat(s->fd, &st) < 0)
+			return lr_error_errno(err, errno, "%s", path);
+		if (!S_ISREG(st.st_mode))
+			return lr_error_set(err, EINVAL, "%s: %s is not a regular file", src->path,
+					    member);
 		return 0;
 	}
 	if (!(s->outer = archive_read_new()))
@@ -738,8 +746,8 @@ static bool stored_already(const char *store, const char *parent, const char *di
 			continue;
 		char path[PATH_MAX + 256];
 		snprintf(path, sizeof(path), "%s/%s", store, de->d_name);
-		struct lr_layer l = {.fd = open(path, O_RDONLY | O_CLOEXEC), .path = strdup(path)};
 		struct lr_error err = {0};
+		struct lr_layer l = {.fd = lr_layer_open(path, &err), .path = strdup(path)};
 		if (l.fd >= 0 && l.path && lr_layer_load(&l, &err) == 0 &&
 		    l.meta.has_parent == (*parent != '\0') &&
 		    (!*parent || !strcmp(l.meta.parent_hex, parent)) && l.meta.provenance_json) {

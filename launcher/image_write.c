@@ -354,9 +354,10 @@ int lr_parent_open(const struct lr_image_ctx *ctx, const char *arg, struct lr_ch
 /* Copy from into the new file to (O_EXCL). */
 static int copy_into(const char *from, const char *to)
 {
-	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+	struct lr_error err = {0};
+	_cleanup_close_ int in = lr_layer_open(from, &err);
 	if (in < 0)
-		return -errno;
+		return in;
 	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (out < 0)
 		return -errno;

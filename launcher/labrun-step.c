@@ -314,6 +314,12 @@ static int run(int argc, char **argv, struct lr_error *err)
 	static struct lr_chain chain;
 	if (lr_chain_resolve(&chain, o.image, cfg.stores, cfg.n_stores, err) < 0)
 		return -1;
+	/* Before anything is mounted, as labrun does: a layer root the
+	 * container cannot enter fails later as "mount proc: Permission
+	 * denied" (issue 12). */
+	if (lr_chain_check_roots(&chain, o.remap_root ? 0 : getuid(), o.remap_root ? 0 : getgid(),
+				 err) < 0)
+		return -1;
 	/* slurmstepd made the job's cwd ours before user_init. */
 	char cwd[PATH_MAX];
 	char *workdir = NULL;

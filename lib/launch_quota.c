@@ -143,13 +143,10 @@ int lr_launch_quota_find(struct lr_launch_quota *l, const char *policy_dir, cons
 			why);
 	}
 	/* Out of descriptors or memory is labrun's own failure, not the
-	 * policy's: blaming the admins for a `ulimit -n 4` misled (issue 12). */
+	 * policy's: blaming the admins for a `ulimit -n 4` misled (issue 12).
+	 * lr_error_errno() has already said what to do about EMFILE/ENFILE. */
 	if (r == -EMFILE || r == -ENFILE || r == -ENOMEM)
-		return lr_error_prefix(err, "cannot read the labs' quota policy (%s)",
-				       r == -ENOMEM   ? "out of memory"
-				       : r == -EMFILE ? "labrun ran out of file descriptors: raise "
-							"'ulimit -n'"
-						      : "the system ran out of open files");
+		return lr_error_prefix(err, "cannot read the labs' quota policy");
 	if (r < 0)
 		return lr_error_prefix(err, "the labs' quota policy is broken, so no container "
 					    "can start until an admin fixes it");

@@ -22,9 +22,37 @@
 #include "cleanup.h"
 #include "trust.h"
 
+/* Is the caller in the host's user namespace?  The initial namespace maps
+ * every id to itself.  When the map cannot be read (no /proc, out of
+ * descriptors) the answer is yes, the one that trusts less. */
+static bool in_initial_userns(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/uid_map", "re");
+	unsigned long inside, outside, count;
+	if (!f || fscanf(f, "%lu %lu %lu", &inside, &outside, &count) != 3)
+		return true;
+	return inside == 0 && outside == 0 && count == 4294967295UL;
+}
+
+/* The uid that ids with no mapping in the caller's user namespace show as
+ * (/proc/sys/kernel/overflowuid, 65534 unless changed). */
+static uid_t overflow_uid(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/overflowuid", "re");
+	unsigned long u;
+	return f && fscanf(f, "%lu", &u) == 1 ? (uid_t)u : 65534;
+}
+
+/* Root, the caller, and, in a user namespace of the caller's own (`unshare
+ * -r`, a rootless container), the overflow uid: there the host's root owns
+ * "/" and /etc but shows as the overflow uid, and labrun cannot tell it
+ * from other unmapped users.  Such a caller is no more privileged than
+ * outside, so what it reads can give it nothing it does not have; the mode
+ * rule (nobody but the owner may write) still holds.  In the host's own
+ * namespace the overflow uid is a real user (nobody) and never trusted. */
 static bool trusted_owner(uid_t uid, uid_t self)
 {
-	return uid == 0 || uid == self;
+	return uid == 0 || uid == self || (uid == overflow_uid() && !in_initial_userns());
 }
 
 /* st (of shown) as the rule wants it, or -EPERM saying why not.  above:
@@ -52,34 +80,6 @@ static int check(const struct stat *st, const char *shown, uid_t self, bool abov
 				    gr ? gr->gr_name : gid, mode);
 	}
 	return 0;
-}
-
-/* Is the caller root of the host's user namespace?  In a user namespace
- * of its own (`unshare -r`, a rootless container) uid 0 is anybody, and
- * the host's root shows as the overflow uid. */
-static bool is_host_root(void)
-{
-	if (geteuid() != 0)
-		return false;
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/uid_map", "re");
-	unsigned long inside, outside, count;
-	return f && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 &&
-	       outside == 0 && count == 4294967295UL;
-}
-
-/* The walk's refusal r of path.  For a caller who is not the host's root,
- * a file that does not exist is reported missing, whatever is above it: such
- * a caller (the launcher, labrun-step, a user's `check`) treats a missing
- * policy as none, which gives nobody more than the kernel's cgroups already
- * hold them to, and inside `unshare -r` "/" itself is owned by the overflow
- * uid.  The host's root is never told "missing" past a directory it does
- * not trust: `apply` with no lab files removes every limit. */
-static int refused(const char *path, int r, struct lr_error *err)
-{
-	if (r == -EPERM && !is_host_root() && faccessat(AT_FDCWD, path, F_OK, 0) < 0 &&
-	    errno == ENOENT)
-		return lr_error_errno(err, ENOENT, "%s", path);
-	return r;
 }
 
 /* shown += "/name", or "..": one component off. */
@@ -117,7 +117,7 @@ static int walk(const char *path, uid_t self, struct stat *st, char *shown, size
 		return lr_error_errno(err, errno, "/");
 	int r = check(st, "/", self, true, err);
 	if (r < 0)
-		return refused(path, r, err);
+		return r;
 	unsigned links = 0;
 	const char *p = todo;
 	while (*p) {
@@ -143,7 +143,7 @@ static int walk(const char *path, uid_t self, struct stat *st, char *shown, size
 			if (++links > LR_TRUST_MAX_LINKS)
 				return lr_error_errno(err, ELOOP, "%s", shown);
 			if ((r = check(st, shown, self, true, err)) < 0)
-				return refused(path, lr_error_prefix(err, "a symbolic link"), err);
+				return lr_error_prefix(err, "a symbolic link");
 			char target[LR_TRUST_MAX_PATH];
 			ssize_t n = readlinkat(next, "", target, sizeof(target) - 1);
 			if (n < 0)
@@ -168,7 +168,7 @@ static int walk(const char *path, uid_t self, struct stat *st, char *shown, size
 		if (!S_ISDIR(st->st_mode) && !last)
 			return lr_error_errno(err, ENOTDIR, "%s", shown);
 		if ((r = check(st, shown, self, !last, err)) < 0)
-			return refused(path, r, err);
+			return r;
 		close(cur);
 		cur = take_fd(&next);
 	}

@@ -19,6 +19,11 @@
  * tests' lab files in a temporary directory, are as good as the caller's
  * word.  As root, only root's files are trusted.
  *
+ * In a user namespace of the caller's own (`unshare -r`, a rootless
+ * container) the host's root shows as the overflow uid, which is then
+ * trusted too: such a caller is no more privileged than outside, and
+ * cannot tell root from other unmapped users (trust.c).
+ *
  * Two relaxations, each safe for its reason:
  *  - a directory above (not the file's own) may be writable by others when
  *    it is sticky and owned by a trusted user, as /tmp is: in a sticky

@@ -433,3 +433,20 @@ special_tar() {
 	[ ! -e "$tmp" ] || { echo "the next build left $tmp"; ls -lA out; false; }
 	[ ! -e out/x.sqfs ]
 }
+
+# issue 12: a name an archive chose is quoted in the error, and must not
+# type into the user's terminal (ESC sequences, BEL, CR).
+@test "a refused member's name reaches the terminal escaped, never as control characters" {
+	local d=$BATS_TEST_TMPDIR/esc
+	mkdir -p "$d/d"
+	touch "$d/d/x"$'\e]0;pwned\a\e[2J\r'
+	tar -C "$d" -cf "$d/t.tar" --transform 's,^d/,../,' d 2>/dev/null
+	run --separate-stderr li build --from-tar "$d/t.tar" -o "$d/out.sqfs"
+	assert_status 1
+	[[ $stderr == *'\x1b]0;pwned\x07\x1b[2J\x0d'* ]] || { lr_show; false; }
+	if printf '%s' "$stderr" | LC_ALL=C grep -q $'[\x01-\x1f\x7f]'; then
+		echo "control characters on stderr"
+		lr_show
+		false
+	fi
+}

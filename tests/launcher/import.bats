@@ -511,6 +511,14 @@ long name
 	import_fails "oci:$OCI/bad-missing-blob" "${MISSING_BLOB:0:12}" 'missing|not found|no such file|absent'
 }
 
+@test "bad: a FIFO in place of a layer blob is refused at once, not waited on" {
+	local lay=$BATS_TEST_TMPDIR/fifo-layout
+	cp -r "$OCI/oci" "$lay"
+	rm "$lay/blobs/sha256/$BLOB2"
+	mkfifo "$lay/blobs/sha256/$BLOB2"
+	import_fails "oci:$lay" "${BLOB2:0:12}|$BLOB2" 'not a regular file'
+}
+
 @test "bad: a blob whose content does not have its digest" {
 	import_fails "oci:$OCI/bad-digest" "${BAD_DIGEST_BLOB:0:12}" 'digest'
 }

@@ -164,6 +164,15 @@ assert_all_gone() {
 	node_in_service
 }
 
+@test "a layer whose root directory the container cannot enter is named, not 'mount proc'" {
+	cp "$IMAGES/bad/root0700.sqfs" "$WORK/root0700.sqfs"
+	chmod 644 "$WORK/root0700.sqfs"
+	refused --container="$WORK/root0700.sqfs" \
+		"root0700.sqfs: its root directory is mode 0700"
+	[[ $output != *"mount proc"* ]]
+	assert_all_gone
+}
+
 # ---------------------------------------- item 13: no OCI runtime, no host
 
 @test "--container=DIR on a node without an OCI runtime is refused, never run on the host" {
