@@ -15,6 +15,19 @@ template=$1 probes=$2 where=$3 out=$4
 . "$(dirname "$0")/attack.bash"
 grep -qx '# @ATTACK_MATRIX@' "$template" ||
 	{ echo "attack-gen.sh: $template has no '# @ATTACK_MATRIX@' line" >&2; exit 1; }
+# known_hole PROBE WHERE: a TAP "# TODO" directive for a cell where the
+# probe is known to escape and the fix is still to come, else nothing.
+# automake's TAP driver counts such a failure as XFAIL and a pass as XPASS,
+# which fails the suite: when the hole is closed the test says so, and the
+# line here must go.  Each entry names the issue that keeps it open.
+known_hole() {
+	case $1:$2 in
+	rlimit_oom:launcher)
+		echo " # TODO the job can lower its oom_score_adj from 1000 back to 0 and" \
+			"get labrun, not itself, OOM-killed (issue 12, item 3: open)"
+		;;
+	esac
+}
 names=$(attack_probes "$probes")
 [ -n "$names" ] || { echo "attack-gen.sh: no probe in $probes" >&2; exit 1; }
 tmp=$out.tmp
@@ -27,9 +40,9 @@ while IFS= read -r line; do
 	for probe in $names; do
 		for who in $ATTACK_WHO; do
 			for extra in $ATTACK_EXTRA; do
-				printf '@test "%s [%s]" { attack_cell %s %s %s; }\n' \
+				printf '@test "%s [%s]%s" { attack_cell %s %s %s; }\n' \
 					"$probe" "$(attack_label "$where" "$who" "$extra")" \
-					"$probe" "$who" "$extra"
+					"$(known_hole "$probe" "$where")" "$probe" "$who" "$extra"
 			done
 		done
 	done
