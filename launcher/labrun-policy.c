@@ -240,7 +240,6 @@ static int apply_storage(const struct lr_cg_plan *plan, bool dry, size_t *change
 			if (bytes)
 				lr_res_format(LR_RES_MEMORY, bytes, v, sizeof(v));
 			lr_escape_str(path, sizeof(path), st->path);
-			lr_escape_error(&err);
 			if (r == 0 && !dry)
 				r = lr_quota_set(st->path, n->owner, bytes, &err);
 			if (r == 0) {
@@ -438,7 +437,6 @@ int main(int argc, char **argv)
 	lr_config_init(&cfg);
 	struct lr_error err = {0};
 	if (load_config(&cfg, config, &err) < 0) {
-		lr_escape_error(&err);
 		fprintf(stderr, "labrun-policy: %s\n", err.msg);
 		return FAILED;
 	}

@@ -421,7 +421,6 @@ int lr_cg_plan_make(struct lr_cg_plan *out, const struct lr_policy *p, enum lr_c
 	return 0;
 fail:
 	lr_cg_plan_free(&plan);
-	lr_escape_error(err); /* it may quote a lab file's device or path */
 	return r;
 }
 

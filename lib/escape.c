@@ -83,13 +83,3 @@ size_t lr_escape_str(char *out, size_t size, const char *in)
 {
 	return lr_escape_text(out, size, in, strlen(in));
 }
-
-void lr_escape_error(struct lr_error *err)
-{
-	if (!err)
-		return;
-	char raw[sizeof(err->msg)];
-	memcpy(raw, err->msg, sizeof(raw));
-	raw[sizeof(raw) - 1] = '\0';
-	lr_escape_str(err->msg, sizeof(err->msg), raw);
-}

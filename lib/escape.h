@@ -28,7 +28,7 @@ size_t lr_escape_text(char *out, size_t size, const char *in, size_t n);
 /* The same, NUL-terminated in. */
 size_t lr_escape_str(char *out, size_t size, const char *in);
 
-/* Escape err's message in place (a message that quotes a file's text). */
-void lr_escape_error(struct lr_error *err);
+/* Error messages need none of this: lr_error_*() make every message safe
+ * for a terminal as they build it (error.c). */
 
 #endif

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "escape.h"
 #include "policy.h"
 #include "trust.h"
 #include "units.h"
@@ -414,10 +413,8 @@ fail:
 int lr_lab_parse(struct lr_lab *out, const char *path, const char *text, size_t len,
 		 struct lr_error *err)
 {
-	int r = parse_lab(out, path, text, len, err);
-	if (r < 0)
-		lr_escape_error(err); /* it quotes the file */
-	return r;
+	/* Its messages quote the file: lr_error_*() make them safe to print. */
+	return parse_lab(out, path, text, len, err);
 }
 
 static void limits_free(struct lr_limits *l)
@@ -503,8 +500,8 @@ static int by_lab_name(const void *a, const void *b)
 	return strcmp(((const struct lr_lab *)a)->name, ((const struct lr_lab *)b)->name);
 }
 
-/* Everything but a lab file's parse errors (escaped by lr_lab_parse). */
-static int load(struct lr_policy *p, int dfd, const char *dir, bool *parsed, struct lr_error *err)
+/* Every lab file of the directory dfd (named dir in messages) into p. */
+static int load(struct lr_policy *p, int dfd, const char *dir, struct lr_error *err)
 {
 	int list_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = list_fd < 0 ? NULL : fdopendir(list_fd);
@@ -540,10 +537,8 @@ static int load(struct lr_policy *p, int dfd, const char *dir, bool *parsed, str
 		if (!labs)
 			return lr_error_errno(err, ENOMEM, "%s", path);
 		p->labs = labs;
-		if ((r = lr_lab_parse(&p->labs[p->n_labs], path, text, len, err)) < 0) {
-			*parsed = true;
+		if ((r = lr_lab_parse(&p->labs[p->n_labs], path, text, len, err)) < 0)
 			return r;
-		}
 		p->n_labs++;
 	}
 	return 0;
@@ -558,18 +553,12 @@ int lr_policy_load(struct lr_policy *out, const char *dir, bool missing_ok, stru
 		lr_error_clear(err);
 		return 0;
 	}
-	if (dfd < 0) {
-		int r = dfd == -EPERM ? untrusted(err)
-				      : lr_error_errno(err, -dfd, "policy directory %s", dir);
-		lr_escape_error(err);
-		return r;
-	}
+	if (dfd < 0)
+		return dfd == -EPERM ? untrusted(err)
+				     : lr_error_errno(err, -dfd, "policy directory %s", dir);
 	struct lr_policy p = {0};
-	bool parsed = false;
-	int r = load(&p, dfd, dir, &parsed, err);
+	int r = load(&p, dfd, dir, err);
 	if (r < 0) {
-		if (!parsed)
-			lr_escape_error(err);
 		lr_policy_free(&p);
 		return r;
 	}

@@ -64,16 +64,6 @@ static void an_escape_is_never_cut_at_the_end(void **state)
 	assert_int_equal(lr_escape_text(out, 0, "abc", 3), 0);
 }
 
-static void an_error_message_is_escaped_in_place(void **state)
-{
-	struct lr_error err = {0};
-	lr_error_set(&err, EINVAL, "labs.d/a\x1b]0;x\x07.conf: bad");
-	lr_escape_error(&err);
-	assert_string_equal(err.msg, "labs.d/a\\x1b]0;x\\x07.conf: bad");
-	assert_int_equal(err.code, EINVAL);
-	lr_escape_error(NULL);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -82,7 +72,6 @@ int main(void)
 		cmocka_unit_test(backslash_is_escaped_so_that_the_output_is_unambiguous),
 		cmocka_unit_test(utf8_is_kept_but_c1_controls_and_bad_bytes_are_not),
 		cmocka_unit_test(an_escape_is_never_cut_at_the_end),
-		cmocka_unit_test(an_error_message_is_escaped_in_place),
 	};
 	return cmocka_run_group_tests_name("escape", tests, NULL, NULL);
 }
