@@ -555,6 +555,26 @@ static void accepts_names_that_merely_contain_dots(void **state)
 	lr_lab_free(&lab);
 }
 
+/* A member's limit for "/scratch/" is the lab's "/scratch": one spelling
+ * per path, or the lab's total would not cap it. */
+static void paths_and_devices_have_one_spelling(void **state)
+{
+	struct lr_lab lab;
+	struct lr_error err = {0};
+	assert_int_equal(parse(&lab,
+			       "[lab]\nmembers = a\nstorage = //scratch//x/ 1G\n"
+			       "io-read-bps = /dev//sda 1M\n",
+			       &err),
+			 0);
+	assert_string_equal(lab.total.storage[0].key, "/scratch/x");
+	assert_string_equal(lab.total.read_bps[0].key, "/dev/sda");
+	lr_lab_free(&lab);
+	expect_error("[lab]\nmembers = a\nstorage = /s 1G\nstorage = /s/ 2G\n",
+		     P ":4:11: storage for /s is set twice in this section");
+	expect_error("[lab]\nmembers = a\nio-read-bps = /dev/sda 1M\nio-read-bps = /dev//sda 2M\n",
+		     P ":4:15: io-read-bps for /dev/sda is set twice in this section");
+}
+
 static void rejects_more_devices_or_paths_than_the_limit(void **state)
 {
 	char text[2048] = "[lab]\nmembers = a\n";
@@ -1405,6 +1425,7 @@ int main(void)
 		cmocka_unit_test(rejects_dot_and_dotdot_components),
 		cmocka_unit_test(rejects_a_final_dot_or_dotdot_component),
 		cmocka_unit_test(accepts_names_that_merely_contain_dots),
+		cmocka_unit_test(paths_and_devices_have_one_spelling),
 		cmocka_unit_test(rejects_more_devices_or_paths_than_the_limit),
 		cmocka_unit_test(rejects_a_lab_without_members),
 		cmocka_unit_test(rejects_a_nul_byte),
