@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "escape.h"
 
 /* Where strerror() alone misleads, the words that tell the user what to
  * do (STYLE.md: "add a hint where an errno misleads").  "Too many open
@@ -23,25 +24,6 @@ static const char *hint(int code)
 	}
 }
 
-/* The length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len = p[0] >= 0xf0 && p[0] <= 0xf4  ? 4
-		     : p[0] >= 0xe0		   ? 3
-		     : p[0] >= 0xc2 && p[0] < 0xe0 ? 2
-						   : 0;
-	if (!len || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	/* Overlong and surrogate forms, and past U+10FFFF. */
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
-	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
-		return 0;
-	return len;
-}
-
 /* Make err->msg safe to print on a terminal, in place: a message quotes
  * names from images, archives and files others wrote (a tar member, a
  * squashfs entry, a lab file), and a terminal obeys ESC, CR, BS and the C1
@@ -52,36 +34,15 @@ static size_t utf8_len(const unsigned char *p, size_t n)
  * left as it is and a message escaped twice reads the same. */
 static void sanitize(struct lr_error *err)
 {
-	const unsigned char *in = (const unsigned char *)err->msg;
 	size_t n = strlen(err->msg);
 	bool clean = true;
 	for (size_t i = 0; i < n && clean; i++)
-		clean = in[i] >= 0x20 && in[i] != 0x7f && in[i] < 0x80;
+		clean = (unsigned char)err->msg[i] >= 0x20 && err->msg[i] != 0x7f &&
+			(unsigned char)err->msg[i] < 0x80;
 	if (clean)
 		return;
 	char out[sizeof(err->msg)];
-	size_t o = 0;
-	for (size_t i = 0; i < n;) {
-		size_t len =
-			in[i] < 0x80 ? (in[i] >= 0x20 && in[i] != 0x7f) : utf8_len(in + i, n - i);
-		/* U+0080..U+009F, the C1 controls, as UTF-8: C2 80..C2 9F. */
-		if (len == 2 && in[i] == 0xc2 && in[i + 1] < 0xa0)
-			len = 0;
-		if (len) {
-			if (o + len >= sizeof(out))
-				break;
-			memcpy(out + o, in + i, len);
-			o += len;
-			i += len;
-		} else {
-			if (o + 4 >= sizeof(out))
-				break;
-			snprintf(out + o, 5, "\\x%02x", in[i]);
-			o += 4;
-			i++;
-		}
-	}
-	out[o] = '\0';
+	size_t o = lr_escape_controls(out, sizeof(out), err->msg, n);
 	memcpy(err->msg, out, o + 1);
 }
 

@@ -41,7 +41,10 @@ static size_t utf8_printable(const unsigned char *s, size_t n)
 	return len;
 }
 
-size_t lr_escape_text(char *out, size_t size, const char *in, size_t n)
+/* in into out as lr_escape_text() does; with named, backslash is escaped
+ * and \n \t \r have their names, else every control is \xHH and
+ * backslash stays (lr_escape_controls()). */
+static size_t escape(char *out, size_t size, const char *in, size_t n, bool named)
 {
 	if (!size)
 		return 0;
@@ -55,13 +58,13 @@ size_t lr_escape_text(char *out, size_t size, const char *in, size_t n)
 		if (u) {
 			piece = in + i;
 			plen = u;
-		} else if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\') {
+		} else if (s[i] >= 0x20 && s[i] < 0x7f && (s[i] != '\\' || !named)) {
 			piece = in + i;
 			plen = 1;
 		} else {
 			u = 1;
 			piece = esc;
-			switch (s[i]) {
+			switch (named ? s[i] : 0) {
 			case '\\': plen = (size_t)snprintf(esc, sizeof(esc), "\\\\"); break;
 			case '\n': plen = (size_t)snprintf(esc, sizeof(esc), "\\n"); break;
 			case '\t': plen = (size_t)snprintf(esc, sizeof(esc), "\\t"); break;
@@ -77,6 +80,16 @@ size_t lr_escape_text(char *out, size_t size, const char *in, size_t n)
 	}
 	out[o] = '\0';
 	return o;
+}
+
+size_t lr_escape_text(char *out, size_t size, const char *in, size_t n)
+{
+	return escape(out, size, in, n, true);
+}
+
+size_t lr_escape_controls(char *out, size_t size, const char *in, size_t n)
+{
+	return escape(out, size, in, n, false);
 }
 
 size_t lr_escape_str(char *out, size_t size, const char *in)

@@ -28,7 +28,9 @@ size_t lr_escape_text(char *out, size_t size, const char *in, size_t n);
 /* The same, NUL-terminated in. */
 size_t lr_escape_str(char *out, size_t size, const char *in);
 
-/* Error messages need none of this: lr_error_*() make every message safe
- * for a terminal as they build it (error.c). */
+/* The same, but every control written \xHH and backslash left as it is:
+ * what lr_error_*() do to every message (error.c), so that text escaped
+ * already reads the same after a second pass. */
+size_t lr_escape_controls(char *out, size_t size, const char *in, size_t n);
 
 #endif

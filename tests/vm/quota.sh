@@ -73,7 +73,8 @@ else
 	fi
 	out=$(cc -std=gnu11 -O1 -Wall -I$inc -I"$top_srcdir/lib" -o $probe \
 		"$top_srcdir/tests/vm/quota_probe.c" "$top_srcdir/lib/quota.c" \
-		"$top_srcdir/lib/error.c" 2>&1) || bail "compiling quota_probe failed: $out"
+		"$top_srcdir/lib/error.c" "$top_srcdir/lib/escape.c" 2>&1) ||
+		bail "compiling quota_probe failed: $out"
 fi
 chmod 0755 $probe
 as_user() {
