@@ -364,6 +364,19 @@ static int run_job(void *arg)
 		job_fail(exec_fd, 1, errno, "working directory is outside the container");
 	if (cloexec_all() < 0)
 		job_fail(exec_fd, 2, EBADF, "cannot close labrun's file descriptors");
+	/* The launcher's keeper turns non-dumpable here, in the memory this
+	 * process shares with it until the exec (start_job()), so its /proc
+	 * files are root's before the job runs, as under Slurm (anchor()):
+	 * the job, the same user, cannot write the keeper's oom_score_adj
+	 * (invariant 13: the container, not labrun, is what the OOM killer
+	 * takes; a job that set the keeper's to 0 and filled /dev/shm got
+	 * labrun killed, issue 12) nor anything else of it that only the
+	 * owner's rights guard.  Not earlier: --remap-root's nesting above
+	 * writes this process's own uid_map, which takes a dumpable one.
+	 * The keeper is held until the exec (CLONE_VFORK), and the exec gives
+	 * the job a memory of its own, dumpable as any program's. */
+	if (s->step_fd < 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		job_fail(exec_fd, 2, errno, "set the keeper non-dumpable");
 	sigprocmask(SIG_SETMASK, &p->job_mask, NULL);
 	extern char **environ;
 	environ = (char **)s->envp;

@@ -14,6 +14,8 @@
  *                                   access too: PTRACE_MODE_ATTACH_REALCREDS)
  *   process_vm_readv                reads its memory (CMA)
  *   /proc/1/environ, mem, fd/, fdinfo/, the ns/ links, root, cwd
+ *   /proc/1/oom_score_adj, oom_adj, comm, coredump_filter: the owner's to
+ *                                   write while the keeper is dumpable
  * pidfd_open itself is allowed for any visible process (INFO): it grants
  * only waiting and signalling, which the pid namespace already bounds.
  */
@@ -155,6 +157,36 @@ static void try_proc(long pid)
 	}
 }
 
+/* Files of /proc/PID guarded by ownership alone, not by ptrace access:
+ * the owner may write them while the process is dumpable.  The keeper's
+ * oom_score_adj was one (issue 12: the job wrote 0 there, filled
+ * /dev/shm, and the OOM killer took labrun); rlimit_oom tries it too.
+ * Each gets its own value back, so a write that works changes nothing. */
+static void try_proc_write(long pid)
+{
+	static const char *files[] = {"oom_score_adj", "oom_adj", "comm", "coredump_filter"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[64], value[64] = "";
+		snprintf(path, sizeof(path), "/proc/%ld/%s", pid, files[i]);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = read(fd, value, sizeof(value) - 1);
+			value[n > 0 ? n : 0] = '\0';
+			close(fd);
+		}
+		value[strcspn(value, "\n")] = '\0';
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		int r = -1;
+		if (fd >= 0) {
+			r = write(fd, value, strlen(value)) < 0 ? -1 : 0;
+			int e = errno;
+			close(fd);
+			errno = e;
+		}
+		EXPECT_FAIL(r, "write %s (its own value, \"%s\")", path, value);
+	}
+}
+
 int main(void)
 {
 	if (getpid() == 1) {
@@ -168,5 +200,6 @@ int main(void)
 	try_getfd(1);
 	try_vm_read(1);
 	try_proc(1);
+	try_proc_write(1);
 	return probe_exit();
 }

@@ -1,19 +1,21 @@
 /* rlimit_oom - the job cannot widen the limits it started with: no hard
- * rlimit raised, oom_score_adj not lowered below its value at start, no
- * nicer priority than it was given.
+ * rlimit raised, no nicer priority than it was given, and the OOM killer's
+ * order in a lab's memory cgroup stays the container first, labrun last.
  *
  * Invariant 9 (notes/security.md: limits can only be narrowed) and issue
- * 12 item 3: labrun makes the job, not itself, the OOM killer's choice by
- * giving the job a higher oom_score_adj; a job that could lower it again
- * would get labrun (the FUSE server) or the keeper killed in its place.
- * The kernel lets an unprivileged process lower oom_score_adj down to
- * oom_score_adj_min, the last value a privileged writer set for it (or an
- * ancestor): so a value raised by labrun as the user can be lowered back
- * by the job, down to what it inherited.  This probe tries one below the
- * value at start, and -1000.  Raising a hard rlimit, or RLIMIT_NICE's
- * ceiling, needs CAP_SYS_RESOURCE of the initial user namespace.
- * prlimit on PID 1 (the keeper) lowers the keeper's own limits: allowed to
- * the same user (INFO: the job can only hurt its own container).
+ * 12 item 3.  labrun makes the container, not itself, the OOM killer's
+ * choice: the keeper (PID 1) and the job start at oom_score_adj 1000, and
+ * while the keeper lives at 1000 it outranks labrun whatever the job does
+ * to its own value (the kernel lets an unprivileged process lower its own
+ * down to oom_score_adj_min, the last value a privileged writer set: 0
+ * here, so that is INFO).  What must fail: the job lowering the keeper's
+ * value (it did: the launcher's keeper was dumpable, so its /proc files
+ * were the user's, and a job that wrote 0 there and filled /dev/shm got
+ * labrun OOM-killed: status 137, no word), and any value below 0 (that
+ * takes CAP_SYS_RESOURCE of the initial user namespace).  Raising a hard
+ * rlimit, or RLIMIT_NICE's ceiling, needs it too.  prlimit on PID 1 (the
+ * keeper) lowers the keeper's own limits: allowed to the same user (INFO:
+ * the job can only hurt its own container).
  */
 #include "probe.h"
 
@@ -21,18 +23,23 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static int read_adj(int *v)
+/* PID's oom_score_adj ("self" or a number). */
+static int read_adj(const char *pid, int *v)
 {
-	FILE *f = fopen("/proc/self/oom_score_adj", "re");
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%s/oom_score_adj", pid);
+	FILE *f = fopen(path, "re");
 	int ok_ = f && fscanf(f, "%d", v) == 1;
 	if (f)
 		fclose(f);
 	return ok_ ? 0 : -1;
 }
 
-static int write_adj(int v)
+static int write_adj(const char *pid, int v)
 {
-	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%s/oom_score_adj", pid);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	char buf[16];
@@ -44,28 +51,56 @@ static int write_adj(int v)
 	return w == n ? 0 : -1;
 }
 
-int main(void)
+/* The job's own value: below 0 is refused; lowering it within 0..start is
+ * the kernel's to allow (INFO); restored after. */
+static void own_adj(void)
 {
 	int start;
-	if (read_adj(&start) < 0) {
+	if (read_adj("self", &start) < 0) {
 		broken("cannot read /proc/self/oom_score_adj: %s", strerror(errno));
-	} else {
-		info("oom_score_adj at start: %d", start);
-		if (start > -1000) {
-			int r = write_adj(start - 1);
-			EXPECT_FAIL(r, "lower oom_score_adj from %d to %d", start, start - 1);
-			r = write_adj(-1000);
-			EXPECT_FAIL(r, "lower oom_score_adj to -1000 (never killed)");
-			int now;
-			if (read_adj(&now) == 0 && now != start)
-				write_adj(start);
-		} else {
-			escaped("the job starts with oom_score_adj -1000: the OOM killer never "
-				"takes it");
-		}
-		if (write_adj(start < 1000 ? start + 1 : start) == 0)
-			info("raising oom_score_adj works (the job volunteers to die first)");
+		return;
 	}
+	info("oom_score_adj at start: %d", start);
+	if (start <= -1000) {
+		escaped("the job starts with oom_score_adj -1000: the OOM killer never takes it");
+		return;
+	}
+	int below = start > 0 ? -1 : start - 1;
+	int r = write_adj("self", below);
+	EXPECT_FAIL(r, "lower oom_score_adj from %d to %d", start, below);
+	r = write_adj("self", -1000);
+	EXPECT_FAIL(r, "lower oom_score_adj to -1000 (never killed)");
+	if (start > 0 && write_adj("self", 0) == 0)
+		info("lowering its own oom_score_adj from %d to 0 works (the kernel allows "
+		     "down to oom_score_adj_min): the keeper still goes first",
+		     start);
+	write_adj("self", start);
+}
+
+/* The keeper's value is out of the job's reach, either way. */
+static void keeper_adj(void)
+{
+	if (getpid() == 1) {
+		broken("the probe is PID 1: no keeper");
+		return;
+	}
+	int v;
+	if (read_adj("1", &v) < 0) {
+		ok("read PID 1's oom_score_adj: %s", strerror(errno));
+		v = 0;
+	} else {
+		info("PID 1's oom_score_adj: %d", v);
+	}
+	int r = write_adj("1", v > -1000 ? v - 1 : v);
+	EXPECT_FAIL(r, "lower PID 1's oom_score_adj from %d", v);
+	r = write_adj("1", v);
+	EXPECT_FAIL(r, "write PID 1's oom_score_adj (its own value, %d)", v);
+}
+
+int main(void)
+{
+	own_adj();
+	keeper_adj();
 
 	static const struct {
 		int res;

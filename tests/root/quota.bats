@@ -346,6 +346,48 @@ fill_until_oom() {
 	fill_until_oom /fill
 }
 
+# The same fill by a job that first tries to undo labrun's OOM order: it
+# lowers its own oom_score_adj to 0 (the kernel allows that) and the
+# keeper's, PID 1's (it could: the launcher's keeper was dumpable, its
+# /proc files the user's, and then the OOM killer took labrun: 137, no
+# word).  In_login: labrun itself in the member's login cgroup, as
+# libcgroup's PAM module puts a member's sessions, so that labrun is in
+# the memory cgroup that fills.
+fill_undoing_order() {
+	lab <<-EOF
+	[lab]
+	members = $TEST_USER
+	[defaults]
+	memory = 256M
+	swap = 0
+	EOF
+	apply
+	local job='echo 0 >/proc/1/oom_score_adj || echo keeper-kept; echo 0 >/proc/self/oom_score_adj &&
+		cat /proc/1/oom_score_adj /proc/self/oom_score_adj; cat /dev/zero >/dev/shm/fill; echo survived'
+	if [ "${1:-}" = in_login ]; then
+		run --separate-stderr bash -c 'echo $$ >"$1/memory/$2/login/cgroup.procs" && shift 2 && exec "$@"' \
+			- "$V1" "$MEMBER" setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups \
+			env -i PATH=/usr/bin:/bin HOME="$T" LANG=C.UTF-8 \
+			timeout -k 5 "$LR_TIMEOUT" "$LABRUN" -c "$LR_CONF" --tmpfs-size 1G "$BB" sh -c "$job" </dev/null
+	else
+		run --separate-stderr ulr --tmpfs-size 1G "$BB" sh -c "$job"
+	fi
+	[ "$status" -eq 137 ] || { lr_show; false; }
+	# The keeper kept its 1000, the job's own went to 0, the job died.
+	[ "$output" = $'keeper-kept\n1000\n0' ] || { lr_show; false; }
+	[[ $stderr == *"Permission denied"* ]] || { lr_show; false; }
+	[[ $(tail -1 <<<"$stderr") == "labrun: out of memory"*"limit of 256M"*"lab $LAB"* ]] ||
+		{ lr_show; false; }
+}
+
+@test "memory: a job that lowers its OOM score and fills /dev/shm still dies alone, labrun says why" {
+	fill_undoing_order
+}
+
+@test "memory: the same with labrun in the member's login cgroup, in the memory that fills" {
+	fill_undoing_order in_login
+}
+
 @test "memory: a hog killed at the limit is named as out of memory too" {
 	lab <<-EOF
 	[lab]

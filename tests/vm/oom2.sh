@@ -34,7 +34,7 @@ not_ok() {
 	for l in "$@"; do echo "# $l"; done
 }
 
-echo "1..4"
+echo "1..5"
 for b in "$LP" "$LABRUN"; do
 	[ -x "$b" ] || { echo "Bail out! $b not built"; exit 1; }
 done
@@ -69,26 +69,32 @@ in_login() {
 out=$("$LP" -c "$T/labrun.conf" apply --rules "$T/rules" 2>&1)
 [ $? -eq 0 ] && ok "apply: a lab with 64M" || not_ok "apply" "$out"
 
-# fill PATH: the container writes zeros to PATH until the cgroup is full.
+# fill PATH [PREFIX]: the container runs PREFIX (shell commands), then
+# writes zeros to PATH until the cgroup is full.
 fill() {
-	local err st
+	local err st pre=${2:-}
 	# labrun's stderr alone: not the shell's "Killed" about labrun's
 	# death by the job's signal.
 	: >"$T/err"
 	chown "$USER_" "$T/err"
 	in_login sh -c 'exec "$@" 2>"$0"' "$T/err" "$LABRUN" -c "$T/labrun.conf" --tmpfs-size 1G \
-		"$IMAGES/busybox.sqfs" sh -c "cat /dev/zero >$1; echo survived" >/dev/null 2>&1 </dev/null
+		"$IMAGES/busybox.sqfs" sh -c "$pre cat /dev/zero >$1; echo survived" >/dev/null 2>&1 </dev/null
 	st=$?
 	err=$(cat "$T/err")
 	if [ "$st" -eq 137 ] && [ "$(wc -l <<<"$err")" -eq 1 ] &&
 		[[ $err == "labrun: out of memory"*"limit of 64M"*"lab $LAB"* ]]; then
-		ok "filling $1: the container dies, labrun says why"
+		ok "filling $1${pre:+ after '$pre'}: the container dies, labrun says why"
 	else
-		not_ok "filling $1: the container dies, labrun says why" "status $st" "$err"
+		not_ok "filling $1${pre:+ after '$pre'}: the container dies, labrun says why" \
+			"status $st" "$err"
 	fi
 }
 fill /dev/shm/fill
 fill /fill
+# A job that tries to undo the OOM order first (tests/root/quota.bats has
+# the same on v1): the keeper's value is out of its reach, its own it may
+# lower to 0.
+fill /dev/shm/fill '{ echo 0 >/proc/1/oom_score_adj; } 2>/dev/null; echo 0 >/proc/self/oom_score_adj;'
 
 rm "$T/labs/$LAB.conf"
 "$LP" -c "$T/labrun.conf" apply --rules "$T/rules" >/dev/null 2>&1
