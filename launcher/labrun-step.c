@@ -318,7 +318,7 @@ static int run(int argc, char **argv, struct lr_error *err)
 	 * container cannot enter fails later as "mount proc: Permission
 	 * denied" (issue 12). */
 	if (lr_chain_check_roots(&chain, o.remap_root ? 0 : getuid(), o.remap_root ? 0 : getgid(),
-				 err) < 0)
+				 "--container-remap-root", err) < 0)
 		return -1;
 	/* slurmstepd made the job's cwd ours before user_init. */
 	char cwd[PATH_MAX];

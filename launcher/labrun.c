@@ -190,7 +190,7 @@ int main(int argc, char **argv)
 	/* Before anything is mounted: a layer root the container cannot enter
 	 * fails later as a bare "mount proc: Permission denied". */
 	if (lr_chain_check_roots(chain, o.remap_root ? 0 : getuid(), o.remap_root ? 0 : getgid(),
-				 &err) < 0)
+				 "--remap-root", &err) < 0)
 		return die(err.msg);
 
 	struct lr_strv job_argv, job_env;

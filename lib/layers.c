@@ -236,7 +236,7 @@ fail:
 }
 
 int lr_chain_check_roots(const struct lr_chain *chain, uint32_t uid, uint32_t gid,
-			 struct lr_error *err)
+			 const char *remap_option, struct lr_error *err)
 {
 	for (size_t i = 0; i < chain->n; i++) {
 		const struct lr_layer *l = &chain->layers[i];
@@ -249,9 +249,11 @@ int lr_chain_check_roots(const struct lr_chain *chain, uint32_t uid, uint32_t gi
 		return lr_error_set(err, EACCES,
 				    "layer %s: its root directory is mode %04o, owner %u:%u, which "
 				    "the container (uid %u) cannot enter; make it 0755 when "
-				    "building the layer%s",
+				    "building the layer%s%s%s",
 				    l->path, mode & 07777, ruid, rgid, uid,
-				    ruid == 0 && uid != 0 ? " (or run with --remap-root)" : "");
+				    ruid == 0 && uid != 0 ? " (or run with " : "",
+				    ruid == 0 && uid != 0 ? remap_option : "",
+				    ruid == 0 && uid != 0 ? ")" : "");
 	}
 	return 0;
 }

@@ -67,9 +67,12 @@ void lr_chain_free(struct lr_chain *chain);
  * the user's own).  overlayfs looks every name up in each layer's root
  * with the mounter's rights, so one root of mode 0700 owned by someone
  * else fails every path of the container ("mount proc: Permission
- * denied").  -EACCES with a message naming the layer, its mode and owner. */
+ * denied").  -EACCES with a message naming the layer, its mode and owner,
+ * and for a root's root the option that makes the container its owner,
+ * remap_option, as the user types it ("--remap-root", under Slurm
+ * "--container-remap-root"). */
 int lr_chain_check_roots(const struct lr_chain *chain, uint32_t uid, uint32_t gid,
-			 struct lr_error *err);
+			 const char *remap_option, struct lr_error *err);
 
 /* Read the file at path (absolute) as the stacked image shows it: the
  * topmost layer holding it as a regular file wins; a whiteout or an opaque

@@ -169,6 +169,8 @@ assert_all_gone() {
 	chmod 644 "$WORK/root0700.sqfs"
 	refused --container="$WORK/root0700.sqfs" \
 		"root0700.sqfs: its root directory is mode 0700"
+	# The option srun takes, not labrun's.
+	[[ $output == *"(or run with --container-remap-root)"* ]]
 	[[ $output != *"mount proc"* ]]
 	assert_all_gone
 }

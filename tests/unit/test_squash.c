@@ -261,13 +261,17 @@ static void a_root_of_mode_0700_is_named_for_users_it_shuts_out(void **state)
 	assert_non_null(c);
 	struct lr_error err = {0};
 	assert_int_equal(lr_chain_resolve(c, image("root0700"), NULL, 0, &err), 0);
-	assert_int_equal(lr_chain_check_roots(c, 0, 0, &err), 0); /* the owner: --remap-root */
-	assert_int_equal(lr_chain_check_roots(c, 1000, 1000, &err), -EACCES);
+	assert_int_equal(lr_chain_check_roots(c, 0, 0, "--remap-root", &err),
+			 0); /* the owner: --remap-root */
+	assert_int_equal(lr_chain_check_roots(c, 1000, 1000, "--container-remap-root", &err),
+			 -EACCES);
 	assert_non_null(strstr(err.msg, "root0700.sqfs"));
 	assert_non_null(strstr(err.msg, "root directory is mode 0700, owner 0:0"));
+	/* The option as the caller's user types it: srun's under Slurm. */
+	assert_non_null(strstr(err.msg, "(or run with --container-remap-root)"));
 	lr_chain_free(c);
 	assert_int_equal(lr_chain_resolve(c, image("ok"), NULL, 0, &err), 0);
-	assert_int_equal(lr_chain_check_roots(c, 1000, 1000, &err), 0);
+	assert_int_equal(lr_chain_check_roots(c, 1000, 1000, "--remap-root", &err), 0);
 	lr_chain_free(c);
 	free(c);
 }
