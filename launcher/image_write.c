@@ -351,16 +351,13 @@ int lr_parent_open(const struct lr_image_ctx *ctx, const char *arg, struct lr_ch
 	return 0;
 }
 
-/* Copy from into the new file to (O_EXCL). */
-static int copy_into(const char *from, const char *to)
+/* Copy from into the open file out. */
+static int copy_into(const char *from, int out)
 {
 	struct lr_error err = {0};
 	_cleanup_close_ int in = lr_layer_open(from, &err);
 	if (in < 0)
 		return in;
-	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (out < 0)
-		return -errno;
 	char buf[1 << 16];
 	ssize_t n;
 	while ((n = read(in, buf, sizeof(buf))) > 0)
@@ -384,20 +381,38 @@ int lr_link_or_copy(const char *from, const char *to, bool *copied)
 		return -errno;
 	close(fd);
 	unlink(tmp);
-	if (link(from, tmp) < 0) {
-		int r = copy_into(from, tmp);
-		if (r < 0) {
+	/* A hard link is made and renamed in two calls: nothing to lose. */
+	if (link(from, tmp) == 0) {
+		if (rename(tmp, to) < 0) {
+			int e = errno;
 			unlink(tmp);
-			return r;
+			return -e;
 		}
-		*copied = true;
+		return 0;
 	}
-	if (rename(tmp, to) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
+	/* A copy takes time and can be killed half-way: it goes to a locked
+	 * temporary file of the kind lr_out_sweep() removes once its writer
+	 * is gone, as the next copy into this directory does first. */
+	struct lr_out o = {.lock_fd = -1};
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof(copy), "%s", to);
+	snprintf(o.dir, sizeof(o.dir), "%s", dirname(copy));
+	struct lr_error err = {0};
+	lr_out_sweep(o.dir, false, sweep_debug);
+	if (tmp_create(&o, &err) < 0)
+		return err.code ? -err.code : -EIO;
+	watch(o.tmp, true);
+	*copied = true;
+	int r = copy_into(from, o.lock_fd);
+	if (r == 0 && fsync(o.lock_fd) < 0)
+		r = -errno;
+	if (r == 0 && rename(o.tmp, to) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(o.tmp);
+	watch(o.tmp, false);
+	close(o.lock_fd);
+	return r;
 }
 
 int lr_parent_reachable(const struct lr_image_ctx *ctx, const char *parent_path, const char *hex,

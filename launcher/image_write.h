@@ -85,7 +85,10 @@ int lr_parent_reachable(const struct lr_image_ctx *ctx, const char *parent_path,
 			const char *out, struct lr_error *err);
 
 /* to becomes a hard link of from, else a copy (*copied set), put in
- * place by one rename: never a partial file at to.  -errno. */
+ * place by one rename: never a partial file at to.  The copy is written
+ * to a locked temporary file beside to (LR_OUT_TMP_PREFIX), so that one
+ * left by a killed copy is removed by the next lr_out_sweep() there.
+ * -errno. */
 int lr_link_or_copy(const char *from, const char *to, bool *copied);
 
 /* The config options (--entrypoint, --cmd, --env, --workdir, --label)

@@ -775,3 +775,38 @@ start_import() {
 	[ ! -e "$TMPFILE" ] || { echo "gc left the killed import's $TMPFILE"; ls -lA "$s2"; return 1; }
 	[ -z "$(find "$STORE" "$s2" -name '.labrun-image.*')" ] || { ls -lA "$STORE" "$s2"; return 1; }
 }
+
+@test "a copy beside -o on another filesystem, killed half-way, goes at the next import there" {
+	# The layers below go beside -o when the store is not one of
+	# labrun.conf's, copied, not linked, when -o is on another filesystem:
+	# /dev/shm (tmpfs) here.
+	[ -d /dev/shm ] && [ -w /dev/shm ] || skip "no writable /dev/shm"
+	local out s2=$BATS_TEST_TMPDIR/store2
+	mkdir "$s2"
+	out=$(mktemp -d /dev/shm/labrun-import.XXXXXX)
+	[ "$(stat -c %d "$out")" != "$(stat -c %d "$s2")" ] ||
+		{ rm -rf "$out"; skip "/dev/shm and $STORE are one filesystem: no copy to kill"; }
+	BIG=$BATS_TEST_TMPDIR/big.tar
+	big_archive "$BIG"
+	# The layers in the store first, so that the next import writes
+	# nothing there: then the copy beside -o is its only large write, and
+	# a file size limit (SIGXFSZ) kills it half-way, every time.
+	run --separate-stderr li import --store "$s2" "docker-archive:$BIG"
+	assert_status 0
+	run --separate-stderr bash -c 'ulimit -f 1024 && exec "$@"' - \
+		"$LABRUN_IMAGE" -c "$LR_CONF" import --store "$s2" -o "$out/big.sqfs" "docker-archive:$BIG"
+	[ "$status" -eq $((128 + 25)) ] || { rm -rf "$out"; lr_show; return 1; }
+	local left
+	left=$(find "$out" -mindepth 1 ! -name big.sqfs)
+	[ -n "$left" ] || { rm -rf "$out"; echo "the killed copy left nothing to test with"; return 1; }
+	# The next import there removes it, and leaves the image whole.
+	run --separate-stderr li import --store "$s2" -o "$out/big.sqfs" "docker-archive:$BIG"
+	assert_status 0
+	left=$(find "$out" -mindepth 1 ! -name big.sqfs ! -name 'sha256-*.sqfs' -o -name '*.sqfs.*')
+	# (verify checks each layer's digest, the copied one's among them)
+	run --separate-stderr li verify "$out/big.sqfs"
+	local rc=$status
+	rm -rf "$out"
+	[ -z "$left" ] || { echo "left behind: $left"; return 1; }
+	[ "$rc" -eq 0 ] || { lr_show; return 1; }
+}
