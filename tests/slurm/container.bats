@@ -526,6 +526,23 @@ EOF
 	done
 }
 
+@test "a SLURM_STEP_GPUS the user sets gives the container no GPU: the step's comes from Slurm" {
+	# The plugin takes the step's GPUs from the step's environment, which
+	# slurmstepd's gres plugin writes after the user's: it unsets the
+	# name for a step without GPUs and overwrites it for one with them.
+	# shellcheck disable=SC2016 # expanded by the task's shell
+	srun_c --export=ALL,SLURM_STEP_GPUS=0,1,2,3 --container="$BB" sh -c \
+		'echo "SLURM_STEP_GPUS=${SLURM_STEP_GPUS-unset}"; ls /dev'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "SLURM_STEP_GPUS=unset" ]
+	[[ $output != *"$(basename "$GPU_DEV")"* ]]
+	srun_c --gres=gpu:1 --export=ALL,SLURM_STEP_GPUS=0,1,2,3 --container="$BB" sh -c \
+		'echo "SLURM_STEP_GPUS=$SLURM_STEP_GPUS"; ls /dev'
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} =~ ^SLURM_STEP_GPUS=[0-9]$ ]]
+	[ "$(grep -c "^$(basename "$GPU_DEV")" <<<"$output")" -eq 1 ]
+}
+
 # ------------------------------------------------------------ refused
 
 @test "bad arguments: --container-mounts with more than three fields" {
