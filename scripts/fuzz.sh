@@ -81,7 +81,7 @@ PKGS='fuse3 jansson libcrypto libsquashfs1 libarchive hwloc libcgroup'
 
 # Which lib files a target links is left to the linker: all of lib/ goes
 # into one archive, and a target pulls what it calls.
-LIB_SRCS=("$top"/lib/*.c "$top/launcher/image_write.c")
+LIB_SRCS=("$top"/lib/*.c "$top/launcher/image_write.c" "$top/launcher/image_source.c")
 
 # libsquashfuse from SQUASHFUSE_SRC, instrumented; prints its flags.
 build_squashfuse() {
@@ -151,8 +151,7 @@ build_targets() {
 	local t
 	for t in "${targets[@]}"; do
 		local bin=$dir/fuzz_$t srcf=$top/tests/fuzz/fuzz_$t.c
-		if [ -f "$bin" ] && [ ! "$srcf" -nt "$bin" ] && [ ! "$dir/liblabrun-fuzz.a" -nt "$bin" ] &&
-			[ ! "$top/launcher/image_import.c" -nt "$bin" ]; then
+		if [ -f "$bin" ] && [ ! "$srcf" -nt "$bin" ] && [ ! "$dir/liblabrun-fuzz.a" -nt "$bin" ]; then
 			continue
 		fi
 		# shellcheck disable=SC2086

@@ -1,12 +1,11 @@
 /* fuzz_import.c - libFuzzer/afl++ target for the readers of a container
- * image's JSON in `labrun-image import` (launcher/image_import.c): docker
+ * image's JSON in `labrun-image import` (launcher/image_source.c): docker
  * save's manifest.json, an OCI layout's index.json, the image manifest,
  * and the image config (rootfs.diff_ids and the config object that
  * becomes the config layer).  Build and run: tests/fuzz/README.md.
  *
- * The readers are static in image_import.c; this file includes it whole,
- * so that the code fuzzed is exactly the code labrun-image runs, with no
- * entry point added for tests.
+ * The readers are image_source.h's, which import calls as they are: the
+ * code fuzzed is exactly the code labrun-image runs.
  *
  * The input is up to three documents separated by a line "%%":
  *   INDEX-OR-MANIFEST.JSON \n%%\n IMAGE-MANIFEST \n%%\n CONFIG
@@ -16,18 +15,31 @@
  * the third as the blob of its digest.  Blobs are found by digest,
  * which a fuzzer cannot compute, so "@M" in the first document stands for
  * the manifest's "sha256:<hex>" and "@C" in the first two for the
- * config's.  Then load_docker() or load_oci() reads the directory (for the
- * tag "latest" when the input's length is odd), and take_config() takes
+ * config's.  Then lr_source_load_docker() or lr_source_load_oci() reads the
+ * directory (for the tag "latest" when the input's length is odd), and
+ * lr_source_take_config() takes
  * the config.  Besides memory errors (ASan, UBSan),
  * it aborts when:
  *  - a failure has no message, or a success gives layers without a
- *    64-hex diff_id, or more layers than MAX_IMAGE_LAYERS;
+ *    64-hex diff_id, or more layers than LR_SOURCE_MAX_LAYERS;
  *  - the config layer's layer.json that import would write from the image
  *    config (lr_layer_meta_json()) is refused by the reader every labrun
  *    uses (lr_layer_meta_parse()), or reads back as something else: an
  *    import must never make an image that labrun then refuses to run.
  */
-#include "../../launcher/image_import.c"
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../launcher/image_source.h"
+#include "cleanup.h"
+#include "imageconfig.h"
 
 #include <stdint.h>
 
@@ -137,7 +149,7 @@ static void check_labels(const struct lr_strv *a, const struct lr_strv *b)
 static void check_config_layer(const json_t *config)
 {
 	struct lr_layer_meta meta = {0};
-	if (take_config(&meta.config, config) < 0) {
+	if (lr_source_take_config(&meta.config, config) < 0) {
 		lr_image_config_free(&meta.config);
 		return; /* out of memory */
 	}
@@ -171,11 +183,11 @@ static void check_config_layer(const json_t *config)
 	lr_image_config_free(&meta.config);
 }
 
-static void check_image(const struct image *img)
+static void check_image(const struct lr_source_image *img)
 {
-	check(img->n <= MAX_IMAGE_LAYERS);
+	check(img->n <= LR_SOURCE_MAX_LAYERS);
 	for (size_t i = 0; i < img->n; i++) {
-		const struct image_layer *l = &img->layers[i];
+		const struct lr_source_layer *l = &img->layers[i];
 		check(strlen(l->diff_id_hex) == LR_DIGEST_HEX_LEN &&
 		      strspn(l->diff_id_hex, "0123456789abcdef") == LR_DIGEST_HEX_LEN);
 		check(l->member[0] != '\0');
@@ -184,12 +196,12 @@ static void check_image(const struct image *img)
 	check_config_layer(img->config);
 }
 
-static void load(const struct source *src, bool docker)
+static void load(const struct lr_source *src, bool docker)
 {
-	struct image *img = calloc(1, sizeof(*img));
+	struct lr_source_image *img = calloc(1, sizeof(*img));
 	check(img != NULL);
 	struct lr_error err = {0};
-	int r = docker ? load_docker(src, img, &err) : load_oci(src, img, &err);
+	int r = docker ? lr_source_load_docker(src, img, &err) : lr_source_load_oci(src, img, &err);
 	/* For triage: what import would say of this input. */
 	if (getenv("FUZZ_VERBOSE"))
 		fprintf(stderr, "%s: %s\n", docker ? "docker" : "oci", r < 0 ? err.msg : "read");
@@ -232,7 +244,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * work per input.  An odd length asks for the tag "latest". */
 	size_t lead = strspn(index, " \t\r\n");
 	bool docker = lead < ilen && index[lead] == '[';
-	struct source src = {.t = OCI_DIR, .spec = "fuzz", .tag = size % 2 ? "latest" : NULL};
+	struct lr_source src = {
+		.kind = LR_SOURCE_OCI_DIR, .spec = "fuzz", .tag = size % 2 ? "latest" : NULL};
 	snprintf(src.path, sizeof(src.path), "%s", dir);
 	char name[PATH_MAX];
 	if (docker) {
