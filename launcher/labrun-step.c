@@ -350,6 +350,7 @@ static int run(int argc, char **argv, struct lr_error *err)
 		.user_home = pw->pw_dir,
 		.group_name = gr ? gr->gr_name : gidname,
 		.cgroup_fd = -1,
+		.memcg_tasks_fd = -1,
 		.step_fd = STEP_FD,
 		.release_fd = RELEASE_FD,
 		.cgroup_ns = true,

@@ -34,6 +34,7 @@
 #include "units.h"
 #include "policy.h"
 #include "policy_show.h"
+#include "squash.h"
 
 #define EXIT_LABRUN 125
 
@@ -82,6 +83,22 @@ static uint64_t machine_oom_kills(void)
 	return v;
 }
 
+/* What labrun itself may need of the member's memory while it serves the
+ * container's layers: its own working set (measured: ~6 MiB of anonymous
+ * memory with a two-layer image, kernel memory for the mounts and the FUSE
+ * connection besides) and every layer's caches full.  Kept out of the
+ * container's share when labrun runs inside the member's memory cgroup
+ * (lr_cgroup_job_enter()). */
+#define LR_OWN_MEMORY_BASE (16ULL << 20)
+
+static uint64_t own_memory(const struct lr_chain *chain)
+{
+	uint64_t bytes = LR_OWN_MEMORY_BASE;
+	for (size_t i = 0; i < chain->n; i++)
+		bytes += lr_squash_cache_bound(chain->layers[i].sq);
+	return bytes;
+}
+
 /* Why the container died, when labrun can tell: one line, the reason
  * first.  The OOM killer's count in the container's cgroup grew: the
  * lab's memory limit (issue 12, item 3).  Otherwise the machine's count
@@ -93,13 +110,19 @@ static bool say_oom(const struct lr_launch_quota *q, uint64_t cg_before, uint64_
 	uint64_t kills;
 	if (q->applies && lr_cgroup_job_oom_kills(&q->job, &kills) == 0 && kills > cg_before) {
 		uint64_t limit = UINT64_MAX;
-		char size[32] = "?";
+		char size[32] = "?", share[80] = "";
 		if (lr_cgroup_job_memory_limit(&q->job, &limit) == 0 && limit != UINT64_MAX)
 			lr_format_size(limit, size, sizeof(size));
+		if (q->job.container_limit != UINT64_MAX) {
+			char c[32];
+			lr_format_size(q->job.container_limit, c, sizeof(c));
+			snprintf(share, sizeof(share),
+				 ", %s of it for the container, the rest for labrun", c);
+		}
 		fprintf(stderr,
 			"labrun: out of memory: the kernel's OOM killer ended %s at the memory "
-			"limit of %s that lab %s gives you (labrun --quota)\n",
-			what, size, q->lab);
+			"limit of %s that lab %s gives you%s (labrun --quota)\n",
+			what, size, q->lab, share);
 		return true;
 	}
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
@@ -225,6 +248,7 @@ int main(int argc, char **argv)
 		.user_home = pw->pw_dir,
 		.group_name = gr ? gr->gr_name : gidname,
 		.cgroup_fd = -1,
+		.memcg_tasks_fd = -1,
 		.step_fd = -1,
 		.release_fd = -1,
 	};
@@ -232,9 +256,10 @@ int main(int argc, char **argv)
 	 * not at all. */
 	static struct lr_launch_quota limits;
 	if (lr_launch_quota_enter(&limits, cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR,
-				  pw->pw_name, o.lab, &err) < 0)
+				  pw->pw_name, o.lab, own_memory(chain), &err) < 0)
 		return die(err.msg);
 	spec.cgroup_fd = limits.applies ? limits.job.into_fd : -1;
+	spec.memcg_tasks_fd = limits.applies ? limits.job.mem_tasks_fd : -1;
 	/* The member's GPUs, at their host paths, as device nodes. */
 	for (size_t i = 0; i < limits.n_gpus && n_binds < sizeof(binds) / sizeof(binds[0]); i++)
 		binds[n_binds++] = (struct lr_bind){

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +34,23 @@
  * torn down by then, and its processes are reaped within milliseconds. */
 #define CLEANER_DEADLINE_MS 30000
 
+/* The container's processes' cgroup below job-PID in memory's hierarchy
+ * (cgroup_job.h says why). */
+#define LR_CGROUP_JOB_INNER "c"
+
 int lr_cgroup_job_open(struct lr_cgroup_job *job, enum lr_cg_version v, const char *lab,
 		       const char *member, struct lr_error *err)
 {
-	struct lr_cgroup_job j = {.version = v, .cleaner = -1, .cleaner_fd = -1, .into_fd = -1};
+	struct lr_cgroup_job j = {.version = v,
+				  .cleaner = -1,
+				  .cleaner_fd = -1,
+				  .into_fd = -1,
+				  .mem_tasks_fd = -1,
+				  .container_limit = UINT64_MAX};
+	if ((size_t)snprintf(j.path, sizeof(j.path), "%s/%s/%s", LR_CG_ROOT, lab, member) >=
+	    sizeof(j.path))
+		return lr_error_set(err, ENAMETOOLONG, "lab %s, member %s: names too long", lab,
+				    member);
 	char list[128];
 	snprintf(list, sizeof(list), "%s", v == LR_CG_V1 ? lr_cg_controllers(v) : "");
 	char *save = NULL, *ctrl = v == LR_CG_V1 ? strtok_r(list, ",", &save) : list;
@@ -98,6 +112,9 @@ void lr_cgroup_job_close(struct lr_cgroup_job *job)
 	if (job->into_fd >= 0)
 		close(job->into_fd);
 	job->into_fd = -1;
+	if (job->mem_tasks_fd >= 0)
+		close(job->mem_tasks_fd);
+	job->mem_tasks_fd = -1;
 }
 
 int lr_cgroup_read_at(int dfd, const char *file, char *buf, size_t len)
@@ -165,22 +182,25 @@ int lr_cgroup_job_oom_kills(const struct lr_cgroup_job *job, uint64_t *kills)
 {
 	if (job->n == 0 || !job->name[0])
 		return -ENOENT;
-	return lr_cgread_oom_kills(job->member[job->memory], job->name, kills);
+	/* v1 counts in the victim's own cgroup, the container's processes';
+	 * v2 in job-PID's subtree (and inner has no memory files). */
+	return lr_cgread_oom_kills(
+		job->member[job->memory],
+		job->version == LR_CG_V1 && job->inner[0] ? job->inner : job->name, kills);
 }
 
 int lr_cgroup_job_memory_limit(const struct lr_cgroup_job *job, uint64_t *limit)
 {
 	if (job->n == 0 || !job->name[0])
 		return -ENOENT;
-	/* The container's, the member's, the lab's: relative to the
-	 * member's directory. */
-	static const char *const dirs[] = {NULL, ".", ".."};
+	/* The member's, the lab's: relative to the member's directory. */
+	static const char *const dirs[] = {".", ".."};
 	static const char *const v1_files[] = {"memory.limit_in_bytes",
 					       "memory.memsw.limit_in_bytes"};
 	static const char *const v2_files[] = {"memory.max", "memory.swap.max"};
 	uint64_t least = UINT64_MAX;
-	for (size_t d = 0; d < 3; d++) {
-		const char *dir = dirs[d] ? dirs[d] : job->name;
+	for (size_t d = 0; d < 2; d++) {
+		const char *dir = dirs[d];
 		/* v2's swap limit adds to memory.max: only memory.max bounds
 		 * what the OOM killer acts on. */
 		size_t nf = job->version == LR_CG_V1 ? 2 : 1;
@@ -232,8 +252,14 @@ static void sweep(const struct lr_cgroup_job *job)
 		long pid = strtol(e->d_name + 4, &end, 10);
 		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
-		for (size_t i = 0; i < job->n; i++)
+		char inner[sizeof(job->inner)];
+		if ((size_t)snprintf(inner, sizeof(inner), "%s/" LR_CGROUP_JOB_INNER, e->d_name) >=
+		    sizeof(inner))
+			continue;
+		for (size_t i = 0; i < job->n; i++) {
+			unlinkat(job->member[i], inner, AT_REMOVEDIR);
 			unlinkat(job->member[i], e->d_name, AT_REMOVEDIR);
+		}
 	}
 }
 
@@ -277,9 +303,14 @@ static __attribute__((noreturn)) void cleaner(const struct lr_cgroup_job *job, i
 	long waited = 0;
 	for (;;) {
 		int busy = 0;
-		for (size_t i = 0; i < job->n; i++)
+		for (size_t i = 0; i < job->n; i++) {
+			if (job->inner[0] &&
+			    unlinkat(job->member[i], job->inner, AT_REMOVEDIR) < 0 &&
+			    errno == EBUSY)
+				busy = 1;
 			if (unlinkat(job->member[i], job->name, AT_REMOVEDIR) < 0 && errno == EBUSY)
 				busy = 1;
+		}
 		if (!busy || waited > CLEANER_DEADLINE_MS)
 			_exit(busy);
 		nanosleep(&delay, NULL);
@@ -318,9 +349,88 @@ static int copy_throttle(const struct lr_cgroup_job *job, struct lr_error *err)
 	return 0;
 }
 
-int lr_cgroup_job_enter(struct lr_cgroup_job *job, const char *cpus, struct lr_error *err)
+/* Is the caller itself in the member's memory cgroup, or below it? */
+static bool caller_inside(const struct lr_cgroup_job *job)
+{
+	char self[4096];
+	if (lr_cgread_self(job->version == LR_CG_V1 ? "memory" : "", self, sizeof(self)) < 0)
+		return true; /* not known: keep the reserve */
+	size_t n = strlen(job->path);
+	return self[0] == '/' && !strncmp(self + 1, job->path, n) &&
+	       (self[n + 1] == '\0' || self[n + 1] == '/');
+}
+
+/* job-PID's memory limit: the member's less reserve (cgroup_job.h), and
+ * on v1 the same for memory+swap, written in the order the kernel takes
+ * (memory+swap never below memory). */
+static int limit_memory(struct lr_cgroup_job *job, int dfd, uint64_t reserve, struct lr_error *err)
+{
+	static const char *const v1_files[] = {"memory.limit_in_bytes",
+					       "memory.memsw.limit_in_bytes"};
+	size_t nf = job->version == LR_CG_V1 ? 2 : 1;
+	for (size_t f = 0; f < nf; f++) {
+		const char *file = job->version == LR_CG_V1 ? v1_files[f] : "memory.max";
+		uint64_t least = UINT64_MAX;
+		for (size_t d = 0; d < 2; d++) {
+			char path[128], buf[64];
+			snprintf(path, sizeof(path), "%s/%s", d ? ".." : ".", file);
+			if (lr_cgroup_read_at(job->member[job->memory], path, buf, sizeof(buf)) < 0)
+				continue;
+			uint64_t v = lr_cgread_value(buf);
+			if (v && v < least)
+				least = v;
+		}
+		if (least == UINT64_MAX)
+			continue;
+		uint64_t keep = reserve < least / 4 ? reserve : least / 4;
+		char value[32];
+		snprintf(value, sizeof(value), "%llu", (unsigned long long)(least - keep));
+		int r = lr_cgroup_write_at(dfd, file, value);
+		if (r < 0)
+			return lr_error_errno(err, -r, "%s of your container's cgroup %s", file,
+					      job->name);
+		if (f == 0)
+			job->container_limit = least - keep;
+	}
+	return 0;
+}
+
+/* job-PID/c in memory's hierarchy, job-PID's memory limit, and the way
+ * into c: into_fd (v2) or mem_tasks_fd (v1). */
+static int nest_memory(struct lr_cgroup_job *job, uint64_t reserve, struct lr_error *err)
+{
+	int m = job->member[job->memory];
+	if (mkdirat(m, job->inner, 0755) < 0 && errno != EEXIST)
+		return lr_error_errno(err, errno, "make your container's cgroup %s", job->inner);
+	if (reserve && caller_inside(job)) {
+		_cleanup_close_ int dfd = openat(m, job->name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return lr_error_errno(err, errno, "your container's cgroup %s", job->name);
+		int r = limit_memory(job, dfd, reserve, err);
+		if (r < 0)
+			return r;
+	}
+	if (job->version == LR_CG_V2) {
+		/* CLONE_INTO_CGROUP takes a directory opened for reading, not
+		 * O_PATH (kernel/cgroup/cgroup.c, cgroup_css_set_fork()). */
+		job->into_fd = openat(m, job->inner, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (job->into_fd < 0)
+			return lr_error_errno(err, errno, "your container's cgroup %s", job->inner);
+		return 0;
+	}
+	char tasks[sizeof(job->inner) + 8];
+	snprintf(tasks, sizeof(tasks), "%s/tasks", job->inner);
+	job->mem_tasks_fd = openat(m, tasks, O_WRONLY | O_CLOEXEC);
+	if (job->mem_tasks_fd < 0)
+		return lr_error_errno(err, errno, "your container's cgroup %s", job->inner);
+	return 0;
+}
+
+int lr_cgroup_job_enter(struct lr_cgroup_job *job, const char *cpus, uint64_t reserve,
+			struct lr_error *err)
 {
 	snprintf(job->name, sizeof(job->name), "job-%d", (int)getpid());
+	snprintf(job->inner, sizeof(job->inner), "%s/" LR_CGROUP_JOB_INNER, job->name);
 	sweep(job);
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -377,16 +487,13 @@ int lr_cgroup_job_enter(struct lr_cgroup_job *job, const char *cpus, struct lr_e
 	}
 	if (r == 0 && job->version == LR_CG_V1)
 		r = copy_throttle(job, err);
-	if (r == 0 && job->version == LR_CG_V2) {
-		/* CLONE_INTO_CGROUP takes a directory opened for reading, not
-		 * O_PATH (kernel/cgroup/cgroup.c, cgroup_css_set_fork()). */
-		job->into_fd =
-			openat(job->member[0], job->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (job->into_fd < 0)
-			r = lr_error_errno(err, errno, "your container's cgroup %s", job->name);
+	if (r == 0)
+		r = nest_memory(job, reserve, err);
+	if (job->version == LR_CG_V2)
 		return r;
-	}
 	for (size_t i = 0; i < job->n && r == 0; i++) {
+		if (i == job->memory)
+			continue; /* the keeper joins job-PID/c itself */
 		_cleanup_close_ int dfd =
 			openat(job->member[i], job->name, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		/* v1: the calling thread alone, through "tasks": the kernel then

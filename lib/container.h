@@ -36,6 +36,9 @@ struct lr_container_spec {
 	const char *user_home;
 	const char *group_name;
 	int cgroup_fd; /* v2: the container's cgroup, to start the keeper in; else -1 */
+	/* v1: "tasks" of the container's memory cgroup, which the keeper
+	 * joins first thing (lr_cgroup_job_enter()); else -1. */
+	int memcg_tasks_fd;
 	/* A Slurm step's container (DESIGN.md §4), else both -1.  The keeper
 	 * runs no job: once the container is ready it hands its namespaces
 	 * over on step_fd (step.h; argv unused, envp the image's environment

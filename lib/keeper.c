@@ -611,6 +611,15 @@ void lr_keeper_main(const struct lr_keeper_plan *p)
 	if (poll(&alive, 1, 0) > 0)
 		_exit(125);
 	prctl(PR_SET_NAME, "labrun-keeper");
+	/* Into the container's memory cgroup (v1), before anything else: the
+	 * launcher, the layers' server, stays out of it (cgroup_job.h). */
+	if (p->spec->memcg_tasks_fd >= 0) {
+		if (write(p->spec->memcg_tasks_fd, "0", 1) != 1) {
+			lr_error_errno(&err, errno, "join the container's memory cgroup");
+			fail(p, &err);
+		}
+		close(p->spec->memcg_tasks_fd);
+	}
 	/* The launcher's container is a session of its own, whose terminal
 	 * is labrun's pty (pty.h) or none: the caller's terminal is never the
 	 * controlling terminal of anything in the container, so TIOCSTI

@@ -130,6 +130,7 @@ int lr_launch_quota_find(struct lr_launch_quota *l, const char *policy_dir, cons
 	memset(l, 0, sizeof(*l));
 	l->job.cleaner_fd = -1;
 	l->job.into_fd = -1;
+	l->job.mem_tasks_fd = -1;
 	struct lr_policy *p = &l->policy;
 	int r = lr_policy_load(p, policy_dir, true, err);
 	if (r == -EACCES && err) {
@@ -186,7 +187,7 @@ int lr_launch_quota_find(struct lr_launch_quota *l, const char *policy_dir, cons
 }
 
 int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, const char *user,
-			  const char *want, struct lr_error *err)
+			  const char *want, uint64_t reserve, struct lr_error *err)
 {
 	int r = lr_launch_quota_find(l, policy_dir, user, want, "--lab", err);
 	if (r < 0 || !l->applies)
@@ -197,7 +198,7 @@ int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, con
 	if (r == 0)
 		r = place(l, err);
 	if (r == 0)
-		r = lr_cgroup_job_enter(&l->job, l->cpus[0] ? l->cpus : NULL, err);
+		r = lr_cgroup_job_enter(&l->job, l->cpus[0] ? l->cpus : NULL, reserve, err);
 	if (r < 0)
 		lr_launch_quota_close(l);
 	return r;

@@ -47,10 +47,12 @@ int lr_launch_quota_find(struct lr_launch_quota *l, const char *policy_dir, cons
 
 /* lr_launch_quota_find(), and when a lab applies, move the caller into a new cgroup in the
  * member's, and find the GPU device nodes apply gave the member (LR_GPUS_FILE). Membership through
- * @group is the caller's groups'.  Errors: a policy that does not parse, a member of several labs
- * without want, want not one of the user's labs, the member's cgroup missing or not delegated. */
+ * @group is the caller's groups'.  reserve: the memory the caller (the layers' server) may need,
+ * kept out of the container's share of the member's (lr_cgroup_job_enter()).  Errors: a policy that
+ * does not parse, a member of several labs without want, want not one of the user's labs, the
+ * member's cgroup missing or not delegated. */
 int lr_launch_quota_enter(struct lr_launch_quota *l, const char *policy_dir, const char *user,
-			  const char *want, struct lr_error *err);
+			  const char *want, uint64_t reserve, struct lr_error *err);
 
 void lr_launch_quota_close(struct lr_launch_quota *l);
 

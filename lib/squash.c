@@ -1375,6 +1375,20 @@ bool lr_squash_has_xattrs(const struct lr_squash *sq)
 	return sq->ll.fs.sb.xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK;
 }
 
+/* libsquashfuse 0.1.105's caches (fs.c, squashfs_fs.h): 1 data block, 3
+ * fragment blocks, 8 metadata blocks. */
+#define SQFS_DATA_CACHED 1
+#define SQFS_FRAG_CACHED 3
+#define SQFS_MD_CACHED 8
+
+uint64_t lr_squash_cache_bound(const struct lr_squash *sq)
+{
+	uint64_t block = sq->ll.fs.sb.block_size;
+	uint64_t blocks = sq->data_uncompressed ? 0 : CACHE_BLOCKS;
+	return (blocks + SQFS_DATA_CACHED + SQFS_FRAG_CACHED) * block +
+	       SQFS_MD_CACHED * (uint64_t)SQUASHFS_METADATA_SIZE;
+}
+
 int lr_squash_read(struct lr_squash *sq, uint64_t ino, uint64_t off, size_t size, char *buf,
 		   const char **direct, size_t *got)
 {

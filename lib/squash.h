@@ -133,6 +133,11 @@ int lr_squash_root(struct lr_squash *sq, uint32_t *mode, uint32_t *uid, uint32_t
 /* Does the layer hold any extended attribute at all? */
 bool lr_squash_has_xattrs(const struct lr_squash *sq);
 
+/* The most memory this layer's caches can hold in the process serving it:
+ * labrun's block cache and libsquashfuse's data, fragment and metadata
+ * caches, all full (the job's reads fill them). */
+uint64_t lr_squash_cache_bound(const struct lr_squash *sq);
+
 /* The libsquashfuse_ll handle, for the FUSE server. */
 void *lr_squash_ll(struct lr_squash *sq);
 

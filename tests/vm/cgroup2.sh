@@ -135,8 +135,8 @@ fi
 
 # labrun: the container in its own cgroup, removed after.
 out=$(in_login "$LABRUN" -c "$T/labrun.conf" "$IMAGES/busybox.sqfs" cat /proc/self/cgroup 2>&1)
-if [[ $out =~ ^0::/$MEMBER/job-[0-9]+$ ]]; then
-	ok "labrun runs the container in $MEMBER/job-PID"
+if [[ $out =~ ^0::/$MEMBER/job-[0-9]+/c$ ]]; then
+	ok "labrun runs the container in $MEMBER/job-PID/c"
 else
 	not_ok "labrun runs the container in a job cgroup" "$out"
 fi
@@ -183,7 +183,7 @@ in_login "$LABRUN" -c "$T/labrun.conf" --lab "$LAB" "$IMAGES/busybox.sqfs" sleep
 bg=$!
 pid=
 for ((i = 0; i < 100; i++)); do
-	pid=$(cat "$CG/$MEMBER"/job-*/cgroup.procs 2>/dev/null | tail -1)
+	pid=$(cat "$CG/$MEMBER"/job-*/c/cgroup.procs 2>/dev/null | tail -1)
 	[ -z "$pid" ] || break
 	sleep 0.1
 done

@@ -82,7 +82,7 @@ fill() {
 	st=$?
 	err=$(cat "$T/err")
 	if [ "$st" -eq 137 ] && [ "$(wc -l <<<"$err")" -eq 1 ] &&
-		[[ $err == "labrun: out of memory"*"limit of 64M"*"lab $LAB"* ]]; then
+		[[ $err == "labrun: out of memory"*"limit of 64M"*"lab $LAB"*", "*" of it for the container, the rest for labrun"* ]]; then
 		ok "filling $1${pre:+ after '$pre'}: the container dies, labrun says why"
 	else
 		not_ok "filling $1${pre:+ after '$pre'}: the container dies, labrun says why" \
