@@ -18,25 +18,8 @@ LAB=lrvm
 CG=/sys/fs/cgroup
 MEMBER=labrun/$LAB/$USER_
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	local l
-	for l in "$@"; do echo "# $l"; done
-}
-check() { # check NAME CMD...: ok when CMD succeeds
-	local name=$1
-	shift
-	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
-}
+# shellcheck source=tests/vm/tap.bash
+. "$(dirname "$0")/tap.bash"
 
 echo "1..16"
 for b in "$LP" "$LABRUN"; do

@@ -19,20 +19,8 @@ LAB=lroom
 CG=/sys/fs/cgroup
 MEMBER=labrun/$LAB/$USER_
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	local l
-	for l in "$@"; do echo "# $l"; done
-}
+# shellcheck source=tests/vm/tap.bash
+. "$(dirname "$0")/tap.bash"
 
 echo "1..5"
 for b in "$LP" "$LABRUN"; do

@@ -49,25 +49,8 @@ done
 [ -s "$IMAGES/busybox.sqfs" ] || { echo "Bail out! no test image $IMAGES/busybox.sqfs"; exit 1; }
 id "$USER_" >/dev/null 2>&1 || { echo "Bail out! no user $USER_ (scripts/setup-test-env.sh)"; exit 1; }
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	local l
-	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done
-}
-# skip_ok NAME REASON
-skip_ok() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
+# shellcheck source=tests/vm/tap.bash
+. "$(dirname "$0")/tap.bash"
 
 echo "1..12"
 
