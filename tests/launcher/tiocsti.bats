@@ -7,6 +7,7 @@
 # text must never reach bash: FILE must not appear.
 
 load helpers
+load tmux
 
 setup() {
 	command -v tmux >/dev/null || skip "tmux is not installed"
@@ -18,32 +19,6 @@ setup() {
 teardown() {
 	tmx kill-server 2>/dev/null || true
 	lr_teardown
-}
-
-tmx() {
-	tmux -S "$SOCK" -f /dev/null "$@"
-}
-
-screen_text() {
-	tmx capture-pane -p -J -S -200 2>/dev/null
-}
-
-expect_screen() {
-	local i
-	for ((i = 0; i < ${2:-5} * 20; i++)); do
-		screen_text | grep -qE -- "$1" && return 0
-		sleep 0.05
-	done
-	echo "the screen never showed: $1"
-	echo "--- screen ---"
-	screen_text
-	echo "--------------"
-	return 1
-}
-
-type_line() {
-	tmx send-keys -l "$1"
-	tmx send-keys Enter
 }
 
 # injected_by ARGS...: run labrun ARGS probes.sqfs /probes/tiocsti under

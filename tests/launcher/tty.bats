@@ -5,6 +5,7 @@
 # back to the caller afterwards (doc/DECISIONS.md, "Signals").
 
 load helpers
+load tmux
 
 setup() {
 	command -v tmux >/dev/null || skip "tmux is not installed"
@@ -17,10 +18,6 @@ teardown() {
 	lr_teardown
 }
 
-tmx() {
-	tmux -S "$SOCK" -f /dev/null "$@"
-}
-
 # start_tty CMD: run the shell command CMD on an 80x24 terminal; its exit
 # status goes to $BATS_TEST_TMPDIR/status, and the screen stays a while
 # to be read (teardown ends it).  The shell around CMD handles
@@ -29,29 +26,6 @@ tmx() {
 start_tty() {
 	tmx new-session -d -x 80 -y 24 \
 		"trap : INT; LABRUN='$LABRUN' LR_CONF='$LR_CONF' BB='$BB'; $1; echo \$? >'$BATS_TEST_TMPDIR/status.tmp'; mv '$BATS_TEST_TMPDIR/status.tmp' '$BATS_TEST_TMPDIR/status'; sleep 5"
-}
-
-screen_text() {
-	tmx capture-pane -p -J -S -200 2>/dev/null
-}
-
-# expect_screen ERE [SECONDS]: wait until the screen matches ERE.
-expect_screen() {
-	local i
-	for ((i = 0; i < ${2:-5} * 20; i++)); do
-		screen_text | grep -qE -- "$1" && return 0
-		sleep 0.05
-	done
-	echo "the screen never showed: $1"
-	echo "--- screen ---"
-	screen_text
-	echo "--------------"
-	return 1
-}
-
-type_line() {
-	tmx send-keys -l "$1"
-	tmx send-keys Enter
 }
 
 # expect_status N: the command given to start_tty ended with status N.
