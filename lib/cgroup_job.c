@@ -57,8 +57,8 @@ int lr_cgroup_job_open(struct lr_cgroup_job *job, enum lr_cg_version v, const ch
 	int r = 0;
 	for (; ctrl && j.n < LR_CGROUP_JOB_MAX_HIER; ctrl = strtok_r(NULL, ",", &save)) {
 		char path[1024];
-		snprintf(path, sizeof(path), "%s%s%s/%s/%s/%s", LR_CGROUP_MOUNT, *ctrl ? "/" : "",
-			 ctrl, LR_CG_ROOT, lab, member);
+		snprintf(path, sizeof(path), "%s%s%s/%s", LR_CGROUP_MOUNT, *ctrl ? "/" : "", ctrl,
+			 j.path);
 		int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0) {
 			r = errno == ENOENT
@@ -184,36 +184,49 @@ int lr_cgroup_job_oom_kills(const struct lr_cgroup_job *job, uint64_t *kills)
 		return -ENOENT;
 	/* v1 counts in the victim's own cgroup, the container's processes';
 	 * v2 in job-PID's subtree (and inner has no memory files). */
-	return lr_cgread_oom_kills(
-		job->member[job->memory],
-		job->version == LR_CG_V1 && job->inner[0] ? job->inner : job->name, kills);
+	return lr_cgread_oom_kills(job->member[job->memory],
+				   job->version == LR_CG_V1 ? job->inner : job->name, kills);
+}
+
+/* The memory limit files that bound what the OOM killer acts on, in the
+ * order a lowering must write them: v1 memory, then memory+swap (never
+ * below memory); v2 memory.max alone (its swap limit adds to it). */
+static const char *const *memory_files(const struct lr_cgroup_job *job, size_t *n)
+{
+	static const char *const v1[] = {"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"};
+	static const char *const v2[] = {"memory.max"};
+	*n = job->version == LR_CG_V1 ? 2 : 1;
+	return job->version == LR_CG_V1 ? v1 : v2;
+}
+
+/* The least of file in the member's and the lab's cgroups (relative to
+ * the member's directory); UINT64_MAX when neither sets one. */
+static uint64_t least_of_member_and_lab(const struct lr_cgroup_job *job, const char *file)
+{
+	uint64_t least = UINT64_MAX;
+	for (int up = 0; up < 2; up++) {
+		char path[128], buf[64];
+		snprintf(path, sizeof(path), "%s/%s", up ? ".." : ".", file);
+		if (lr_cgroup_read_at(job->member[job->memory], path, buf, sizeof(buf)) < 0)
+			continue;
+		uint64_t v = lr_cgread_value(buf);
+		if (v && v < least)
+			least = v;
+	}
+	return least;
 }
 
 int lr_cgroup_job_memory_limit(const struct lr_cgroup_job *job, uint64_t *limit)
 {
 	if (job->n == 0 || !job->name[0])
 		return -ENOENT;
-	/* The member's, the lab's: relative to the member's directory. */
-	static const char *const dirs[] = {".", ".."};
-	static const char *const v1_files[] = {"memory.limit_in_bytes",
-					       "memory.memsw.limit_in_bytes"};
-	static const char *const v2_files[] = {"memory.max", "memory.swap.max"};
+	size_t nf;
+	const char *const *files = memory_files(job, &nf);
 	uint64_t least = UINT64_MAX;
-	for (size_t d = 0; d < 2; d++) {
-		const char *dir = dirs[d];
-		/* v2's swap limit adds to memory.max: only memory.max bounds
-		 * what the OOM killer acts on. */
-		size_t nf = job->version == LR_CG_V1 ? 2 : 1;
-		for (size_t f = 0; f < nf; f++) {
-			char path[128], buf[64];
-			snprintf(path, sizeof(path), "%s/%s", dir,
-				 job->version == LR_CG_V1 ? v1_files[f] : v2_files[f]);
-			if (lr_cgroup_read_at(job->member[job->memory], path, buf, sizeof(buf)) < 0)
-				continue;
-			uint64_t v = lr_cgread_value(buf);
-			if (v && v < least)
-				least = v;
-		}
+	for (size_t f = 0; f < nf; f++) {
+		uint64_t v = least_of_member_and_lab(job, files[f]);
+		if (v < least)
+			least = v;
 	}
 	*limit = least;
 	return 0;
@@ -256,10 +269,9 @@ static void sweep(const struct lr_cgroup_job *job)
 		if ((size_t)snprintf(inner, sizeof(inner), "%s/" LR_CGROUP_JOB_INNER, e->d_name) >=
 		    sizeof(inner))
 			continue;
-		for (size_t i = 0; i < job->n; i++) {
-			unlinkat(job->member[i], inner, AT_REMOVEDIR);
+		unlinkat(job->member[job->memory], inner, AT_REMOVEDIR);
+		for (size_t i = 0; i < job->n; i++)
 			unlinkat(job->member[i], e->d_name, AT_REMOVEDIR);
-		}
 	}
 }
 
@@ -302,15 +314,11 @@ static __attribute__((noreturn)) void cleaner(const struct lr_cgroup_job *job, i
 	struct timespec delay = {0, 1000000};
 	long waited = 0;
 	for (;;) {
-		int busy = 0;
-		for (size_t i = 0; i < job->n; i++) {
-			if (job->inner[0] &&
-			    unlinkat(job->member[i], job->inner, AT_REMOVEDIR) < 0 &&
-			    errno == EBUSY)
-				busy = 1;
+		int busy = unlinkat(job->member[job->memory], job->inner, AT_REMOVEDIR) < 0 &&
+			   errno == EBUSY;
+		for (size_t i = 0; i < job->n; i++)
 			if (unlinkat(job->member[i], job->name, AT_REMOVEDIR) < 0 && errno == EBUSY)
 				busy = 1;
-		}
 		if (!busy || waited > CLEANER_DEADLINE_MS)
 			_exit(busy);
 		nanosleep(&delay, NULL);
@@ -361,25 +369,14 @@ static bool caller_inside(const struct lr_cgroup_job *job)
 }
 
 /* job-PID's memory limit: the member's less reserve (cgroup_job.h), and
- * on v1 the same for memory+swap, written in the order the kernel takes
- * (memory+swap never below memory). */
+ * on v1 the same for memory+swap. */
 static int limit_memory(struct lr_cgroup_job *job, int dfd, uint64_t reserve, struct lr_error *err)
 {
-	static const char *const v1_files[] = {"memory.limit_in_bytes",
-					       "memory.memsw.limit_in_bytes"};
-	size_t nf = job->version == LR_CG_V1 ? 2 : 1;
+	size_t nf;
+	const char *const *files = memory_files(job, &nf);
 	for (size_t f = 0; f < nf; f++) {
-		const char *file = job->version == LR_CG_V1 ? v1_files[f] : "memory.max";
-		uint64_t least = UINT64_MAX;
-		for (size_t d = 0; d < 2; d++) {
-			char path[128], buf[64];
-			snprintf(path, sizeof(path), "%s/%s", d ? ".." : ".", file);
-			if (lr_cgroup_read_at(job->member[job->memory], path, buf, sizeof(buf)) < 0)
-				continue;
-			uint64_t v = lr_cgread_value(buf);
-			if (v && v < least)
-				least = v;
-		}
+		const char *file = files[f];
+		uint64_t least = least_of_member_and_lab(job, file);
 		if (least == UINT64_MAX)
 			continue;
 		uint64_t keep = reserve < least / 4 ? reserve : least / 4;

@@ -246,14 +246,15 @@ int lr_chain_check_roots(const struct lr_chain *chain, uint32_t uid, uint32_t gi
 		mode_t need = ruid == uid ? S_IXUSR : rgid == gid ? S_IXGRP : S_IXOTH;
 		if (mode & need)
 			continue;
+		/* A root's root: remapping makes the container its owner. */
+		char remap[64] = "";
+		if (ruid == 0 && uid != 0)
+			snprintf(remap, sizeof(remap), " (or run with %s)", remap_option);
 		return lr_error_set(err, EACCES,
 				    "layer %s: its root directory is mode %04o, owner %u:%u, which "
 				    "the container (uid %u) cannot enter; make it 0755 when "
-				    "building the layer%s%s%s",
-				    l->path, mode & 07777, ruid, rgid, uid,
-				    ruid == 0 && uid != 0 ? " (or run with " : "",
-				    ruid == 0 && uid != 0 ? remap_option : "",
-				    ruid == 0 && uid != 0 ? ")" : "");
+				    "building the layer%s",
+				    l->path, mode & 07777, ruid, rgid, uid, remap);
 	}
 	return 0;
 }

@@ -404,17 +404,17 @@ fill_undoing_order() {
 	lab_256m
 	in_login "$LABRUN" -c "$LR_CONF" "$BB" sleep 20 </dev/null >/dev/null 2>&1 &
 	wait_for 10 has_job_cgroup
-	local job keeper lr
+	local job inside lr
 	job=$(basename "$(find "$V1/memory/$MEMBER" -maxdepth 1 -name 'job-*' | head -1)")
 	wait_for 10 has_tasks "$V1/memory/$MEMBER/$job/c"
 	lr=${job#job-}
 	LR_BG_PIDS+=("$lr")
-	keeper=$(head -1 "$V1/memory/$MEMBER/$job/c/tasks")
+	inside=$(head -1 "$V1/memory/$MEMBER/$job/c/tasks")
 	# labrun: still in the login cgroup for memory, in job-PID for the rest.
 	grep -qx "[0-9]*:memory:/$MEMBER/login" "/proc/$lr/cgroup" || { cat "/proc/$lr/cgroup"; false; }
 	grep -qx "[0-9]*:pids:/$MEMBER/$job" "/proc/$lr/cgroup" || { cat "/proc/$lr/cgroup"; false; }
-	# The keeper: in job-PID/c.
-	grep -qx "[0-9]*:memory:/$MEMBER/$job/c" "/proc/$keeper/cgroup" || { cat "/proc/$keeper/cgroup"; false; }
+	# A container process (the keeper or the job): in job-PID/c.
+	grep -qx "[0-9]*:memory:/$MEMBER/$job/c" "/proc/$inside/cgroup" || { cat "/proc/$inside/cgroup"; false; }
 	# job-PID's limit: the member's 256M less labrun's own, at most a quarter.
 	local limit
 	limit=$(cat "$V1/memory/$MEMBER/$job/memory.limit_in_bytes")
