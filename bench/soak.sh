@@ -188,7 +188,7 @@ if [ "$STEPS" -gt 0 ]; then
 	if ! command -v srun >/dev/null || ! scontrol ping >/dev/null 2>&1; then
 		echo "soak.sh: the local Slurm does not answer (scripts/slurm-local.sh start): no steps" >&2
 		STEPS=0
-	elif [ ! -f "$BUILD/plugin/spank_labrun.so" ] || [ ! -x "$BUILD/launcher/labrun-step" ]; then
+	elif [ ! -f "$BUILD/plugin/spank_labrun.so" ] || [ ! -x "$BUILD/plugin/labrun-step" ]; then
 		echo "soak.sh: the plugin is not built in $BUILD: no steps" >&2
 		STEPS=0
 	else
@@ -517,7 +517,7 @@ verdict() {
 install_plugin() {
 	install -d -m 0755 "$PLUGIN_DIR"
 	install -m 0755 "$BUILD/plugin/spank_labrun.so" "$PLUGIN_DIR/spank_labrun.so"
-	install -m 0755 "$BUILD/launcher/labrun-step" "$PLUGIN_DIR/labrun-step"
+	install -m 0755 "$BUILD/plugin/labrun-step" "$PLUGIN_DIR/labrun-step"
 	"$SLURM_LOCAL" plugin "$PLUGIN_DIR/spank_labrun.so" helper="$PLUGIN_DIR/labrun-step" >/dev/null
 	installed=1
 }

@@ -51,7 +51,7 @@ PLUGIN_DIR=/var/lib/labrun-tests
 PLUGIN_CONF=/etc/slurm/plugstack.conf.d/labrun.conf
 TEST_USER=labrun-test
 SO=$BUILD/plugin/spank_labrun.so
-STEP=$BUILD/launcher/labrun-step
+STEP=$BUILD/plugin/labrun-step
 LI=$BUILD/launcher/labrun-image
 
 die() { echo "srun.sh: $*" >&2; exit 1; }

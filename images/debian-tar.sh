@@ -199,7 +199,7 @@ build() {
 	esac
 	# Last, after apt has used them: mmdebstrap copied this host's
 	# resolv.conf and hostname in; labrun copies the host's resolv.conf and
-	# hosts in at start (lib/container.c).
+	# hosts in at start (lib/run/container.c).
 	# shellcheck disable=SC2016 # $1 is for mmdebstrap's shell: the tree
 	args+=(--customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname"')
 

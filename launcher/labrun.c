@@ -2,7 +2,7 @@
  *
  * Runs as the invoking user and needs no privilege: it refuses to run
  * setuid or setgid.  This file only parses, calls lib and reports; the
- * container is lib/container.c.  Exit status: the job's; 125 when labrun
+ * container is lib/run/container.c.  Exit status: the job's; 125 when labrun
  * fails; 126/127 when the command cannot be run (env(1), docker).
  */
 #include "build-config.h"

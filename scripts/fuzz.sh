@@ -81,7 +81,7 @@ PKGS='fuse3 jansson libcrypto libsquashfs1 libarchive hwloc libcgroup'
 
 # Which lib files a target links is left to the linker: all of lib/ goes
 # into one archive, and a target pulls what it calls.
-LIB_SRCS=("$top"/lib/*.c "$top/launcher/image_write.c" "$top/launcher/image_source.c")
+LIB_SRCS=("$top"/lib/*.c "$top"/lib/*/*.c "$top/launcher/image_write.c" "$top/launcher/image_source.c")
 
 # libsquashfuse from SQUASHFUSE_SRC, instrumented; prints its flags.
 build_squashfuse() {
@@ -128,13 +128,13 @@ build_targets() {
 	fi
 	local cflags
 	# shellcheck disable=SC2086
-	cflags="$CFLAGS_FUZZ -I$dir -I$top/lib -DSYSCONFDIR=\"/etc\" -DLIBEXECDIR=\"/usr/libexec\" \
+	cflags="$CFLAGS_FUZZ -I$dir -I$top/lib -I$top/lib/image -I$top/lib/run -I$top/lib/quota -I$top/lib/slurm -DSYSCONFDIR=\"/etc\" -DLIBEXECDIR=\"/usr/libexec\" \
 -DLR_STEP_HELPER=\"/usr/libexec/labrun/labrun-step\" $sqf_cflags $(pkg-config --cflags $PKGS)"
 	# Plain clang instruments for libFuzzer only when told; afl-clang-fast
 	# always does.
 	[ "$cc" = clang ] && cflags="$cflags -fsanitize=fuzzer-no-link"
 	local newest_h stale=() src obj
-	newest_h=$(ls -t "$top"/lib/*.h "$top"/launcher/*.h | head -1)
+	newest_h=$(ls -t "$top"/lib/*.h "$top"/lib/*/*.h "$top"/launcher/*.h | head -1)
 	for src in "${LIB_SRCS[@]}"; do
 		obj=$dir/obj/$(basename "${src%.c}").o
 		if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_h" -nt "$obj" ]; then

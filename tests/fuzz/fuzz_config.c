@@ -1,5 +1,5 @@
 /* fuzz_config.c - libFuzzer target for labrun.conf and bind specifications
- * (lib/config.c).  Build and run: tests/fuzz/README.md.
+ * (lib/run/config.c).  Build and run: tests/fuzz/README.md.
  *
  * labrun.conf is the admin's, but its parser also reads whatever a user
  * passes with --config, and lr_bind_parse() reads every --bind: both take

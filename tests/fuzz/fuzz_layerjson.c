@@ -1,5 +1,5 @@
 /* fuzz_layerjson.c - libFuzzer target for /.labrun/layer.json
- * (lib/imageconfig.c).  Build and run: tests/fuzz/README.md.
+ * (lib/image/imageconfig.c).  Build and run: tests/fuzz/README.md.
  *
  * layer.json comes from image content, the most hostile input labrun
  * reads (notes/security.md: fuzz it).  Besides memory errors (ASan,

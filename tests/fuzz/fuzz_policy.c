@@ -1,5 +1,5 @@
 /* fuzz_policy.c - libFuzzer/afl++ target for a lab's policy file
- * (lib/policy.c, labrun-policy(5)).  Build and run: tests/fuzz/README.md.
+ * (lib/quota/policy.c, labrun-policy(5)).  Build and run: tests/fuzz/README.md.
  *
  * The lab files are the admin's, but root's `labrun-policy apply` and the
  * plugin inside slurmstepd read them, and issue 12 (item 10) showed a file

@@ -1,5 +1,5 @@
 /* fuzz_squash.c - libFuzzer/afl++ target for opening and walking a user's
- * squashfs file as `labrun-image verify` and `flatten` do (lib/squash.c
+ * squashfs file as `labrun-image verify` and `flatten` do (lib/image/squash.c
  * and libsquashfuse under it).  Build and run: tests/fuzz/README.md.
  *
  * A layer file is the most hostile input labrun reads: any user hands one

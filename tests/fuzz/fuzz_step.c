@@ -1,5 +1,5 @@
 /* fuzz_step.c - libFuzzer target for the hand-over a Slurm step's
- * container sends to slurmstepd (lib/step.c, lr_step_receive()).  Build
+ * container sends to slurmstepd (lib/slurm/step.c, lr_step_receive()).  Build
  * and run: tests/fuzz/README.md.
  *
  * The message comes from labrun-step, a process of the job's user, and is

@@ -4,7 +4,7 @@
  * A job whose controlling terminal is the caller's own (it shares the
  * caller's session) thereby types commands that the caller's shell runs,
  * as the user and outside any container, once labrun exits.  labrun gives
- * the job a pty of its own (lib/pty.c), so whatever the job types lands in
+ * the job a pty of its own (lib/run/pty.c), so whatever the job types lands in
  * that pty, which dies with the container.  The probe cannot tell from the
  * inside which terminal it reached: tests/launcher/tiocsti.bats checks
  * that the caller's shell never ran the text.

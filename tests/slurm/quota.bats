@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # quota.bats - a lab member's quota on a Slurm step in a container
-# (spank_labrun(8), "Lab quotas"; lib/step_quota.c, plugin/root.c): a step
+# (spank_labrun(8), "Lab quotas"; lib/quota/step_quota.c, plugin/root.c): a step
 # with more cores or GPUs on the node than the member's is refused before
 # anything runs; the step's memory cgroup is lowered to the member's (never
 # raised) and a hog dies there; the step's tasks count against the member's

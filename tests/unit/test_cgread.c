@@ -1,4 +1,4 @@
-/* test_cgread.c - reading cgroup state without libcgroup (lib/cgread.c):
+/* test_cgread.c - reading cgroup state without libcgroup (lib/quota/cgread.c):
  * limit values as the kernel shows them, and the caller's own cgroups
  * from /proc/self/cgroup, checked against the file read here line by
  * line.  Runs as any user on any host. */
@@ -40,7 +40,7 @@ static void numbers_are_their_value_and_text_is_zero(void **state)
 }
 
 /* The first line of /proc/self/cgroup naming ctrl among its controllers
- * ("" for v2's line), read independently of lib/cgread.c. */
+ * ("" for v2's line), read independently of lib/quota/cgread.c. */
 static int expected(const char *ctrl, char *path, size_t len)
 {
 	FILE *f = fopen("/proc/self/cgroup", "re");

@@ -1,5 +1,5 @@
 /* test_config.c - labrun.conf parsing and bind specifications
- * (lib/config.c).  Parses strings and a few files in a temporary
+ * (lib/run/config.c).  Parses strings and a few files in a temporary
  * directory; runs as any user. */
 #include "build-config.h"
 

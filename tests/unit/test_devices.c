@@ -1,4 +1,4 @@
-/* test_devices.c - lib/devices.c: which character devices a glob finds, and
+/* test_devices.c - lib/quota/devices.c: which character devices a glob finds, and
  * that in a real cgroup (v1 devices controller, v2 BPF program) a denied
  * GPU cannot be opened or made (EPERM) while an allowed one reaches its
  * driver.

@@ -1,5 +1,5 @@
 /* test_imageconfig.c - layer.json parsing, config merging and string
- * vectors (lib/imageconfig.c).  Pure functions; runs as any user. */
+ * vectors (lib/image/imageconfig.c).  Pure functions; runs as any user. */
 #include "build-config.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* test_job.c - the job's command line, environment and working directory
- * (lib/job.c).  Pure functions; runs as any user. */
+ * (lib/run/job.c).  Pure functions; runs as any user. */
 #include "build-config.h"
 
 #include <setjmp.h>

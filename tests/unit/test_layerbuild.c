@@ -1,7 +1,7 @@
-/* test_layerbuild.c - writing a layer (lib/squashwrite.c) and building one
+/* test_layerbuild.c - writing a layer (lib/image/squashwrite.c) and building one
  * from entries, tar streams and directories, alone or as a diff against a
- * parent chain (lib/layerbuild.c, lib/layersrc.c).  Every layer is read
- * back through lib/squash.c, field by field, and where squashfs-tools is
+ * parent chain (lib/image/layerbuild.c, lib/image/layersrc.c).  Every layer is read
+ * back through lib/image/squash.c, field by field, and where squashfs-tools is
  * installed by unsquashfs too.
  *
  * Runs as any user: device nodes only ever reach a layer through the

@@ -1,4 +1,4 @@
-/* test_layers.c - layer chain resolution (lib/layers.c) and reading a file
+/* test_layers.c - layer chain resolution (lib/image/layers.c) and reading a file
  * through a chain (whiteouts, opaque directories), against squashfs files
  * made by mksquashfs in a temporary directory.  Runs as any user. */
 #include "build-config.h"

@@ -1,4 +1,4 @@
-/* test_placement.c - lib/placement.c on the hwloc topologies of
+/* test_placement.c - lib/quota/placement.c on the hwloc topologies of
  * tests/fixtures/ (see the .txt beside each): the exact CPUs chosen for a
  * number of CPUs, an allowed set and the job's GPUs.  Runs as any user. */
 #include "build-config.h"

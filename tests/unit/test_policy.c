@@ -1,4 +1,4 @@
-/* test_policy.c - the labs' quota policy (lib/policy.c): parsing a lab's
+/* test_policy.c - the labs' quota policy (lib/quota/policy.c): parsing a lab's
  * file, loading a directory of them, membership, a member's allocation.
  * Parses strings and a few files in a temporary directory; runs as any
  * user. */

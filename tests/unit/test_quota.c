@@ -1,4 +1,4 @@
-/* test_quota.c - disk quotas (lib/quota.c): the errors a user or admin
+/* test_quota.c - disk quotas (lib/quota/quota.c): the errors a user or admin
  * sees on filesystems without user quotas, for missing and wrong paths,
  * and for impossible limits.  Runs as any user on any host: it only reads
  * quota state and never sets a quota (every call here fails before the

@@ -1,4 +1,4 @@
-/* test_squash.c - lib/squash.c and lr_layer_open() against hostile
+/* test_squash.c - lib/image/squash.c and lr_layer_open() against hostile
  * squashfs files made by tests/images/hostile.c (linked in): every count,
  * offset and index libsquashfuse 0.1.105 trusts is checked before it sees
  * it, walks end on directory cycles and hostile names, and a FIFO or a

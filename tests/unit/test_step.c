@@ -1,5 +1,5 @@
 /* test_step.c - the hand-over from a Slurm step's container to slurmstepd
- * (lib/step.c): one SOCK_SEQPACKET message with the namespace fds as
+ * (lib/slurm/step.c): one SOCK_SEQPACKET message with the namespace fds as
  * SCM_RIGHTS.  What the keeper sends arrives whole; what a confused or
  * hostile sender crafts by hand is refused with EPROTO, without filling the
  * caller's struct and without leaving any fd it carried open in the
@@ -38,7 +38,7 @@
 
 #include "step.h"
 
-/* The message header as lib/step.c lays it out (struct wire there): it
+/* The message header as lib/slurm/step.c lays it out (struct wire there): it
  * mirrors that file, field for field, and must change with it.  The test
  * a_crafted_message_like_the_keepers_is_accepted checks that it still
  * does: every refusal below starts from that accepted message and spoils
@@ -91,7 +91,7 @@ struct fx {
 
 /* ------------------------------------------------------------ close() */
 
-/* Which fds lib/step.c closes, while tracking: this definition of close()
+/* Which fds lib/slurm/step.c closes, while tracking: this definition of close()
  * is the one the linker gives liblabrun.a's objects (an executable's own
  * symbols come first), and it passes every call on to the kernel.  A
  * refused message must close each fd it carried once: a second close() of
@@ -476,7 +476,8 @@ static void a_crafted_message_like_the_keepers_is_accepted(void **state)
 	struct lr_step_handover h;
 	struct lr_error err = {0};
 	if (lr_step_receive(f->sv[0], &h, &err) != 0)
-		fail_msg("the test's struct wire no longer mirrors lib/step.c's: %s", err.msg);
+		fail_msg("the test's struct wire no longer mirrors lib/slurm/step.c's: %s",
+			 err.msg);
 	assert_string_equal(h.workdir, "/home/alice");
 	assert_true(h.workdir_explicit);
 	assert_int_equal(h.n_env, 2);

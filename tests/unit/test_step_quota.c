@@ -1,5 +1,5 @@
 /* test_step_quota.c - a lab member's quota against a Slurm step
- * (lib/step_quota.c, lr_step_quota_check()): a step over the member's
+ * (lib/quota/step_quota.c, lr_step_quota_check()): a step over the member's
  * cores or GPUs is refused with a message naming the lab, the allowance and
  * the step's count; one within it runs, narrowed to the member's memory.
  *

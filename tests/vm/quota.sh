@@ -1,5 +1,5 @@
 #!/bin/bash
-# quota.sh - per-user disk quotas (lib/quota.c) on a real quota-enabled
+# quota.sh - per-user disk quotas (lib/quota/quota.c) on a real quota-enabled
 # ext4: a limit set through lr_quota_set() stops the user's writes with
 # EDQUOT, lr_quota_get() shows the usage, and the errors for filesystems
 # that cannot enforce a quota say what to do.
@@ -9,7 +9,7 @@
 # skips.  Drops to the user labrun-test (scripts/setup-test-env.sh) with
 # runuser for what a user does.
 #
-# lib/quota.c is driven by tests/vm/quota_probe: the one make check builds
+# lib/quota/quota.c is driven by tests/vm/quota_probe: the one make check builds
 # ($top_builddir/tests/vm/quota_probe, a check_PROGRAMS entry), else one
 # compiled here with the host's cc from $top_srcdir.
 set -u
@@ -71,8 +71,8 @@ else
 	else
 		echo '#define _GNU_SOURCE 1' >$inc/build-config.h
 	fi
-	out=$(cc -std=gnu11 -O1 -Wall -I$inc -I"$top_srcdir/lib" -o $probe \
-		"$top_srcdir/tests/vm/quota_probe.c" "$top_srcdir/lib/quota.c" \
+	out=$(cc -std=gnu11 -O1 -Wall -I$inc -I"$top_srcdir/lib" -I"$top_srcdir/lib/quota" -o $probe \
+		"$top_srcdir/tests/vm/quota_probe.c" "$top_srcdir/lib/quota/quota.c" \
 		"$top_srcdir/lib/error.c" "$top_srcdir/lib/escape.c" 2>&1) ||
 		bail "compiling quota_probe failed: $out"
 fi
@@ -95,7 +95,7 @@ chmod 1777 $scratch
 echo "1..17"
 
 # ---------------------------------------------------------------------
-# Set and read through lib/quota.c.
+# Set and read through lib/quota/quota.c.
 #
 # The project's own tools: `labrun-policy apply` sets the quota from a lab
 # file's "storage = PATH SIZE", `labrun --quota` shows it (test 7); the

@@ -1,4 +1,4 @@
-/* quota_probe - drives lib/quota.c for tests/vm/quota.sh, until
+/* quota_probe - drives lib/quota/quota.c for tests/vm/quota.sh, until
  * `labrun-policy apply` and `labrun --quota` do:
  *
  *   quota_probe set PATH USER BYTES   lr_quota_set(); prints nothing

@@ -16,7 +16,7 @@ set -u
 
 : "${top_builddir:?run by tests/vm/vm.sh}"
 PLUGIN=$top_builddir/plugin/spank_labrun.so
-HELPER=$top_builddir/launcher/labrun-step
+HELPER=$top_builddir/plugin/labrun-step
 LP=$top_builddir/launcher/labrun-policy
 IMAGES=$top_builddir/tests/build/images
 USER_=labrun-test
