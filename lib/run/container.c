@@ -353,7 +353,8 @@ static int mount_layers(const struct lr_container_spec *s, struct run_state *st,
 		snprintf(target, sizeof(target), LR_STAGING "/l/%zu", i);
 		if (mkdir(target, 0755) < 0)
 			return lr_error_errno(err, errno, "staging directories");
-		int r = lr_fuse_mount(l->sq, target, uid, gid, l->name, &st->fuse[st->n_fuse], err);
+		int r = lr_fuse_mount(l->sq, target, uid, gid, false, l->name, &st->fuse[st->n_fuse],
+				  err);
 		if (r < 0)
 			return lr_error_prefix(err, "mount layer %zu (%s)", i, l->name);
 		st->n_fuse++;

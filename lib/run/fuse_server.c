@@ -199,8 +199,8 @@ static void quiet_log(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 }
 
-int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid, const char *name,
-		  struct lr_fuse **out, struct lr_error *err)
+int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid, bool held,
+		  const char *name, struct lr_fuse **out, struct lr_error *err)
 {
 	fuse_set_log_func(quiet_log);
 	struct lr_fuse *f = calloc(1, sizeof(*f));
@@ -220,7 +220,7 @@ int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid
 					    "cannot open /dev/fuse: missing (modprobe fuse)");
 		return lr_error_errno(err, e, "cannot open /dev/fuse");
 	}
-	int r = lr_mount_fuse(target, fd, uid, gid, name, err);
+	int r = lr_mount_fuse(target, fd, uid, gid, held, name, err);
 	if (r < 0) {
 		close(fd);
 		free(f);

@@ -4,6 +4,7 @@
 #ifndef LABRUN_FUSE_SERVER_H
 #define LABRUN_FUSE_SERVER_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -12,9 +13,10 @@ struct lr_squash;
 struct lr_fuse; /* one served layer */
 
 /* Mount sq at target (an existing directory).  Requests queue in the
- * kernel until lr_fuse_process() answers them. */
-int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid, const char *name,
-		  struct lr_fuse **out, struct lr_error *err);
+ * kernel until lr_fuse_process() answers them.  held: the mount is a layer
+ * holder's, for containers in other user namespaces (lr_mount_fuse()). */
+int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid, bool held,
+		  const char *name, struct lr_fuse **out, struct lr_error *err);
 
 /* The fd to poll for requests. */
 int lr_fuse_fd(const struct lr_fuse *f);

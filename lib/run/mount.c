@@ -71,18 +71,21 @@ int lr_mount_tmpfs(const char *target, uint64_t size, struct lr_error *err)
 	return 0;
 }
 
-int lr_mount_fuse(const char *target, int fuse_fd, uid_t uid, gid_t gid, const char *name,
-		  struct lr_error *err)
+int lr_mount_fuse(const char *target, int fuse_fd, uid_t uid, gid_t gid, bool held,
+		  const char *name, struct lr_error *err)
 {
 	char opts[160];
 	/* default_permissions: the kernel checks mode bits itself, as on any
 	 * filesystem; libsquashfuse does no access checks of its own.
 	 * allow_other: the job runs in a nested user namespace (userns.h); the
 	 * kernel still limits access to processes in this namespace's
-	 * descendants (fuse_allow_current_process). */
+	 * descendants (fuse_allow_current_process).  Not for a holder's mount
+	 * (held), which containers in other user namespaces use: there the
+	 * kernel lets in only processes whose every uid and gid is the
+	 * mounter's (fuse_permissible_uid), that is, the user's own. */
 	snprintf(opts, sizeof(opts),
-		 "fd=%d,rootmode=40000,user_id=%u,group_id=%u,allow_other,default_permissions",
-		 fuse_fd, (unsigned)uid, (unsigned)gid);
+		 "fd=%d,rootmode=40000,user_id=%u,group_id=%u,%sdefault_permissions", fuse_fd,
+		 (unsigned)uid, (unsigned)gid, held ? "" : "allow_other,");
 	if (mount(name, target, "fuse.labrun", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0) {
 		if (errno == ENODEV)
 			return lr_error_set(

@@ -26,9 +26,10 @@ int lr_mount_make_private(struct lr_error *err);
 int lr_mount_staging(struct lr_error *err);
 
 /* Mount a FUSE filesystem served through fuse_fd (an open /dev/fuse) at
- * target, read-only, nosuid, nodev. */
-int lr_mount_fuse(const char *target, int fuse_fd, uid_t uid, gid_t gid, const char *name,
-		  struct lr_error *err);
+ * target, read-only, nosuid, nodev.  held: for a layer holder (holder.h),
+ * whose mounts containers in other user namespaces use. */
+int lr_mount_fuse(const char *target, int fuse_fd, uid_t uid, gid_t gid, bool held,
+		  const char *name, struct lr_error *err);
 
 /* A tmpfs of size bytes at target (the ephemeral writable layer). */
 int lr_mount_tmpfs(const char *target, uint64_t size, struct lr_error *err);
