@@ -27,6 +27,7 @@
 #include "config.h"
 #include "container.h"
 #include "job.h"
+#include "holder.h"
 #include "layers.h"
 #include "launch_quota.h"
 #include "log.h"
@@ -185,6 +186,20 @@ int main(int argc, char **argv)
 	bool default_config = !strcmp(o.config_path, LR_DEFAULT_CONFIG_PATH);
 	if (lr_config_load(&cfg, o.config_path, default_config, &ex, &err) < 0)
 		return die(err.msg);
+	if (o.action == LR_ACTION_STOP_HOLDERS) {
+		unsigned busy = 0;
+		int n = lr_holder_stop(&busy, &err);
+		lr_config_free(&cfg);
+		if (n < 0)
+			return die(err.msg);
+		if (busy)
+			fprintf(stderr,
+				"labrun: %u layer holder(s) still serve containers: they end when "
+				"those do\n",
+				busy);
+		lr_debug(1, "%d layer holder(s) told to stop", n);
+		return 0;
+	}
 	if (o.action == LR_ACTION_QUOTA) {
 		int status = lr_policy_show(stdout, "labrun",
 					    cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR,
@@ -215,6 +230,19 @@ int main(int argc, char **argv)
 	if (lr_chain_check_roots(chain, o.remap_root ? 0 : getuid(), o.remap_root ? 0 : getgid(),
 				 "--remap-root", &err) < 0)
 		return die(err.msg);
+
+	/* The layers through the user's holder, which keeps them mounted for
+	 * the next containers (holder.h); asked before the container's
+	 * cgroups are joined, which a holder started now must stay out of.
+	 * Without one, this labrun mounts and serves them itself. */
+	static int held_trees[LR_MAX_LAYERS];
+	int held = -1;
+	if (cfg.holder_idle && !o.no_holder) {
+		struct lr_error herr = {0};
+		if (lr_holder_hold(chain, o.remap_root, cfg.holder_idle, &held, held_trees,
+				   &herr) < 0)
+			lr_debug(1, "%s; mounting the layers for this container only", herr.msg);
+	}
 
 	struct lr_strv job_argv, job_env;
 	if (lr_job_argv(&chain->config, o.argv, o.argc, &job_argv, &err) < 0)
@@ -251,6 +279,7 @@ int main(int argc, char **argv)
 		.memcg_tasks_fd = -1,
 		.step_fd = -1,
 		.release_fd = -1,
+		.layer_trees = held >= 0 ? held_trees : NULL,
 	};
 	/* The lab's quotas: the container runs in the member's cgroup, or
 	 * not at all. */

@@ -33,6 +33,8 @@ enum {
 	OPT_HOSTNAME,
 	OPT_QUOTA,
 	OPT_LAB,
+	OPT_NO_HOLDER,
+	OPT_STOP_HOLDERS,
 };
 
 /* ':' first: a missing value returns ':' instead of '?', so the two
@@ -51,6 +53,8 @@ static const struct option long_options[] = {
 	{"hostname", required_argument, NULL, OPT_HOSTNAME},
 	{"quota", optional_argument, NULL, OPT_QUOTA},
 	{"lab", required_argument, NULL, OPT_LAB},
+	{"no-holder", no_argument, NULL, OPT_NO_HOLDER},
+	{"stop-holders", no_argument, NULL, OPT_STOP_HOLDERS},
 	{"config", required_argument, NULL, 'c'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -95,6 +99,11 @@ const char lr_options_usage[] =
 	"                        are a member of more than one lab)\n"
 	"      --quota[=LAB]     show your allocation in each of your labs (or in\n"
 	"                        LAB), from the admin's lab files, and exit; no IMAGE\n"
+	"      --no-holder       mount the image's layers for this container only,\n"
+	"                        instead of through your layer holder, which keeps\n"
+	"                        them mounted for your next containers (labrun(1))\n"
+	"      --stop-holders    end your layer holders on this node once the\n"
+	"                        containers using them have ended, and exit; no IMAGE\n"
 	"  -c, --config FILE     read FILE instead of the admin's labrun.conf,\n"
 	"                        " LR_DEFAULT_CONFIG_PATH "\n"
 	"  -v, --verbose         say what labrun does; repeat for more detail\n"
@@ -194,6 +203,8 @@ static int apply(struct lr_options *o, int c, const char *arg, struct lr_error *
 			return lr_error_set(err, EINVAL, "--lab '%.64s': not a lab's name", arg);
 		o->lab = arg;
 		return 0;
+	case OPT_NO_HOLDER: o->no_holder = true; return 0;
+	case OPT_STOP_HOLDERS: o->action = LR_ACTION_STOP_HOLDERS; return 0;
 	case OPT_QUOTA:
 		o->action = LR_ACTION_QUOTA;
 		o->quota_lab = arg && *arg ? arg : NULL;
@@ -279,10 +290,10 @@ int lr_options_parse(struct lr_options *out, int argc, char **argv, struct lr_er
 			return r;
 	}
 
-	if (o.action == LR_ACTION_QUOTA) {
+	if (o.action == LR_ACTION_QUOTA || o.action == LR_ACTION_STOP_HOLDERS) {
 		if (optind < argc)
-			return lr_error_set(err, EINVAL,
-					    "--quota takes no IMAGE or COMMAND, not '%.64s'",
+			return lr_error_set(err, EINVAL, "--%s takes no IMAGE or COMMAND, not '%.64s'",
+					    o.action == LR_ACTION_QUOTA ? "quota" : "stop-holders",
 					    argv[optind]);
 		*out = o;
 		return 0;

@@ -20,7 +20,8 @@ enum lr_action {
 	LR_ACTION_RUN = 0,
 	LR_ACTION_HELP,
 	LR_ACTION_VERSION,
-	LR_ACTION_QUOTA, /* --quota[=LAB]: show the user's allocation */
+	LR_ACTION_QUOTA,	/* --quota[=LAB]: show the user's allocation */
+	LR_ACTION_STOP_HOLDERS, /* --stop-holders: end the user's layer holders */
 };
 
 struct lr_options {
@@ -44,6 +45,7 @@ struct lr_options {
 	const char *workdir;   /* --workdir DIR */
 	const char *quota_lab; /* --quota=LAB */
 	const char *lab;       /* --lab LAB */
+	bool no_holder;	       /* --no-holder: mount the layers in this labrun only */
 };
 
 /* Parse argv.  Options come before IMAGE; everything after IMAGE (or after

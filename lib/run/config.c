@@ -357,6 +357,19 @@ static int set_gpu_devices(struct lr_config *cfg, const char *value, const struc
 	return 0;
 }
 
+static int set_holder_idle(struct lr_config *cfg, const char *value, const struct lr_expand *ex,
+			   struct lr_error *err)
+{
+	uint64_t v;
+	if (lr_parse_uint(value, 0, LR_MAX_HOLDER_IDLE, &v) < 0)
+		return lr_error_set(err, EINVAL,
+				    "holder-idle-timeout: expected seconds from 0 (no holder) to %d, "
+				    "not '%.64s'",
+				    LR_MAX_HOLDER_IDLE, value);
+	cfg->holder_idle = (unsigned)v;
+	return 0;
+}
+
 static const struct key {
 	const char *name;
 	int (*set)(struct lr_config *cfg, const char *value, const struct lr_expand *ex,
@@ -367,6 +380,7 @@ static const struct key {
 	{"tmpfs-size", set_tmpfs_size},	  /* SIZE >= 1M, replaces */
 	{"policy-dir", set_policy_dir},	  /* DIR, replaces */
 	{"gpu-devices", set_gpu_devices}, /* GLOB, replaces */
+	{"holder-idle-timeout", set_holder_idle}, /* SECONDS, replaces */
 };
 
 static int unknown_key(const char *key, struct lr_error *err)
@@ -418,6 +432,7 @@ void lr_config_init(struct lr_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->tmpfs_size = LR_DEFAULT_TMPFS_SIZE;
+	cfg->holder_idle = LR_DEFAULT_HOLDER_IDLE;
 }
 
 int lr_config_parse(struct lr_config *cfg, const char *name, const char *text, size_t len,

@@ -29,6 +29,9 @@
  * size (9223372036854775809 gave an 8 EiB tmpfs), so labrun refuses what
  * can only be a mistake (issue 12). */
 #define LR_MAX_TMPFS_SIZE (64ULL << 40)
+/* How long a user's layer holder keeps layers nobody uses (holder.h). */
+#define LR_DEFAULT_HOLDER_IDLE 300
+#define LR_MAX_HOLDER_IDLE (7 * 24 * 3600) /* a week: longer is a mistake */
 
 /* One bind mount: host path SRC at DST inside the container. */
 struct lr_bind {
@@ -49,6 +52,7 @@ struct lr_config {
 	uint64_t tmpfs_size; /* tmpfs-size = SIZE (bytes) */
 	char *policy_dir;    /* policy-dir = DIR; NULL: LR_POLICY_DIR (labrun-policy(5)) */
 	char *gpu_devices;   /* gpu-devices = GLOB; NULL: LR_CONFIG_GPU_DEVICES */
+	unsigned holder_idle; /* holder-idle-timeout = SECONDS; 0: no holder */
 };
 
 /* Values used to expand "~", "$HOME" and "$USER" in paths. */

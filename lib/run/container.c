@@ -11,8 +11,9 @@
  *     cloned while the host's paths are still in view;
  *  4. a staging tmpfs; the keeper (keeper.c) forked as PID 1 of the new
  *     pid namespace: it builds the writable layer and the skeleton while
- *     labrun mounts each layer over FUSE (fuse_server.c), then stacks
- *     them, pivots and runs the job;
+ *     labrun attaches each layer's mount from the user's layer holder
+ *     (holder.c), or without one mounts each layer over FUSE
+ *     (fuse_server.c), then stacks them, pivots and runs the job;
  *  5. one poll loop answers the layers' FUSE requests, relays the
  *     container's terminal (pty.c) and passes signals sent to labrun on
  *     to the keeper, which passes them to the job; the job's wait status
@@ -353,13 +354,20 @@ static int mount_layers(const struct lr_container_spec *s, struct run_state *st,
 		snprintf(target, sizeof(target), LR_STAGING "/l/%zu", i);
 		if (mkdir(target, 0755) < 0)
 			return lr_error_errno(err, errno, "staging directories");
+		if (s->layer_trees) {
+			if (lr_mount_attach_path(s->layer_trees[i], target, err) < 0)
+				return lr_error_prefix(err, "attach held layer %zu (%s)", i,
+						       l->name);
+			continue;
+		}
 		int r = lr_fuse_mount(l->sq, target, uid, gid, false, l->name, &st->fuse[st->n_fuse],
 				  err);
 		if (r < 0)
 			return lr_error_prefix(err, "mount layer %zu (%s)", i, l->name);
 		st->n_fuse++;
 	}
-	lr_debug(1, "%zu layer(s) mounted over FUSE", s->chain->n);
+	lr_debug(1, "%zu layer(s) %s", s->chain->n,
+		 s->layer_trees ? "from the layer holder" : "mounted over FUSE");
 	return 0;
 }
 

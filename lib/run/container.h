@@ -48,6 +48,9 @@ struct lr_container_spec {
 	bool cgroup_ns;			   /* a cgroup namespace rooted at the caller's cgroups */
 	struct lr_step_limits step_limits; /* handed over with the namespaces */
 	const char *console; /* the terminal for /dev/console; NULL: stdio's, if any */
+	/* Each layer's mount from a layer holder (holder.h), detached copies
+	 * to attach; NULL: labrun mounts and serves the layers itself. */
+	const int *layer_trees;
 };
 
 /* Run the job and wait for it.  Returns 0 when the job ran (or could not

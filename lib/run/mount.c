@@ -136,6 +136,11 @@ int lr_mount_clone(const char *path, bool recursive, struct lr_error *err)
 	return fd;
 }
 
+void lr_mount_detach(const char *path)
+{
+	(void)umount2(path, MNT_DETACH);
+}
+
 static long openat2_in_root(int root_fd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = {

@@ -43,6 +43,10 @@ int lr_mount_overlay(const char *target, const char *lowerdirs, const char *uppe
  * be attached later with lr_mount_attach().  recursive: with submounts. */
 int lr_mount_clone(const char *path, bool recursive, struct lr_error *err);
 
+/* Detach the mount at path (a layer holder's, once unused): lazily, as a
+ * container may still be tearing down a copy of it. */
+void lr_mount_detach(const char *path);
+
 /* Bind-mount attributes. */
 #define LR_BIND_RO 0x1
 #define LR_BIND_DEV 0x2 /* device nodes must work: leave out nodev */

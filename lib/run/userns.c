@@ -109,7 +109,7 @@ int lr_userns_enter(const struct lr_ns_request *req, struct lr_error *err)
 				       (unsigned)req->inside_uid);
 	/* CLONE_NEWPID applies to children only: the next fork, the keeper,
 	 * becomes PID 1 of the container. */
-	int flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID;
+	int flags = req->mount_only ? CLONE_NEWNS : CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID;
 	if (req->net)
 		flags |= CLONE_NEWNET;
 	if (req->uts)

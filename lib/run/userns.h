@@ -14,6 +14,7 @@ struct lr_ns_request {
 	bool net;	  /* --net=none */
 	bool uts;	  /* --hostname */
 	bool cgroup;	  /* a cgroup namespace rooted at the caller's cgroups (Slurm steps) */
+	bool mount_only;  /* a layer holder's (holder.h): user and mount namespaces only */
 	uid_t inside_uid; /* our uid inside: own uid, or 0 with --remap-root */
 	gid_t inside_gid;
 };

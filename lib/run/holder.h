@@ -1,0 +1,58 @@
+/* holder.h - a user's layer holder: one process per user and node (and per
+ * id view) that keeps layers mounted over FUSE between containers, so that
+ * the next container of the same image finds its files in the kernel's page
+ * cache instead of reading and decompressing them through FUSE again
+ * (DESIGN.md §3, issue 13: `import numpy` 2.5x the host directory from a
+ * fresh mount, 1.0x from a warm one).
+ *
+ * Runs as the user, with no privilege.  The holder lives in a user and mount
+ * namespace of its own; a container gets detached copies of its mounts
+ * (open_tree) through a unix socket (SCM_RIGHTS) and stacks its overlay on
+ * them in its own namespaces.  The copies share the holder's superblock, so
+ * every container of the user shares one page cache per layer.
+ *
+ * Who may talk to a holder: only its user.  The socket lives in a
+ * directory of the user's, mode 0700, checked on an open fd (the user's
+ * runtime directory, else /tmp/labrun-UID); both ends check the other's
+ * uid with SO_PEERCRED.  A holder never serves another user's containers,
+ * and nothing it mounts is visible outside its own mount namespace.
+ */
+#ifndef LABRUN_HOLDER_H
+#define LABRUN_HOLDER_H
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "layers.h"
+
+/* Connections one holder serves at once (running containers); one more
+ * is refused with a message, and that launch mounts its own layers. */
+#define LR_HOLDER_MAX_CLIENTS 256
+/* Layers one holder keeps mounted; a request that would pass it evicts
+ * nothing and is refused, and that launch mounts its own layers. */
+#define LR_HOLDER_MAX_LAYERS 256
+
+/* Ask the caller's holder for the layers of chain, as the container will
+ * number their owners: 0 with remap_root (the holder's ids are then the
+ * container's: a holder per view), else the caller's own.  When no holder
+ * answers, one is started: it adopts the layers chain has loaded and keeps
+ * each one mounted until it has been unused for idle seconds, then exits
+ * when it holds none.  Call before joining any cgroup of the container:
+ * the holder stays in the caller's cgroups, and the container's must be
+ * removable when it ends.
+ *
+ * On success *conn is the connection, which keeps the layers held as long
+ * as it is open (the container's lifetime), and trees[i] a detached copy of
+ * layer i's mount, to attach with lr_mount_attach_path().  On failure
+ * (-errno, err says why) nothing is held and the caller mounts its own
+ * layers. */
+int lr_holder_hold(const struct lr_chain *chain, bool remap_root, unsigned idle, int *conn,
+		   int trees[], struct lr_error *err);
+
+/* Tell the caller's holders on this node to stop: each takes no new
+ * container and ends when its last container has ended.  Returns how many
+ * holders were told (0: none was running), and in *busy how many of them
+ * still have containers. */
+int lr_holder_stop(unsigned *busy, struct lr_error *err);
+
+#endif
