@@ -3,13 +3,16 @@
  * Layout of a layer, in file order: superblock, compressor options, data
  * and fragment blocks (in the order files were added), inode table,
  * directory table, fragment table, id table, xattr tables.  libsquashfs
- * writes each part; this file keeps the tree, numbers the inodes and tells
+ * writes each part; labrun keeps the tree, numbers the inodes and tells
  * it what to write when.
  *
- * Inode numbers: every non-directory inode first, in depth-first order of
- * the sorted tree, then the directories in post-order, so the root is the
- * last inode and every directory is written after everything it lists (a
- * directory entry holds its child inode's position in the inode table).
+ * This file sets the writer up, keeps the tree in memory (entries, hard
+ * links, xattrs) and streams file data to libsquashfs's block processor;
+ * squashwrite_tables.c numbers the inodes and writes the tables and the
+ * superblock at the end.  Shared: squashwrite_int.h.
+ *
+ * Runs as the user; needs no privilege: owners, modes and device numbers
+ * are only recorded, never applied to anything on the host.
  */
 #include "build-config.h"
 
@@ -20,72 +23,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <sqfs/block.h>
-#include <sqfs/block_processor.h>
-#include <sqfs/block_writer.h>
-#include <sqfs/compressor.h>
-#include <sqfs/dir_writer.h>
-#include <sqfs/error.h>
-#include <sqfs/frag_table.h>
-#include <sqfs/id_table.h>
-#include <sqfs/inode.h>
-#include <sqfs/io.h>
-#include <sqfs/meta_writer.h>
-#include <sqfs/super.h>
-#include <sqfs/xattr_writer.h>
-
-#include "squashwrite.h"
-
-#define DEVBLK_SIZE 4096 /* the image is padded to this */
-
-struct sqw_inode {
-	mode_t mode;
-	uint32_t uid, gid;
-	int64_t mtime;
-	uint32_t rdev_major, rdev_minor;
-	char *target;
-	struct lr_xattr *xattrs;
-	size_t n_xattrs;
-	sqfs_inode_generic_t *file; /* regular files: kept up to date by the block processor */
-	uint32_t nlink;		    /* names of it in the tree */
-	uint32_t number;	    /* 0 until numbered in finish() */
-	uint64_t ref;		    /* position in the inode table */
-	struct sqw_inode *all_next; /* every inode ever made, freed at the end */
-};
-
-struct sqw_dentry {
-	char *name;
-	struct sqw_dentry *parent;
-	struct sqw_inode *inode;
-	struct sqw_dentry **children; /* directories only */
-	size_t n_children, cap_children;
-	struct sqw_dentry *hash_next;
-	bool drop_if_empty;
-};
-
-struct lr_sqw {
-	char *path;
-	sqfs_file_t *file;
-	sqfs_compressor_t *cmp, *uncmp;
-	sqfs_block_writer_t *blkwr;
-	sqfs_frag_table_t *fragtbl;
-	sqfs_block_processor_t *proc;
-	sqfs_id_table_t *idtbl;
-	sqfs_xattr_writer_t *xwr;
-	sqfs_meta_writer_t *im, *dm;
-	sqfs_dir_writer_t *dirwr;
-	sqfs_super_t super;
-	sqfs_u32 blk_flags; /* for every file */
-
-	struct sqw_dentry *root;
-	struct sqw_inode *all_inodes;
-	/* (parent, name) -> dentry, for lookups in large directories */
-	struct sqw_dentry **hash;
-	size_t hash_size, n_dentries;
-	bool in_file; /* between lr_sqw_add() of a regular file and lr_sqw_end() */
-	uint64_t data_bytes;
-	uint32_t next_number;
-};
+#include "squashwrite_int.h"
 
 static const struct {
 	const char *name;
@@ -104,7 +42,7 @@ bool lr_sqw_compression_known(const char *name)
 }
 
 /* libsquashfs's errors, with errno for I/O (a full disk says so). */
-static int sqfs_fail(struct lr_error *err, int e, const struct lr_sqw *w, const char *what)
+int sqw_fail(struct lr_error *err, int e, const struct lr_sqw *w, const char *what)
 {
 	int saved = errno;
 	switch (e) {
@@ -288,10 +226,10 @@ static struct sqw_dentry *dentry_new(struct lr_sqw *w, struct sqw_dentry *parent
 
 /* Unlink d and everything under it (inodes stay allocated until the end:
  * the block processor may still be updating a file's). */
-static void dentry_drop(struct lr_sqw *w, struct sqw_dentry *d)
+void sqw_dentry_drop(struct lr_sqw *w, struct sqw_dentry *d)
 {
 	for (size_t i = 0; i < d->n_children; i++)
-		dentry_drop(w, d->children[i]);
+		sqw_dentry_drop(w, d->children[i]);
 	free(d->children);
 	hash_remove(w, d);
 	d->inode->nlink--;
@@ -309,7 +247,7 @@ static void dentry_detach(struct lr_sqw *w, struct sqw_dentry *d)
 			p->n_children--;
 			break;
 		}
-	dentry_drop(w, d);
+	sqw_dentry_drop(w, d);
 }
 
 /* The directory holding path's last component, made as needed; *name and
@@ -399,7 +337,7 @@ int lr_sqw_add(struct lr_sqw *w, const struct lr_sqw_entry *e, struct lr_error *
 	if (S_ISREG(e->mode)) {
 		int r = sqfs_block_processor_begin_file(w->proc, &in->file, NULL, w->blk_flags);
 		if (r)
-			return sqfs_fail(err, r, w, e->path);
+			return sqw_fail(err, r, w, e->path);
 		w->in_file = true;
 	}
 	return 0;
@@ -411,7 +349,7 @@ int lr_sqw_write(struct lr_sqw *w, const void *buf, size_t len, struct lr_error 
 		return lr_error_set(err, EINVAL, "data outside a file");
 	int r = sqfs_block_processor_append(w->proc, buf, len);
 	if (r)
-		return sqfs_fail(err, r, w, "write data");
+		return sqw_fail(err, r, w, "write data");
 	w->data_bytes += len;
 	return 0;
 }
@@ -422,7 +360,7 @@ int lr_sqw_end(struct lr_sqw *w, struct lr_error *err)
 		return lr_error_set(err, EINVAL, "end outside a file");
 	w->in_file = false;
 	int r = sqfs_block_processor_end_file(w->proc);
-	return r ? sqfs_fail(err, r, w, "write data") : 0;
+	return r ? sqw_fail(err, r, w, "write data") : 0;
 }
 
 int lr_sqw_link(struct lr_sqw *w, const char *path, const char *target, struct lr_error *err)
@@ -481,233 +419,6 @@ int lr_sqw_set_xattr(struct lr_sqw *w, const char *path, const char *name, const
 	return lr_xattr_push(&in->xattrs, &in->n_xattrs, &x) < 0
 		       ? lr_error_errno(err, ENOMEM, "%s", path)
 		       : 0;
-}
-
-/* ------------------------------------------------------------ writing */
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp((*(struct sqw_dentry *const *)a)->name,
-		      (*(struct sqw_dentry *const *)b)->name);
-}
-
-/* Sort, drop empty directories marked so, count directory links. */
-static void settle(struct lr_sqw *w, struct sqw_dentry *d)
-{
-	size_t kept = 0;
-	for (size_t i = 0; i < d->n_children; i++) {
-		struct sqw_dentry *c = d->children[i];
-		if (S_ISDIR(c->inode->mode)) {
-			settle(w, c);
-			if (c->drop_if_empty && c->n_children == 0) {
-				dentry_drop(w, c);
-				continue;
-			}
-		}
-		d->children[kept++] = c;
-	}
-	d->n_children = kept;
-	if (d->n_children > 1)
-		qsort(d->children, d->n_children, sizeof(*d->children), by_name);
-	uint32_t subdirs = 0;
-	for (size_t i = 0; i < d->n_children; i++)
-		subdirs += S_ISDIR(d->children[i]->inode->mode);
-	d->inode->nlink = 2 + subdirs;
-}
-
-/* Non-directories, numbered on first sight, depth first; collected in out. */
-static void number_files(struct lr_sqw *w, struct sqw_dentry *d, struct sqw_inode **out, size_t *n)
-{
-	for (size_t i = 0; i < d->n_children; i++) {
-		struct sqw_inode *in = d->children[i]->inode;
-		if (S_ISDIR(in->mode))
-			number_files(w, d->children[i], out, n);
-		else if (!in->number) {
-			in->number = ++w->next_number;
-			out[(*n)++] = in;
-		}
-	}
-}
-
-static void number_dirs(struct lr_sqw *w, struct sqw_dentry *d)
-{
-	for (size_t i = 0; i < d->n_children; i++)
-		if (S_ISDIR(d->children[i]->inode->mode))
-			number_dirs(w, d->children[i]);
-	d->inode->number = ++w->next_number;
-}
-
-static int xattr_index(struct lr_sqw *w, const struct sqw_inode *in, sqfs_u32 *idx)
-{
-	*idx = 0xFFFFFFFF;
-	if (!in->n_xattrs)
-		return 0;
-	int r = sqfs_xattr_writer_begin(w->xwr, 0);
-	for (size_t i = 0; !r && i < in->n_xattrs; i++)
-		r = sqfs_xattr_writer_add(w->xwr, in->xattrs[i].name, in->xattrs[i].value,
-					  in->xattrs[i].len);
-	return r ? r : sqfs_xattr_writer_end(w->xwr, idx);
-}
-
-/* Common fields, then the inode into the inode table. */
-static int put_inode(struct lr_sqw *w, struct sqw_inode *in, sqfs_inode_generic_t *g,
-		     sqfs_u32 xattr)
-{
-	g->base.mode = (sqfs_u16)in->mode;
-	g->base.mod_time = in->mtime < 0	    ? 0
-			   : in->mtime > UINT32_MAX ? UINT32_MAX
-						    : (sqfs_u32)in->mtime;
-	g->base.inode_number = in->number;
-	int r = sqfs_inode_set_xattr_index(g, xattr);
-	if (!r)
-		r = sqfs_id_table_id_to_index(w->idtbl, in->uid, &g->base.uid_idx);
-	if (!r)
-		r = sqfs_id_table_id_to_index(w->idtbl, in->gid, &g->base.gid_idx);
-	if (r)
-		return r;
-	sqfs_u64 block;
-	sqfs_u32 offset;
-	sqfs_meta_writer_get_position(w->im, &block, &offset);
-	in->ref = (block << 16) | offset;
-	return sqfs_meta_writer_write_inode(w->im, g);
-}
-
-static int write_file_inode(struct lr_sqw *w, struct sqw_inode *in)
-{
-	sqfs_u32 xattr;
-	int r = xattr_index(w, in, &xattr);
-	if (r)
-		return r;
-	if (S_ISREG(in->mode)) {
-		sqfs_inode_generic_t *g = in->file;
-		if (in->nlink > 1 && g->base.type == SQFS_INODE_FILE &&
-		    (r = sqfs_inode_make_extended(g)))
-			return r;
-		if (g->base.type == SQFS_INODE_EXT_FILE)
-			g->data.file_ext.nlink = in->nlink;
-		return put_inode(w, in, g, xattr);
-	}
-	size_t extra = S_ISLNK(in->mode) ? strlen(in->target) : 0;
-	sqfs_inode_generic_t *g = calloc(1, sizeof(*g) + extra);
-	if (!g)
-		return SQFS_ERROR_ALLOC;
-	switch (in->mode & S_IFMT) {
-	case S_IFLNK:
-		g->base.type = SQFS_INODE_SLINK;
-		g->data.slink.nlink = in->nlink;
-		g->data.slink.target_size = (sqfs_u32)extra;
-		memcpy(g->extra, in->target, extra);
-		break;
-	case S_IFCHR:
-	case S_IFBLK:
-		g->base.type = S_ISCHR(in->mode) ? SQFS_INODE_CDEV : SQFS_INODE_BDEV;
-		g->data.dev.nlink = in->nlink;
-		/* squashfs keeps the kernel's old encoding of dev_t */
-		g->data.dev.devno = (sqfs_u32)((in->rdev_minor & 0xff) | (in->rdev_major << 8) |
-					       ((in->rdev_minor & ~0xffu) << 12));
-		break;
-	case S_IFIFO:
-	case S_IFSOCK:
-		g->base.type = S_ISFIFO(in->mode) ? SQFS_INODE_FIFO : SQFS_INODE_SOCKET;
-		g->data.ipc.nlink = in->nlink;
-		break;
-	default: free(g); return SQFS_ERROR_UNSUPPORTED;
-	}
-	r = put_inode(w, in, g, xattr);
-	free(g);
-	return r;
-}
-
-static int write_dirs(struct lr_sqw *w, struct sqw_dentry *d, sqfs_u32 parent_number)
-{
-	int r;
-	for (size_t i = 0; i < d->n_children; i++)
-		if (S_ISDIR(d->children[i]->inode->mode) &&
-		    (r = write_dirs(w, d->children[i], d->inode->number)))
-			return r;
-	if ((r = sqfs_dir_writer_begin(w->dirwr, 0)))
-		return r;
-	for (size_t i = 0; i < d->n_children; i++) {
-		const struct sqw_inode *c = d->children[i]->inode;
-		if ((r = sqfs_dir_writer_add_entry(w->dirwr, d->children[i]->name, c->number,
-						   c->ref, (sqfs_u16)c->mode)))
-			return r;
-	}
-	if ((r = sqfs_dir_writer_end(w->dirwr)))
-		return r;
-	sqfs_u32 xattr;
-	if ((r = xattr_index(w, d->inode, &xattr)))
-		return r;
-	sqfs_inode_generic_t *g =
-		sqfs_dir_writer_create_inode(w->dirwr, d->inode->nlink, xattr, parent_number);
-	if (!g)
-		return SQFS_ERROR_ALLOC;
-	if (g->base.type == SQFS_INODE_DIR)
-		g->data.dir.nlink = d->inode->nlink;
-	else
-		g->data.dir_ext.nlink = d->inode->nlink;
-	r = put_inode(w, d->inode, g, xattr);
-	sqfs_free(g);
-	return r;
-}
-
-int lr_sqw_finish(struct lr_sqw *w, struct lr_error *err)
-{
-	if (w->in_file)
-		return lr_error_set(err, EINVAL, "%s: finished inside a file", w->path);
-	int r = sqfs_block_processor_finish(w->proc);
-	if (r)
-		return sqfs_fail(err, r, w, "write data");
-
-	settle(w, w->root);
-	struct sqw_inode **files = calloc(w->n_dentries + 1, sizeof(*files));
-	if (!files)
-		return lr_error_errno(err, ENOMEM, "%s", w->path);
-	size_t n_files = 0;
-	for (struct sqw_inode *in = w->all_inodes; in; in = in->all_next)
-		in->number = 0;
-	w->next_number = 0;
-	number_files(w, w->root, files, &n_files);
-	number_dirs(w, w->root);
-	w->super.inode_count = w->next_number;
-
-	w->super.inode_table_start = w->file->get_size(w->file);
-	for (size_t i = 0; i < n_files && !r; i++)
-		r = write_file_inode(w, files[i]);
-	free(files);
-	if (r)
-		return sqfs_fail(err, r, w, "write inodes");
-	if ((r = write_dirs(w, w->root, w->next_number + 1)))
-		return sqfs_fail(err, r, w, "write directories");
-	if ((r = sqfs_meta_writer_flush(w->im)) || (r = sqfs_meta_writer_flush(w->dm)))
-		return sqfs_fail(err, r, w, "write inode table");
-	w->super.root_inode_ref = w->root->inode->ref;
-	w->super.directory_table_start = w->file->get_size(w->file);
-	if ((r = sqfs_meta_write_write_to_file(w->dm)))
-		return sqfs_fail(err, r, w, "write directory table");
-	if ((r = sqfs_frag_table_write(w->fragtbl, w->file, &w->super, w->cmp)))
-		return sqfs_fail(err, r, w, "write fragment table");
-	if ((r = sqfs_id_table_write(w->idtbl, w->file, &w->super, w->cmp)))
-		return sqfs_fail(err, r, w, "write id table");
-	if ((r = sqfs_xattr_writer_flush(w->xwr, w->file, &w->super, w->cmp)))
-		return sqfs_fail(err, r, w, "write xattr table");
-	w->super.bytes_used = w->file->get_size(w->file);
-	if ((r = sqfs_super_write(&w->super, w->file)))
-		return sqfs_fail(err, r, w, "write superblock");
-	size_t pad = (size_t)(w->super.bytes_used % DEVBLK_SIZE);
-	if (pad) {
-		static const char zeros[DEVBLK_SIZE];
-		errno = 0;
-		if ((r = w->file->write_at(w->file, w->super.bytes_used, zeros, DEVBLK_SIZE - pad)))
-			return sqfs_fail(err, r, w, "pad");
-	}
-	return 0;
-}
-
-void lr_sqw_stats(const struct lr_sqw *w, uint64_t *inodes, uint64_t *data_bytes)
-{
-	*inodes = w->super.inode_count;
-	*data_bytes = w->data_bytes;
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -803,7 +514,7 @@ int lr_sqw_create(struct lr_sqw **out, const char *path, const struct lr_sqw_opt
 	*out = w;
 	return 0;
 fail:;
-	int e = sqfs_fail(err, r, w, what);
+	int e = sqw_fail(err, r, w, what);
 	lr_sqw_free(w);
 	unlink(path);
 	return e;
@@ -833,7 +544,7 @@ void lr_sqw_free(struct lr_sqw *w)
 	destroy(w->file);
 	if (w->root) {
 		for (size_t i = 0; i < w->root->n_children; i++)
-			dentry_drop(w, w->root->children[i]);
+			sqw_dentry_drop(w, w->root->children[i]);
 		free(w->root->children);
 		free(w->root->name);
 		free(w->root);
