@@ -292,7 +292,8 @@ int lr_options_parse(struct lr_options *out, int argc, char **argv, struct lr_er
 
 	if (o.action == LR_ACTION_QUOTA || o.action == LR_ACTION_STOP_HOLDERS) {
 		if (optind < argc)
-			return lr_error_set(err, EINVAL, "--%s takes no IMAGE or COMMAND, not '%.64s'",
+			return lr_error_set(err, EINVAL,
+					    "--%s takes no IMAGE or COMMAND, not '%.64s'",
 					    o.action == LR_ACTION_QUOTA ? "quota" : "stop-holders",
 					    argv[optind]);
 		*out = o;

@@ -362,10 +362,11 @@ static int set_holder_idle(struct lr_config *cfg, const char *value, const struc
 {
 	uint64_t v;
 	if (lr_parse_uint(value, 0, LR_MAX_HOLDER_IDLE, &v) < 0)
-		return lr_error_set(err, EINVAL,
-				    "holder-idle-timeout: expected seconds from 0 (no holder) to %d, "
-				    "not '%.64s'",
-				    LR_MAX_HOLDER_IDLE, value);
+		return lr_error_set(
+			err, EINVAL,
+			"holder-idle-timeout: expected seconds from 0 (no holder) to %d, "
+			"not '%.64s'",
+			LR_MAX_HOLDER_IDLE, value);
 	cfg->holder_idle = (unsigned)v;
 	return 0;
 }
@@ -375,11 +376,11 @@ static const struct key {
 	int (*set)(struct lr_config *cfg, const char *value, const struct lr_expand *ex,
 		   struct lr_error *err);
 } keys[] = {
-	{"layer-store", set_layer_store}, /* DIR[:DIR...], appends */
-	{"bind", set_bind},		  /* SRC[:DST[:ro|rw]], appends, optional */
-	{"tmpfs-size", set_tmpfs_size},	  /* SIZE >= 1M, replaces */
-	{"policy-dir", set_policy_dir},	  /* DIR, replaces */
-	{"gpu-devices", set_gpu_devices}, /* GLOB, replaces */
+	{"layer-store", set_layer_store},	  /* DIR[:DIR...], appends */
+	{"bind", set_bind},			  /* SRC[:DST[:ro|rw]], appends, optional */
+	{"tmpfs-size", set_tmpfs_size},		  /* SIZE >= 1M, replaces */
+	{"policy-dir", set_policy_dir},		  /* DIR, replaces */
+	{"gpu-devices", set_gpu_devices},	  /* GLOB, replaces */
 	{"holder-idle-timeout", set_holder_idle}, /* SECONDS, replaces */
 };
 

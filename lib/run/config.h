@@ -49,9 +49,9 @@ struct lr_config {
 	size_t n_stores;
 	struct lr_bind binds[LR_CONFIG_MAX_BINDS]; /* bind = SRC[:DST[:ro]] (repeatable) */
 	size_t n_binds;
-	uint64_t tmpfs_size; /* tmpfs-size = SIZE (bytes) */
-	char *policy_dir;    /* policy-dir = DIR; NULL: LR_POLICY_DIR (labrun-policy(5)) */
-	char *gpu_devices;   /* gpu-devices = GLOB; NULL: LR_CONFIG_GPU_DEVICES */
+	uint64_t tmpfs_size;  /* tmpfs-size = SIZE (bytes) */
+	char *policy_dir;     /* policy-dir = DIR; NULL: LR_POLICY_DIR (labrun-policy(5)) */
+	char *gpu_devices;    /* gpu-devices = GLOB; NULL: LR_CONFIG_GPU_DEVICES */
 	unsigned holder_idle; /* holder-idle-timeout = SECONDS; 0: no holder */
 };
 

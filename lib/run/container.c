@@ -360,8 +360,8 @@ static int mount_layers(const struct lr_container_spec *s, struct run_state *st,
 						       l->name);
 			continue;
 		}
-		int r = lr_fuse_mount(l->sq, target, uid, gid, false, l->name, &st->fuse[st->n_fuse],
-				  err);
+		int r = lr_fuse_mount(l->sq, target, uid, gid, false, l->name,
+				      &st->fuse[st->n_fuse], err);
 		if (r < 0)
 			return lr_error_prefix(err, "mount layer %zu (%s)", i, l->name);
 		st->n_fuse++;

@@ -357,8 +357,8 @@ static int hold_one(int fd, struct held **out, struct lr_error *err)
 
 static void reply_error(int s, uint32_t layer, const struct lr_error *err)
 {
-	struct reply rep = {.magic = HOLDER_MAGIC, .code = err->code ? err->code : EIO,
-			    .layer = layer};
+	struct reply rep = {
+		.magic = HOLDER_MAGIC, .code = err->code ? err->code : EIO, .layer = layer};
 	snprintf(rep.msg, sizeof(rep.msg), "%.*s", (int)sizeof(rep.msg) - 1, err->msg);
 	(void)send_fds(s, &rep, sizeof(rep), NULL, 0);
 }
@@ -574,11 +574,42 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
+/* ps shows a process's command line from its own memory: the holder, a
+ * fork of labrun, would show the launch's (image, job and all) for as long
+ * as it lives, and `pgrep -f JOB` would find it.  The arguments' bytes are
+ * overwritten with its name, as setproctitle(3bsd) does; where they are
+ * comes from /proc/self/stat (arg_start and arg_end, fields 48 and 49). */
+static void set_cmdline(const char *name)
+{
+	char buf[1024];
+	FILE *f = fopen("/proc/self/stat", "re");
+	if (!f)
+		return;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	unsigned long long start = 0, end = 0;
+	for (int field = 2; p && field < 49; field++) {
+		p = strchr(p + 1, ' ');
+		if (p && field == 47)
+			start = strtoull(p + 1, NULL, 10);
+		if (p && field == 48)
+			end = strtoull(p + 1, NULL, 10);
+	}
+	size_t len = strlen(name) + 1;
+	if (!start || end <= start || end - start < len)
+		return;
+	memset((void *)(uintptr_t)start, 0, end - start);
+	memcpy((void *)(uintptr_t)start, name, len);
+}
+
 /* The holder process: a grandchild of the first launch, never returns. */
 static _Noreturn void holder_main(int listen_fd, int dir, const struct lr_chain *chain,
 				  bool remap_root, unsigned idle)
 {
 	prctl(PR_SET_NAME, "labrun-holder");
+	set_cmdline("labrun-holder");
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -600,8 +631,8 @@ static _Noreturn void holder_main(int listen_fd, int dir, const struct lr_chain 
 	if (chdir("/") < 0)
 		_exit(1);
 
-	H = (struct holder){.listen_fd = listen_fd, .dir = dir, .remap_root = remap_root,
-			    .idle = idle};
+	H = (struct holder){
+		.listen_fd = listen_fd, .dir = dir, .remap_root = remap_root, .idle = idle};
 	struct lr_error err = {0};
 	struct lr_ns_request req = {
 		.mount_only = true,
@@ -682,9 +713,27 @@ static int await(int s, struct reply *rep, int *fds, size_t max)
 	return n;
 }
 
+/* The id every other user has in a holder's user namespace: a user with
+ * it could not be told from the others there (SO_PEERCRED). */
+static bool is_overflow_uid(void)
+{
+	unsigned v = 65534;
+	FILE *f = fopen("/proc/sys/kernel/overflowuid", "re");
+	if (f) {
+		if (fscanf(f, "%u", &v) != 1)
+			v = 65534;
+		fclose(f);
+	}
+	return geteuid() == v;
+}
+
 int lr_holder_hold(const struct lr_chain *chain, bool remap_root, unsigned idle, int *conn,
 		   int trees[], struct lr_error *err)
 {
+	if (is_overflow_uid())
+		return lr_error_set(err, EPERM,
+				    "no layer holder for uid %u, the kernel's overflow uid",
+				    (unsigned)geteuid());
 	_cleanup_close_ int dir = open_dir(err);
 	if (dir < 0)
 		return dir;
@@ -710,8 +759,8 @@ int lr_holder_hold(const struct lr_chain *chain, bool remap_root, unsigned idle,
 		}
 		if (s < 0)
 			return s;
-		struct request req = {.magic = HOLDER_MAGIC, .kind = REQ_HOLD,
-				      .n = (uint32_t)chain->n};
+		struct request req = {
+			.magic = HOLDER_MAGIC, .kind = REQ_HOLD, .n = (uint32_t)chain->n};
 		int r = send_fds(s, &req, sizeof(req), fds, chain->n);
 		struct reply rep;
 		if (r == 0)
@@ -737,8 +786,8 @@ int lr_holder_hold(const struct lr_chain *chain, bool remap_root, unsigned idle,
 			close(s);
 			for (int i = 0; i < r; i++)
 				close(trees[i]);
-			return lr_error_set(err, EPROTO, "layer holder: %d mounts for %zu layers", r,
-					    chain->n);
+			return lr_error_set(err, EPROTO, "layer holder: %d mounts for %zu layers",
+					    r, chain->n);
 		}
 		*conn = s;
 		return 0;

@@ -221,6 +221,9 @@ lr_teardown() {
 		wait "$pid" 2>/dev/null || true
 	done
 	LR_BG_PIDS=()
+	# The user's layer holders (labrun(1)) outlive containers on purpose:
+	# stopped here, so that what is left after this is a leak.
+	"$LABRUN" --stop-holders >/dev/null 2>&1 || true
 	# Processes may take a moment to go: wait up to ~1 s.
 	for ((i = 0; i < 20; i++)); do
 		lr_check_leftovers

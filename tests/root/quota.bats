@@ -62,6 +62,9 @@ setup() {
 teardown() {
 	[ -z "${QUOTA_SKIP:-}" ] || return 0
 	local rc=0
+	# The test user's layer holders stay in the cgroup labrun was started
+	# in, which apply removes below: ended first.
+	as_user "$LABRUN" --stop-holders || rc=1
 	lr_teardown || rc=1
 	# The cleaner removes a container's cgroup once it empties.
 	if ! wait_for 10 no_job_cgroup; then

@@ -202,7 +202,26 @@ static void reports_unknown_key_with_file_and_line(void **state)
 	assert_int_equal(parse(&cfg, "# c\n\nfoo = bar\n", &err), -EINVAL);
 	assert_string_equal(err.msg,
 			    "test.conf:3: unknown key 'foo' (known: layer-store, bind, tmpfs-size, "
-			    "policy-dir, gpu-devices)");
+			    "policy-dir, gpu-devices, holder-idle-timeout)");
+}
+
+static void holder_idle_timeout_takes_seconds(void **state)
+{
+	(void)state;
+	struct lr_config cfg;
+	struct lr_error err = {0};
+	lr_config_init(&cfg);
+	assert_int_equal(cfg.holder_idle, LR_DEFAULT_HOLDER_IDLE);
+	assert_int_equal(parse(&cfg, "holder-idle-timeout = 0\n", &err), 0);
+	assert_int_equal(cfg.holder_idle, 0);
+	lr_config_free(&cfg);
+	assert_int_equal(parse(&cfg, "holder-idle-timeout = 60\n", &err), 0);
+	assert_int_equal(cfg.holder_idle, 60);
+	lr_config_free(&cfg);
+	assert_int_equal(parse(&cfg, "holder-idle-timeout = 5m\n", &err), -EINVAL);
+	assert_string_equal(err.msg, "test.conf:1: holder-idle-timeout: expected seconds from 0 "
+				     "(no holder) to 604800, not '5m'");
+	assert_int_equal(parse(&cfg, "holder-idle-timeout = 604801\n", &err), -EINVAL);
 }
 
 static void gpu_devices_takes_an_absolute_glob(void **state)
@@ -677,6 +696,7 @@ int main(void)
 		cmocka_unit_test(skips_comments_blank_lines_and_whitespace),
 		cmocka_unit_test(keeps_hash_inside_values),
 		cmocka_unit_test(reports_unknown_key_with_file_and_line),
+		cmocka_unit_test(holder_idle_timeout_takes_seconds),
 		cmocka_unit_test(gpu_devices_takes_an_absolute_glob),
 		cmocka_unit_test(reports_bad_size_with_file_and_line),
 		cmocka_unit_test(rejects_tmpfs_size_below_1m_unlimited_or_huge),
