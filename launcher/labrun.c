@@ -239,8 +239,8 @@ int main(int argc, char **argv)
 	int held = -1;
 	if (cfg.holder_idle && !o.no_holder) {
 		struct lr_error herr = {0};
-		if (lr_holder_hold(chain, o.remap_root, cfg.holder_idle, &held, held_trees, &herr) <
-		    0)
+		if (lr_holder_hold(chain, 0, o.remap_root, cfg.holder_idle, &held, held_trees,
+				   &herr) < 0)
 			lr_debug(1, "%s; mounting the layers for this container only", herr.msg);
 	}
 

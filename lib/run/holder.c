@@ -1,6 +1,6 @@
-/* holder.c - the user's layer holder (holder.h): the launcher's side
- * (finding or starting the holder, asking for layers) and the holder's
- * own loop.
+/* holder.c - the layer holder process (holder.h): the layers it holds,
+ * its loop, and its start.  The launcher's side is holder_client.c, what
+ * both share holder_wire.c.
  *
  * Runs as the user, with no privilege.  Why it is safe:
  *  - The socket is reached only through a directory that is the user's,
@@ -25,11 +25,7 @@
  *    the caller's, so the container's cgroup can be removed when it ends;
  *    its stdio is /dev/null and it is a session of its own, so it holds
  *    no terminal or pipe of the caller's open.
- *
- * The wire format is private to one build of labrun (the holder is a fork
- * of the labrun that started it): a request (kind, count, and with HOLD the
- * layer files as SCM_RIGHTS) and a reply (code, message, and the mount
- * copies as SCM_RIGHTS), one SOCK_SEQPACKET message each.
+
  */
 #include "build-config.h"
 
@@ -42,11 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,194 +48,10 @@
 #include "cleanup.h"
 #include "fuse_server.h"
 #include "holder.h"
+#include "holder_wire.h"
 #include "log.h"
 #include "mount.h"
 #include "userns.h"
-
-#define HOLDER_MAGIC 0x31686c72u /* "rlh1" */
-/* How long a launch waits for a holder's answer before mounting its own
- * layers: a stopped (SIGSTOP) or wedged holder must not hang every launch. */
-#define HOLDER_REPLY_MS 10000
-#define HOLDER_BACKLOG 64
-
-enum { REQ_HOLD = 1, REQ_STOP = 2 };
-
-struct request {
-	uint32_t magic;
-	uint32_t kind;
-	uint32_t n; /* layer files attached (HOLD) */
-};
-
-struct reply {
-	uint32_t magic;
-	int32_t code;	  /* 0 or a positive errno */
-	uint32_t n;	  /* mount copies attached */
-	uint32_t layer;	  /* with code: the layer it is about */
-	uint32_t clients; /* STOP: containers still served */
-	char msg[240];
-};
-
-/* ------------------------------------------------------------ the socket */
-
-/* A directory for the holder's socket that is the caller's alone. */
-static int check_private(int fd, const char *path, struct lr_error *err)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return lr_error_errno(err, errno, "holder directory %s", path);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
-		return lr_error_set(err, EPERM,
-				    "holder directory %s is not yours alone (owner uid %u, mode "
-				    "%04o): not used",
-				    path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-	return 0;
-}
-
-/* The user's runtime directory (/run/user/UID, made by logind for a login
- * session) when it is the user's, else /tmp/labrun-UID.  Node-local both:
- * a holder serves its node. */
-static int open_dir(struct lr_error *err)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/run/user/%u", (unsigned)geteuid());
-	_cleanup_close_ int run = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-	int fd;
-	if (run >= 0 && fstat(run, &st) == 0 && st.st_uid == geteuid() && !(st.st_mode & 022)) {
-		if (mkdirat(run, "labrun", 0700) < 0 && errno != EEXIST)
-			return lr_error_errno(err, errno, "holder directory %s/labrun", path);
-		fd = openat(run, "labrun", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		strcat(path, "/labrun");
-	} else {
-		snprintf(path, sizeof(path), "/tmp/labrun-%u", (unsigned)geteuid());
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return lr_error_errno(err, errno, "holder directory %s", path);
-		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	if (fd < 0)
-		return lr_error_errno(err, errno, "holder directory %s", path);
-	int r = check_private(fd, path, err);
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-static const char *sock_name(bool remap_root)
-{
-	return remap_root ? "holder-root.sock" : "holder.sock";
-}
-
-static void sock_addr(struct sockaddr_un *a, int dir, bool remap_root)
-{
-	memset(a, 0, sizeof(*a));
-	a->sun_family = AF_UNIX;
-	snprintf(a->sun_path, sizeof(a->sun_path), "/proc/self/fd/%d/%s", dir,
-		 sock_name(remap_root));
-}
-
-/* Is the process at the other end of s the caller's own user? */
-static bool peer_is_us(int s)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	return getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == geteuid();
-}
-
-/* Connect to the holder; -errno (ENOENT, ECONNREFUSED: none running). */
-static int connect_holder(int dir, bool remap_root)
-{
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	struct sockaddr_un a;
-	sock_addr(&a, dir, remap_root);
-	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = errno;
-		close(s);
-		return -e;
-	}
-	if (!peer_is_us(s)) {
-		close(s);
-		return -EPERM;
-	}
-	return s;
-}
-
-static int send_fds(int s, const void *buf, size_t len, const int *fds, size_t n)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * LR_MAX_LAYERS)];
-		struct cmsghdr align;
-	} c;
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (n > LR_MAX_LAYERS)
-		return -E2BIG;
-	if (n) {
-		memset(&c, 0, sizeof(c));
-		m.msg_control = c.buf;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-		struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-		h->cmsg_level = SOL_SOCKET;
-		h->cmsg_type = SCM_RIGHTS;
-		h->cmsg_len = CMSG_LEN(sizeof(int) * n);
-		memcpy(CMSG_DATA(h), fds, sizeof(int) * n);
-	}
-	ssize_t r;
-	do
-		r = sendmsg(s, &m, MSG_NOSIGNAL);
-	while (r < 0 && errno == EINTR);
-	return r == (ssize_t)len ? 0 : r < 0 ? -errno : -EIO;
-}
-
-/* One message of exactly len bytes, and the fds with it (at most max; every
- * fd received is closed on any error).  Returns how many fds, -EPIPE at the
- * end of the connection, -EPROTO for anything malformed. */
-static int recv_fds(int s, void *buf, size_t len, int *fds, size_t max)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * LR_MAX_LAYERS)];
-		struct cmsghdr align;
-	} c;
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
-	struct msghdr m = {.msg_iov = &iov,
-			   .msg_iovlen = 1,
-			   .msg_control = c.buf,
-			   .msg_controllen = sizeof(c.buf)};
-	ssize_t r;
-	do
-		r = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return -EPIPE;
-	if (r < 0)
-		return errno == ECONNRESET ? -EPIPE : -errno;
-	size_t n = 0;
-	int bad = (size_t)r != len || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
-	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
-		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) {
-			bad = 1;
-			continue;
-		}
-		size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int got[LR_MAX_LAYERS];
-		memcpy(got, CMSG_DATA(h), sizeof(int) * (k < LR_MAX_LAYERS ? k : LR_MAX_LAYERS));
-		for (size_t i = 0; i < k && i < LR_MAX_LAYERS; i++) {
-			if (n < max && !bad)
-				fds[n++] = got[i];
-			else
-				close(got[i]);
-		}
-	}
-	if (bad) {
-		for (size_t i = 0; i < n; i++)
-			close(fds[i]);
-		return -EPROTO;
-	}
-	return (int)n;
-}
 
 /* ------------------------------------------------------------ the holder */
 
@@ -264,6 +74,7 @@ struct client {
 static struct holder {
 	int listen_fd; /* -1 once stopping */
 	int dir;
+	uint32_t job; /* a Slurm job's holder: ends with the job, not when idle */
 	bool remap_root;
 	unsigned idle;
 	struct held *held[LR_HOLDER_MAX_LAYERS];
@@ -360,7 +171,7 @@ static void reply_error(int s, uint32_t layer, const struct lr_error *err)
 	struct reply rep = {
 		.magic = HOLDER_MAGIC, .code = err->code ? err->code : EIO, .layer = layer};
 	snprintf(rep.msg, sizeof(rep.msg), "%.*s", (int)sizeof(rep.msg) - 1, err->msg);
-	(void)send_fds(s, &rep, sizeof(rep), NULL, 0);
+	(void)lr_holder_send(s, &rep, sizeof(rep), NULL, 0);
 }
 
 static void release(struct client *c)
@@ -414,7 +225,7 @@ static void serve_hold(struct client *c, int *fds, size_t n)
 		return;
 	}
 	struct reply rep = {.magic = HOLDER_MAGIC, .n = (uint32_t)n};
-	(void)send_fds(c->fd, &rep, sizeof(rep), trees, n);
+	(void)lr_holder_send(c->fd, &rep, sizeof(rep), trees, n);
 	for (i = 0; i < n; i++)
 		close(trees[i]);
 }
@@ -434,8 +245,10 @@ static void stop_listening(void)
 {
 	if (H.listen_fd < 0)
 		return;
+	char name[48];
+	lr_holder_sock_name(name, sizeof(name), H.job, H.remap_root);
 	flock(H.dir, LOCK_EX);
-	unlinkat(H.dir, sock_name(H.remap_root), 0);
+	unlinkat(H.dir, name, 0);
 	close(H.listen_fd);
 	flock(H.dir, LOCK_UN);
 	H.listen_fd = -1;
@@ -453,7 +266,7 @@ static void serve_client(size_t i)
 	struct client *c = &H.clients[i];
 	struct request req;
 	int fds[LR_MAX_LAYERS];
-	int n = recv_fds(c->fd, &req, sizeof(req), fds, LR_MAX_LAYERS);
+	int n = lr_holder_recv(c->fd, &req, sizeof(req), fds, LR_MAX_LAYERS);
 	if (n < 0 || req.magic != HOLDER_MAGIC) {
 		for (int j = 0; j < n; j++)
 			close(fds[j]);
@@ -471,7 +284,7 @@ static void serve_client(size_t i)
 		release(c);
 		stop_listening();
 		struct reply rep = {.magic = HOLDER_MAGIC, .clients = (uint32_t)containers()};
-		(void)send_fds(c->fd, &rep, sizeof(rep), NULL, 0);
+		(void)lr_holder_send(c->fd, &rep, sizeof(rep), NULL, 0);
 		return;
 	}
 	drop_client(i);
@@ -484,7 +297,7 @@ static void accept_client(void)
 		return;
 	/* geteuid() is the id the user has in the holder's namespace; any
 	 * other user is the overflow id there. */
-	if (!peer_is_us(s) || H.n_clients == LR_HOLDER_MAX_CLIENTS) {
+	if (!lr_holder_peer_is_us(s) || H.n_clients == LR_HOLDER_MAX_CLIENTS) {
 		close(s);
 		return;
 	}
@@ -500,6 +313,10 @@ static int evict(void)
 		struct held *h = H.held[i];
 		if (h->refs) {
 			i++;
+			continue;
+		}
+		if (H.job && H.listen_fd >= 0) {
+			i++; /* held until the job ends */
 			continue;
 		}
 		double left = (double)H.idle - since(&h->unused_since);
@@ -520,7 +337,7 @@ static void holder_loop(void)
 	static struct pollfd pfd[1 + LR_HOLDER_MAX_CLIENTS + LR_HOLDER_MAX_LAYERS];
 	for (;;) {
 		int timeout = evict();
-		if (H.n_held == 0 && containers() == 0) {
+		if (!H.job && H.n_held == 0 && containers() == 0) {
 			/* Nothing held and nobody served: done.  A stopper
 			 * waiting for the end sees its connection close. */
 			stop_listening();
@@ -606,7 +423,7 @@ static void set_cmdline(const char *name)
 
 /* The holder process: a grandchild of the first launch, never returns. */
 static _Noreturn void holder_main(int listen_fd, int dir, const struct lr_chain *chain,
-				  bool remap_root, unsigned idle)
+				  uint32_t job, bool remap_root, unsigned idle)
 {
 	prctl(PR_SET_NAME, "labrun-holder");
 	set_cmdline("labrun-holder");
@@ -623,7 +440,7 @@ static _Noreturn void holder_main(int listen_fd, int dir, const struct lr_chain 
 	size_t n_keep = 0;
 	keep[n_keep++] = listen_fd;
 	keep[n_keep++] = dir;
-	for (size_t i = 0; i < chain->n; i++)
+	for (size_t i = 0; chain && i < chain->n; i++)
 		keep[n_keep++] = chain->layers[i].fd;
 	qsort(keep, n_keep, sizeof(int), cmp_int);
 	close_all_but(keep, n_keep);
@@ -644,7 +461,7 @@ static _Noreturn void holder_main(int listen_fd, int dir, const struct lr_chain 
 		_exit(1);
 	/* The launch that started it has checked and indexed its layers: they
 	 * are adopted as they are, not read again. */
-	for (size_t i = 0; i < chain->n && H.n_held < LR_HOLDER_MAX_LAYERS; i++) {
+	for (size_t i = 0; chain && i < chain->n && H.n_held < LR_HOLDER_MAX_LAYERS; i++) {
 		struct held *h = calloc(1, sizeof(*h));
 		if (!h || fstat(chain->layers[i].fd, &h->id) < 0) {
 			free(h);
@@ -659,18 +476,17 @@ static _Noreturn void holder_main(int listen_fd, int dir, const struct lr_chain 
 	_exit(0);
 }
 
-/* Start a holder listening at the socket name (whatever was there is a
- * dead holder's: the caller holds the directory's lock and could not
- * connect).  Returns once it is listening; it answers when it is ready. */
-static int spawn(int dir, const struct lr_chain *chain, bool remap_root, unsigned idle,
-		 struct lr_error *err)
+int lr_holder_spawn(int dir, const struct lr_chain *chain, uint32_t job, bool remap_root,
+		    unsigned idle, struct lr_error *err)
 {
 	_cleanup_close_ int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return lr_error_errno(err, errno, "holder socket");
-	unlinkat(dir, sock_name(remap_root), 0);
+	char name[48];
+	lr_holder_sock_name(name, sizeof(name), job, remap_root);
+	unlinkat(dir, name, 0);
 	struct sockaddr_un a;
-	sock_addr(&a, dir, remap_root);
+	lr_holder_sock_addr(&a, dir, job, remap_root);
 	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, HOLDER_BACKLOG) < 0)
 		return lr_error_errno(err, errno, "holder socket");
 	pid_t child = fork();
@@ -682,7 +498,7 @@ static int spawn(int dir, const struct lr_chain *chain, bool remap_root, unsigne
 		setsid();
 		pid_t holder = fork();
 		if (holder == 0)
-			holder_main(s, dir, chain, remap_root, idle);
+			holder_main(s, dir, chain, job, remap_root, idle);
 		_exit(holder < 0);
 	}
 	int st;
@@ -690,136 +506,28 @@ static int spawn(int dir, const struct lr_chain *chain, bool remap_root, unsigne
 		;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return lr_error_set(err, EAGAIN, "start a layer holder: fork failed");
-	lr_debug(1, "layer holder started (idle timeout %us)", idle);
+	if (job)
+		lr_debug(1, "layer holder of job %u started", (unsigned)job);
+	else
+		lr_debug(1, "layer holder started (idle timeout %us)", idle);
 	return 0;
 }
 
 /* Wait for one reply, at most HOLDER_REPLY_MS. */
-static int await(int s, struct reply *rep, int *fds, size_t max)
+int lr_holder_serve_job(uint32_t job, bool remap_root, struct lr_error *err)
 {
-	struct pollfd p = {.fd = s, .events = POLLIN};
-	int r;
-	do
-		r = poll(&p, 1, HOLDER_REPLY_MS);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return -ETIMEDOUT;
-	int n = recv_fds(s, rep, sizeof(*rep), fds, max);
-	if (n >= 0 && rep->magic != HOLDER_MAGIC) {
-		for (int i = 0; i < n; i++)
-			close(fds[i]);
-		return -EPROTO;
-	}
-	return n;
-}
-
-/* The id every other user has in a holder's user namespace: a user with
- * it could not be told from the others there (SO_PEERCRED). */
-static bool is_overflow_uid(void)
-{
-	unsigned v = 65534;
-	FILE *f = fopen("/proc/sys/kernel/overflowuid", "re");
-	if (f) {
-		if (fscanf(f, "%u", &v) != 1)
-			v = 65534;
-		fclose(f);
-	}
-	return geteuid() == v;
-}
-
-int lr_holder_hold(const struct lr_chain *chain, bool remap_root, unsigned idle, int *conn,
-		   int trees[], struct lr_error *err)
-{
-	if (is_overflow_uid())
-		return lr_error_set(err, EPERM,
-				    "no layer holder for uid %u, the kernel's overflow uid",
-				    (unsigned)geteuid());
-	_cleanup_close_ int dir = open_dir(err);
+	if (!job)
+		return lr_error_set(err, EINVAL, "no job");
+	_cleanup_close_ int dir = lr_holder_dir_open(err);
 	if (dir < 0)
 		return dir;
-	int fds[LR_MAX_LAYERS];
-	for (size_t i = 0; i < chain->n; i++)
-		fds[i] = chain->layers[i].fd;
-	/* Twice: a holder may exit between our connect and its answer (it
-	 * was idle), and the next try starts a new one. */
-	for (int attempt = 0; attempt < 2; attempt++) {
-		int s = connect_holder(dir, remap_root);
-		if (s == -ENOENT || s == -ECONNREFUSED) {
-			flock(dir, LOCK_EX);
-			s = connect_holder(dir, remap_root);
-			if (s == -ENOENT || s == -ECONNREFUSED) {
-				int r = spawn(dir, chain, remap_root, idle, err);
-				s = r < 0 ? r : connect_holder(dir, remap_root);
-			}
-			flock(dir, LOCK_UN);
-			if (s < 0 && !err->msg[0])
-				lr_error_errno(err, -s, "connect to the layer holder");
-		} else if (s < 0) {
-			lr_error_errno(err, -s, "connect to the layer holder");
-		}
-		if (s < 0)
-			return s;
-		struct request req = {
-			.magic = HOLDER_MAGIC, .kind = REQ_HOLD, .n = (uint32_t)chain->n};
-		int r = send_fds(s, &req, sizeof(req), fds, chain->n);
-		struct reply rep;
-		if (r == 0)
-			r = await(s, &rep, trees, chain->n);
-		if (r == -EPIPE || r == -ECONNRESET) {
-			close(s);
-			continue;
-		}
-		if (r < 0) {
-			close(s);
-			return lr_error_errno(err, -r, "layer holder");
-		}
-		if (rep.code) {
-			close(s);
-			for (int i = 0; i < r; i++)
-				close(trees[i]);
-			rep.msg[sizeof(rep.msg) - 1] = '\0';
-			size_t l = rep.layer < chain->n ? rep.layer : 0;
-			return lr_error_set(err, rep.code, "layer holder: layer %zu (%s): %s", l,
-					    chain->layers[l].name, rep.msg);
-		}
-		if ((size_t)r != chain->n) {
-			close(s);
-			for (int i = 0; i < r; i++)
-				close(trees[i]);
-			return lr_error_set(err, EPROTO, "layer holder: %d mounts for %zu layers",
-					    r, chain->n);
-		}
-		*conn = s;
-		return 0;
-	}
-	return lr_error_set(err, EPIPE, "layer holder: it ended twice while asked");
-}
-
-int lr_holder_stop(unsigned *busy, struct lr_error *err)
-{
-	_cleanup_close_ int dir = open_dir(err);
-	if (dir < 0)
-		return dir;
-	int told = 0;
-	*busy = 0;
-	for (int view = 0; view < 2; view++) {
-		_cleanup_close_ int s = connect_holder(dir, view);
-		if (s < 0)
-			continue;
-		struct request req = {.magic = HOLDER_MAGIC, .kind = REQ_STOP};
-		struct reply rep;
-		if (send_fds(s, &req, sizeof(req), NULL, 0) < 0 || await(s, &rep, NULL, 0) < 0)
-			continue;
-		told++;
-		if (rep.clients) {
-			(*busy)++;
-			continue;
-		}
-		/* No container: it ends now; its end closes this connection. */
-		char c;
-		struct pollfd p = {.fd = s, .events = POLLIN};
-		if (poll(&p, 1, HOLDER_REPLY_MS) > 0)
-			(void)!read(s, &c, 1);
-	}
-	return told;
+	flock(dir, LOCK_EX);
+	int s = lr_holder_connect(dir, job, remap_root);
+	int r = 0;
+	if (s >= 0)
+		close(s); /* an earlier step's: it serves this one too */
+	else
+		r = lr_holder_spawn(dir, NULL, job, remap_root, 0, err);
+	flock(dir, LOCK_UN);
+	return r;
 }

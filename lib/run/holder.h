@@ -21,6 +21,7 @@
 #define LABRUN_HOLDER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "layers.h"
@@ -32,7 +33,8 @@
  * nothing and is refused, and that launch mounts its own layers. */
 #define LR_HOLDER_MAX_LAYERS 256
 
-/* Ask the caller's holder for the layers of chain, as the container will
+/* Ask the caller's holder (with job, the Slurm job's: it is never started
+ * here) for the layers of chain, as the container will
  * number their owners: 0 with remap_root (the holder's ids are then the
  * container's: a holder per view), else the caller's own.  When no holder
  * answers, one is started: it adopts the layers chain has loaded and keeps
@@ -46,8 +48,16 @@
  * layer i's mount, to attach with lr_mount_attach_path().  On failure
  * (-errno, err says why) nothing is held and the caller mounts its own
  * layers. */
-int lr_holder_hold(const struct lr_chain *chain, bool remap_root, unsigned idle, int *conn,
-		   int trees[], struct lr_error *err);
+int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, unsigned idle,
+		   int *conn, int trees[], struct lr_error *err);
+
+/* A Slurm job's holder (job): the job's first container step on a node
+ * starts it, every later step of the job there uses it (lr_holder_hold()
+ * with job), and the job's end kills it: the plugin starts it as root in
+ * the job's extern step (spank_labrun(8)), whose processes Slurm kills when
+ * the job ends, however it ends.  Returns 0 once a holder of the job
+ * listens (this call's or an earlier one's). */
+int lr_holder_serve_job(uint32_t job, bool remap_root, struct lr_error *err);
 
 /* Tell the caller's holders on this node to stop: each takes no new
  * container and ends when its last container has ended.  Returns how many

@@ -1,0 +1,154 @@
+/* holder_client.c - the launcher's side of a layer holder (holder.h):
+ * find the user's holder, or start one, and ask it for a chain's layers;
+ * tell the user's holders to stop.
+ *
+ * Runs as the user, with no privilege.  What comes back is checked as
+ * coming from a peer that may be confused: the reply's size and magic, the
+ * number of mounts against the number of layers asked for; a holder that
+ * does not answer within HOLDER_REPLY_MS is passed by.
+ */
+#include "build-config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "holder.h"
+#include "holder_wire.h"
+
+static int await(int s, struct reply *rep, int *fds, size_t max)
+{
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	int r;
+	do
+		r = poll(&p, 1, HOLDER_REPLY_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ETIMEDOUT;
+	int n = lr_holder_recv(s, rep, sizeof(*rep), fds, max);
+	if (n >= 0 && rep->magic != HOLDER_MAGIC) {
+		for (int i = 0; i < n; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	return n;
+}
+
+/* The id every other user has in a holder's user namespace: a user with
+ * it could not be told from the others there (SO_PEERCRED). */
+static bool is_overflow_uid(void)
+{
+	unsigned v = 65534;
+	FILE *f = fopen("/proc/sys/kernel/overflowuid", "re");
+	if (f) {
+		if (fscanf(f, "%u", &v) != 1)
+			v = 65534;
+		fclose(f);
+	}
+	return geteuid() == v;
+}
+
+int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, unsigned idle,
+		   int *conn, int trees[], struct lr_error *err)
+{
+	if (is_overflow_uid())
+		return lr_error_set(err, EPERM,
+				    "no layer holder for uid %u, the kernel's overflow uid",
+				    (unsigned)geteuid());
+	_cleanup_close_ int dir = lr_holder_dir_open(err);
+	if (dir < 0)
+		return dir;
+	int fds[LR_MAX_LAYERS];
+	for (size_t i = 0; i < chain->n; i++)
+		fds[i] = chain->layers[i].fd;
+	/* Twice: a holder may exit between our connect and its answer (it
+	 * was idle), and the next try starts a new one. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int s = lr_holder_connect(dir, job, remap_root);
+		if (job && s < 0) {
+			/* Started by the plugin as root in the job's extern
+			 * step, or not at all (lr_holder_serve_job()). */
+			return lr_error_errno(err, -s, "no layer holder for job %u", (unsigned)job);
+		} else if (s == -ENOENT || s == -ECONNREFUSED) {
+			flock(dir, LOCK_EX);
+			s = lr_holder_connect(dir, job, remap_root);
+			if (s == -ENOENT || s == -ECONNREFUSED) {
+				int r = lr_holder_spawn(dir, chain, 0, remap_root, idle, err);
+				s = r < 0 ? r : lr_holder_connect(dir, job, remap_root);
+			}
+			flock(dir, LOCK_UN);
+			if (s < 0 && !err->msg[0])
+				lr_error_errno(err, -s, "connect to the layer holder");
+		} else if (s < 0) {
+			lr_error_errno(err, -s, "connect to the layer holder");
+		}
+		if (s < 0)
+			return s;
+		struct request req = {
+			.magic = HOLDER_MAGIC, .kind = REQ_HOLD, .n = (uint32_t)chain->n};
+		int r = lr_holder_send(s, &req, sizeof(req), fds, chain->n);
+		struct reply rep;
+		if (r == 0)
+			r = await(s, &rep, trees, chain->n);
+		if (r == -EPIPE || r == -ECONNRESET) {
+			close(s);
+			continue;
+		}
+		if (r < 0) {
+			close(s);
+			return lr_error_errno(err, -r, "layer holder");
+		}
+		if (rep.code) {
+			close(s);
+			for (int i = 0; i < r; i++)
+				close(trees[i]);
+			rep.msg[sizeof(rep.msg) - 1] = '\0';
+			size_t l = rep.layer < chain->n ? rep.layer : 0;
+			return lr_error_set(err, rep.code, "layer holder: layer %zu (%s): %s", l,
+					    chain->layers[l].name, rep.msg);
+		}
+		if ((size_t)r != chain->n) {
+			close(s);
+			for (int i = 0; i < r; i++)
+				close(trees[i]);
+			return lr_error_set(err, EPROTO, "layer holder: %d mounts for %zu layers",
+					    r, chain->n);
+		}
+		*conn = s;
+		return 0;
+	}
+	return lr_error_set(err, EPIPE, "layer holder: it ended twice while asked");
+}
+
+int lr_holder_stop(unsigned *busy, struct lr_error *err)
+{
+	_cleanup_close_ int dir = lr_holder_dir_open(err);
+	if (dir < 0)
+		return dir;
+	int told = 0;
+	*busy = 0;
+	for (int view = 0; view < 2; view++) {
+		_cleanup_close_ int s = lr_holder_connect(dir, 0, view);
+		if (s < 0)
+			continue;
+		struct request req = {.magic = HOLDER_MAGIC, .kind = REQ_STOP};
+		struct reply rep;
+		if (lr_holder_send(s, &req, sizeof(req), NULL, 0) < 0 ||
+		    await(s, &rep, NULL, 0) < 0)
+			continue;
+		told++;
+		if (rep.clients) {
+			(*busy)++;
+			continue;
+		}
+		/* No container: it ends now; its end closes this connection. */
+		char c;
+		struct pollfd p = {.fd = s, .events = POLLIN};
+		if (poll(&p, 1, HOLDER_REPLY_MS) > 0)
+			(void)!read(s, &c, 1);
+	}
+	return told;
+}

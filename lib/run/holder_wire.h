@@ -1,0 +1,79 @@
+/* holder_wire.h - private to the layer holder (holder.c, holder_client.c,
+ * holder_wire.c): the socket both ends use and the messages on it.
+ *
+ * The wire format is private to one build of labrun: a user-level holder
+ * is a fork of the labrun that started it, a job-level one labrun-step of
+ * the same installation.  A request (kind, count, and with HOLD the layer
+ * files as SCM_RIGHTS) and a reply (code, message, and the mount copies as
+ * SCM_RIGHTS), one SOCK_SEQPACKET message each.
+ */
+#ifndef LABRUN_HOLDER_WIRE_H
+#define LABRUN_HOLDER_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+#include "error.h"
+#include "layers.h"
+
+#define HOLDER_MAGIC 0x31686c72u /* "rlh1" */
+/* How long a launch waits for a holder's answer before mounting its own
+ * layers: a stopped (SIGSTOP) or wedged holder must not hang every launch. */
+#define HOLDER_REPLY_MS 10000
+#define HOLDER_BACKLOG 64
+
+enum { REQ_HOLD = 1, REQ_STOP = 2 };
+
+struct request {
+	uint32_t magic;
+	uint32_t kind;
+	uint32_t n; /* layer files attached (HOLD) */
+};
+
+struct reply {
+	uint32_t magic;
+	int32_t code;	  /* 0 or a positive errno */
+	uint32_t n;	  /* mount copies attached */
+	uint32_t layer;	  /* with code: the layer it is about */
+	uint32_t clients; /* STOP: containers still served */
+	char msg[240];
+};
+
+/* The directory of the caller's holder sockets, open (O_DIRECTORY): the
+ * user's runtime directory's "labrun" when that is the user's, else
+ * /tmp/labrun-UID; either must be the caller's and mode 0700.  Node-local
+ * both: a holder serves its node. */
+int lr_holder_dir_open(struct lr_error *err);
+
+/* The socket's name in that directory: holder[-root].sock for the user's
+ * holders, job-JOB[-root].sock for a Slurm job's (job != 0). */
+void lr_holder_sock_name(char *buf, size_t len, uint32_t job, bool remap_root);
+void lr_holder_sock_addr(struct sockaddr_un *a, int dir, uint32_t job, bool remap_root);
+
+/* Is the process at the other end of s the caller's own user (as the
+ * caller's user namespace numbers it)? */
+bool lr_holder_peer_is_us(int s);
+
+/* Connect to a holder; -errno (ENOENT, ECONNREFUSED: none running; EPERM:
+ * another user's at the other end). */
+int lr_holder_connect(int dir, uint32_t job, bool remap_root);
+
+/* One message of len bytes with n fds (at most LR_MAX_LAYERS). */
+int lr_holder_send(int s, const void *buf, size_t len, const int *fds, size_t n);
+
+/* One message of exactly len bytes, and the fds with it (at most max; every
+ * fd received is closed on any error).  Returns how many fds, -EPIPE at the
+ * end of the connection, -EPROTO for anything malformed. */
+int lr_holder_recv(int s, void *buf, size_t len, int *fds, size_t max);
+
+/* Start a holder listening at the socket's name (whatever was there is a
+ * dead holder's: the caller holds the directory's lock and could not
+ * connect).  It adopts chain's layers (NULL: none).  Returns once it is
+ * listening; it answers when it is ready.  A job's holder (job != 0) never
+ * ends by itself: its job's end does it. */
+int lr_holder_spawn(int dir, const struct lr_chain *chain, uint32_t job, bool remap_root,
+		    unsigned idle, struct lr_error *err);
+
+#endif
