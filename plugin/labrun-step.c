@@ -5,7 +5,13 @@
  * id): it is an ordinary user process with a fresh address space.  It
  * builds the container as labrun does, but its keeper runs no job: the
  * keeper hands the namespaces to slurmstepd and every task of the step
- * joins them.  It serves the layers over FUSE until slurmstepd lets go.
+ * joins them.  It serves the layers over FUSE until slurmstepd lets go,
+ * or uses the mounts of the job's layer holder on this node when there is
+ * one (holder.h).
+ *
+ * With --job-holder JOB it is instead that holder's start: the plugin
+ * runs it, dropped to the job user the same way, in the job's extern step,
+ * so that the holder outlives the step and dies with the job.
  *
  * Not for users: it is started with fd 3, a SOCK_SEQPACKET socket to
  * slurmstepd (the hand-over, or why the container could not be made), and
@@ -32,6 +38,7 @@
 #include "container.h"
 #include "devices.h"
 #include "job.h"
+#include "holder.h"
 #include "layers.h"
 #include "log.h"
 #include "policy.h"
@@ -43,6 +50,7 @@
 
 static const char usage[] =
 	"Usage: labrun-step [OPTION]... IMAGE\n"
+	"       labrun-step --job-holder JOB [--remap-root] [--config FILE]\n"
 	"The container of a Slurm step, started by the labrun SPANK plugin (spank_labrun.so)\n"
 	"in slurmstepd; not for use from a shell.\n"
 	"\n"
@@ -56,6 +64,8 @@ static const char usage[] =
 	"                           GPUs (gpu-devices in labrun.conf, by minor number)\n"
 	"      --lab LAB            the lab whose quota applies (a member of several)\n"
 	"      --cpus N             the CPUs Slurm gave the step on this node\n"
+	"      --job JOB            use the layer holder of Slurm job JOB, if it runs\n"
+	"      --job-holder JOB     start the layer holder of Slurm job JOB and exit\n"
 	"      --batch-dir DIR      the batch script's directory, bound read-only\n"
 	"      --console TTY        the tasks' terminal (srun --pty), as /dev/console\n"
 	"      --node-oci           this node runs Slurm's OCI runtime (oci.conf)\n"
@@ -78,8 +88,21 @@ struct step_options {
 	bool has_tmpfs_size;
 	uint64_t tmpfs_size;
 	bool node_oci;
+	uint32_t job;	     /* --job */
+	uint32_t job_holder; /* --job-holder */
 	const char *image;
 };
+
+static int parse_job(const char *arg, const char *opt, uint32_t *out, struct lr_error *err)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || n == 0 || n > UINT32_MAX)
+		return lr_error_set(err, EINVAL, "%s '%.32s': not a job id", opt, arg);
+	*out = (uint32_t)n;
+	return 0;
+}
 
 static int parse(struct step_options *o, int argc, char **argv, struct lr_error *err)
 {
@@ -95,7 +118,9 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		CONSOLE,
 		ENTRY,
 		CPUS,
-		NODE_OCI
+		NODE_OCI,
+		JOB,
+		JOB_HOLDER
 	};
 	static const struct option longs[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -111,6 +136,8 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		{"batch-dir", required_argument, NULL, BATCH},
 		{"console", required_argument, NULL, CONSOLE},
 		{"node-oci", no_argument, NULL, NODE_OCI},
+		{"job", required_argument, NULL, JOB},
+		{"job-holder", required_argument, NULL, JOB_HOLDER},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -129,6 +156,14 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 		case CONSOLE: o->console = optarg; break;
 		case NODE_OCI: o->node_oci = true; break;
 		case GPUS: o->gpus = optarg; break;
+		case JOB:
+			if (parse_job(optarg, "--job", &o->job, err) < 0)
+				return -1;
+			break;
+		case JOB_HOLDER:
+			if (parse_job(optarg, "--job-holder", &o->job_holder, err) < 0)
+				return -1;
+			break;
 		case LAB: o->lab = optarg; break;
 		case CPUS: {
 			char *end;
@@ -151,6 +186,11 @@ static int parse(struct step_options *o, int argc, char **argv, struct lr_error 
 			return lr_error_set(err, EINVAL, "unknown option %s (see --help)",
 					    argv[optind - 1]);
 		}
+	}
+	if (o->job_holder) {
+		if (optind != argc)
+			return lr_error_set(err, EINVAL, "--job-holder takes no IMAGE");
+		return 0;
 	}
 	if (optind != argc - 1)
 		return lr_error_set(err, EINVAL, "one IMAGE expected (see --help)");
@@ -260,11 +300,36 @@ static int check_image(const char *image, bool node_oci, struct lr_error *err)
 	return 0;
 }
 
+/* Started with --job-holder: no hand-over, no release pipe. */
+static bool in_holder_mode;
+
+/* --job-holder: the job's holder on this node, unless holders are off.
+ * Returns 1 when done. */
+static int job_holder(const struct step_options *o, struct lr_error *err)
+{
+	struct passwd *pw = getpwuid(getuid());
+	if (!pw)
+		return lr_error_set(err, ENOENT, "cannot find your user in the password database");
+	struct lr_expand ex = {.home = pw->pw_dir, .user = pw->pw_name};
+	static struct lr_config cfg;
+	lr_config_init(&cfg);
+	if (lr_config_load(&cfg, o->config, !strcmp(o->config, LR_DEFAULT_CONFIG_PATH), &ex, err) <
+	    0)
+		return -1;
+	if (!cfg.holder_idle)
+		return 1;
+	return lr_holder_serve_job(o->job_holder, o->remap_root, err) < 0 ? -1 : 1;
+}
+
 static int run(int argc, char **argv, struct lr_error *err)
 {
 	struct step_options o = {.config = LR_DEFAULT_CONFIG_PATH};
 	if (parse(&o, argc, argv, err) < 0)
 		return -1;
+	if (o.job_holder) {
+		in_holder_mode = true;
+		return job_holder(&o, err);
+	}
 	if (check_image(o.image, o.node_oci, err) < 0)
 		return -1;
 	struct passwd *pw = getpwuid(getuid());
@@ -320,6 +385,17 @@ static int run(int argc, char **argv, struct lr_error *err)
 	if (lr_chain_check_roots(&chain, o.remap_root ? 0 : getuid(), o.remap_root ? 0 : getgid(),
 				 "--container-remap-root", err) < 0)
 		return -1;
+	/* The job's layer holder on this node, if the plugin started one:
+	 * the job's later steps find the layers mounted and in the page
+	 * cache. */
+	static int held_trees[LR_MAX_LAYERS];
+	int held = -1;
+	if (o.job && cfg.holder_idle) {
+		struct lr_error herr = {0};
+		if (lr_holder_hold(&chain, o.job, o.remap_root, cfg.holder_idle, &held, held_trees,
+				   &herr) < 0)
+			lr_debug(1, "%s; mounting the layers for this step only", herr.msg);
+	}
 	/* slurmstepd made the job's cwd ours before user_init. */
 	char cwd[PATH_MAX];
 	char *workdir = NULL;
@@ -358,6 +434,7 @@ static int run(int argc, char **argv, struct lr_error *err)
 				.processes = quota.processes,
 				.lab = quota.applies ? quota.lab : NULL},
 		.console = o.console,
+		.layer_trees = held >= 0 ? held_trees : NULL,
 	};
 	if (quota.has_tmpfs && quota.tmpfs_size < spec.tmpfs_size)
 		spec.tmpfs_size = quota.tmpfs_size;
@@ -372,6 +449,12 @@ int main(int argc, char **argv)
 	prctl(PR_SET_NAME, "labrun-step");
 	struct lr_error err = {0};
 	int r = run(argc, argv, &err);
+	if (r > 0)
+		return 0; /* --job-holder: started */
+	if (r < 0 && in_holder_mode) {
+		fprintf(stderr, "labrun-step: %s\n", err.msg);
+		return 125;
+	}
 	if (r < 0) {
 		lr_step_send_failure(STEP_FD, &err);
 		fprintf(stderr, "labrun-step: %s\n", err.msg);

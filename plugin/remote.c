@@ -39,8 +39,8 @@
 
 #include "plugin.h"
 
-/* labrun-step's command line: its name, at most nine options with a
- * value, two flags, "--", the image and the NULL (helper_argv()). */
+/* labrun-step's command line: its name, at most ten options with a
+ * value, three flags, "--", the image and the NULL (helper_argv()). */
 #define HELPER_MAX_ARGS 32
 
 /* spank_getenv() reads the job's environment, not slurmstepd's. */
@@ -149,7 +149,7 @@ static void task_terminal(spank_t sp, char *tty, size_t len)
 
 /* labrun-step's command line, from the user's options. */
 static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batch, char *gpus,
-			  char *tty, char *cpus, bool oci)
+			  char *tty, char *cpus, char *job, bool oci)
 {
 	size_t n = 0;
 	argv[n++] = (char *)"labrun-step";
@@ -194,6 +194,10 @@ static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batc
 	if (*cpus) {
 		argv[n++] = (char *)"--cpus";
 		argv[n++] = cpus;
+	}
+	if (*job) {
+		argv[n++] = (char *)"--job";
+		argv[n++] = job;
 	}
 	argv[n++] = (char *)"--";
 	argv[n++] = lr_plugin.image;
@@ -290,7 +294,15 @@ int lr_plugin_remote_user_init(spank_t sp)
 	cpus[0] = '\0';
 	if (spank_get_item(sp, S_JOB_NCPUS, &ncpus) == ESPANK_SUCCESS && ncpus)
 		snprintf(cpus, sizeof(cpus), "%u", (unsigned)ncpus);
-	helper_argv(argv, &lr_plugin.args, batch, gpus, tty, cpus, oci);
+	static char job[16];
+	uint32_t job_id = 0;
+	job[0] = '\0';
+	if (spank_get_item(sp, S_JOB_ID, &job_id) == ESPANK_SUCCESS && job_id)
+		snprintf(job, sizeof(job), "%u", job_id);
+	helper_argv(argv, &lr_plugin.args, batch, gpus, tty, cpus, job, oci);
+	/* The job's layer holder first: the helper uses its mounts. */
+	if (*job)
+		lr_plugin_root_job_holder(sp, &plan, lr_plugin.args.remap_root);
 
 	int sock[2] = {-1, -1}, release[2] = {-1, -1};
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0 ||

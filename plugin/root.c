@@ -10,7 +10,11 @@
  *     or image.  The child then drops every id (setresgid, setresuid: real,
  *     effective and saved), so the helper holds no way back to root.
  *  2. After the step's last task, the helper is released and reaped.
- *  3. Nothing else: the image, the user's binds and the layers are only
+ *  3. The job's layer holder (holder.h) is started the same way, in the
+ *     job's extern step instead of the step: labrun-step --job-holder,
+ *     dropped to the job user before exec.  Only the cgroup paths differ,
+ *     and they too are slurmstepd's own with Slurm's directory name.
+ *  4. Nothing else: the image, the user's binds and the layers are only
  *     ever opened by the helper, as the user.
  *
  * Why the move: a process forked from user_init sits in the job's freezer
@@ -108,6 +112,29 @@ int lr_plugin_root_plan(spank_t sp, struct lr_root_plan *plan, struct lr_error *
 	return 0;
 }
 
+/* One hierarchy of slurmstepd's for the job's extern step: every cgroup v1
+ * controller whose path has the job's directory, cut after it. */
+static int plan_extern(const char *ctrl, const char *path, void *ctx)
+{
+	struct plan_walk *w = ctx;
+	struct lr_root_plan *plan = w->plan;
+	if (!*ctrl || !strncmp(ctrl, "name=", 5))
+		return 0;
+	const char *job = strstr(path, w->job_dir);
+	size_t jl = strlen(w->job_dir);
+	if (!job || (job[jl] != '/' && job[jl] != '\0'))
+		return 0;
+	if (plan->n_tasks == LR_ROOT_MAX_CGROUPS)
+		return 1;
+	char *out = plan->tasks[plan->n_tasks];
+	int n = snprintf(out, sizeof(plan->tasks[0]), "/sys/fs/cgroup/%s%.*s/step_extern/tasks",
+			 ctrl, (int)(job - path + (ptrdiff_t)jl), path);
+	struct stat st;
+	if (n >= 0 && (size_t)n < sizeof(plan->tasks[0]) && stat(out, &st) == 0)
+		plan->n_tasks++;
+	return 0;
+}
+
 /* In the forked child: system calls only (slurmstepd's other threads may
  * hold locks a library call would take). */
 static void write_or_die(const char *path, const char *text, int code)
@@ -173,6 +200,68 @@ static int reap_within(pid_t pid, int ms, int *st)
 		if (waited >= ms)
 			return 0;
 		usleep(HELPER_POLL_MS * 1000);
+	}
+}
+
+/* The job's layer holder on this node (holder.h), started unless one
+ * runs: in the job's extern step, so that it outlives this step and Slurm
+ * kills it when the job ends, however it ends (scancel, time limit, node
+ * reboot).  Without an extern step (slurm.conf PrologFlags without
+ * Contain) or on cgroup v2, none: each step mounts its own layers.  Best
+ * effort and bounded: the start is the user's process. */
+void lr_plugin_root_job_holder(spank_t sp, const struct lr_root_plan *step_plan, bool remap_root)
+{
+	uint32_t job = 0;
+	if (spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS)
+		return;
+	static struct lr_root_plan plan;
+	plan = (struct lr_root_plan){.uid = step_plan->uid, .gid = step_plan->gid};
+	char job_dir[32];
+	snprintf(job_dir, sizeof(job_dir), "/job_%u", job);
+	struct plan_walk w = {.plan = &plan, .job_dir = job_dir};
+	if (lr_cgread_self_each(plan_extern, &w) < 0 || plan.n_tasks == 0)
+		return;
+	char id[16];
+	snprintf(id, sizeof(id), "%u", job);
+	char *argv[8];
+	size_t n = 0;
+	argv[n++] = (char *)"labrun-step";
+	argv[n++] = (char *)"--job-holder";
+	argv[n++] = id;
+	if (remap_root)
+		argv[n++] = (char *)"--remap-root";
+	if (lr_plugin.conf.config) {
+		argv[n++] = (char *)"--config";
+		argv[n++] = (char *)lr_plugin.conf.config;
+	}
+	argv[n] = NULL;
+	pid_t pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
+		lr_plugin_root_enter(&plan);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			_exit(LR_HELPER_EXIT_FDS);
+		close_range(3, ~0U, 0);
+		static char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
+		execve(lr_plugin.conf.helper, argv, envp);
+		_exit(LR_HELPER_EXIT_EXEC);
+	}
+	int st = 0;
+	if (!reap_within(pid, LR_HELPER_EXIT_TIMEOUT_MS, &st)) {
+		kill(pid, SIGKILL);
+		reap_within(pid, LR_HELPER_KILL_TIMEOUT_MS, &st);
+		slurm_info("labrun: the job's layer holder did not start within %d s: killed",
+			   LR_HELPER_EXIT_TIMEOUT_MS / 1000);
+	} else if (st) {
+		slurm_info("labrun: the job's layer holder did not start (status %d)", st);
 	}
 }
 

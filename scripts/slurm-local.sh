@@ -194,6 +194,10 @@ AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
 # Processes tracked and confined by cgroups (cgroup.conf), as on clusters.
+# Contain: each job has an extern step on each of its nodes from start to
+# end, where labrun's plugin keeps the job's layer holder (spank_labrun(8))
+# and pam_slurm_adopt would put ssh sessions.
+PrologFlags=Contain
 ProctrackType=proctrack/cgroup
 TaskPlugin=task/cgroup
 SelectType=select/cons_tres

@@ -29,6 +29,7 @@
  */
 #include "build-config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -448,8 +449,11 @@ static _Noreturn void holder_main(int listen_fd, int dir, const struct lr_chain 
 	if (chdir("/") < 0)
 		_exit(1);
 
-	H = (struct holder){
-		.listen_fd = listen_fd, .dir = dir, .remap_root = remap_root, .idle = idle};
+	H = (struct holder){.listen_fd = listen_fd,
+			    .dir = dir,
+			    .job = job,
+			    .remap_root = remap_root,
+			    .idle = idle};
 	struct lr_error err = {0};
 	struct lr_ns_request req = {
 		.mount_only = true,
@@ -514,6 +518,38 @@ int lr_holder_spawn(int dir, const struct lr_chain *chain, uint32_t job, bool re
 }
 
 /* Wait for one reply, at most HOLDER_REPLY_MS. */
+/* The sockets of ended jobs' holders: Slurm killed them, so nothing
+ * unlinked their names.  Removed by the next job's start, under the
+ * directory's lock (no holder is being started meanwhile), when nothing
+ * answers there. */
+static void sweep_jobs(int dir)
+{
+	_cleanup_close_ int d = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = d >= 0 ? fdopendir(d) : NULL;
+	if (!dp)
+		return;
+	d = -1; /* closedir's now */
+	struct dirent *e;
+	while ((e = readdir(dp))) {
+		unsigned long id = 0;
+		char root[8] = "", name[48];
+		if (sscanf(e->d_name, "job-%lu%7[^.].sock", &id, root) < 1 || !id ||
+		    id > UINT32_MAX)
+			continue;
+		/* Only a name a job's holder would have. */
+		bool r = !strcmp(root, "-root");
+		lr_holder_sock_name(name, sizeof(name), (uint32_t)id, r);
+		if (strcmp(name, e->d_name) != 0)
+			continue;
+		int s = lr_holder_connect(dir, (uint32_t)id, r);
+		if (s == -ECONNREFUSED)
+			unlinkat(dir, e->d_name, 0);
+		else if (s >= 0)
+			close(s);
+	}
+	closedir(dp);
+}
+
 int lr_holder_serve_job(uint32_t job, bool remap_root, struct lr_error *err)
 {
 	if (!job)
@@ -524,10 +560,12 @@ int lr_holder_serve_job(uint32_t job, bool remap_root, struct lr_error *err)
 	flock(dir, LOCK_EX);
 	int s = lr_holder_connect(dir, job, remap_root);
 	int r = 0;
-	if (s >= 0)
+	if (s >= 0) {
 		close(s); /* an earlier step's: it serves this one too */
-	else
+	} else {
 		r = lr_holder_spawn(dir, NULL, job, remap_root, 0, err);
+		sweep_jobs(dir);
+	}
 	flock(dir, LOCK_UN);
 	return r;
 }

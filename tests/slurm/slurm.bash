@@ -136,7 +136,7 @@ plugin_config_restore() {
 install_plugin() {
 	mkdir -p "$PLUGIN_DIR"
 	install -m 0755 "$(dirname "$LABRUN")/spank_labrun.so" "$PLUGIN_DIR/spank_labrun.so"
-	install -m 0755 "$(dirname "$LABRUN")/../plugin/labrun-step" "$PLUGIN_DIR/labrun-step"
+	install -m 0755 "$(dirname "$LABRUN")/labrun-step" "$PLUGIN_DIR/labrun-step"
 	"$SLURM_LOCAL" plugin "$PLUGIN_DIR/spank_labrun.so" helper="$PLUGIN_DIR/labrun-step" "$@"
 }
 
