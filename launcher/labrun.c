@@ -236,13 +236,8 @@ int main(int argc, char **argv)
 	 * cgroups are joined, which a holder started now must stay out of.
 	 * Without one, this labrun mounts and serves them itself. */
 	static int held_trees[LR_MAX_LAYERS];
-	int held = -1;
-	if (cfg.holder_idle && !o.no_holder) {
-		struct lr_error herr = {0};
-		if (lr_holder_hold(chain, 0, o.remap_root, cfg.holder_idle, &held, held_trees,
-				   &herr) < 0)
-			lr_debug(1, "%s; mounting the layers for this container only", herr.msg);
-	}
+	int node_held = -1, held = -1;
+	lr_holder_layers(chain, &cfg, 0, o.remap_root, !o.no_holder, held_trees, &node_held, &held);
 
 	struct lr_strv job_argv, job_env;
 	if (lr_job_argv(&chain->config, o.argv, o.argc, &job_argv, &err) < 0)
@@ -279,7 +274,7 @@ int main(int argc, char **argv)
 		.memcg_tasks_fd = -1,
 		.step_fd = -1,
 		.release_fd = -1,
-		.layer_trees = held >= 0 ? held_trees : NULL,
+		.layer_trees = held_trees,
 	};
 	/* The lab's quotas: the container runs in the member's cgroup, or
 	 * not at all. */

@@ -389,13 +389,9 @@ static int run(int argc, char **argv, struct lr_error *err)
 	 * the job's later steps find the layers mounted and in the page
 	 * cache. */
 	static int held_trees[LR_MAX_LAYERS];
-	int held = -1;
-	if (o.job && cfg.holder_idle) {
-		struct lr_error herr = {0};
-		if (lr_holder_hold(&chain, o.job, o.remap_root, cfg.holder_idle, &held, held_trees,
-				   &herr) < 0)
-			lr_debug(1, "%s; mounting the layers for this step only", herr.msg);
-	}
+	int node_held = -1, held = -1;
+	lr_holder_layers(&chain, &cfg, o.job, o.remap_root, o.job != 0, held_trees, &node_held,
+			 &held);
 	/* slurmstepd made the job's cwd ours before user_init. */
 	char cwd[PATH_MAX];
 	char *workdir = NULL;
@@ -434,7 +430,7 @@ static int run(int argc, char **argv, struct lr_error *err)
 				.processes = quota.processes,
 				.lab = quota.applies ? quota.lab : NULL},
 		.console = o.console,
-		.layer_trees = held >= 0 ? held_trees : NULL,
+		.layer_trees = held_trees,
 	};
 	if (quota.has_tmpfs && quota.tmpfs_size < spec.tmpfs_size)
 		spec.tmpfs_size = quota.tmpfs_size;

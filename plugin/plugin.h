@@ -118,7 +118,6 @@ int lr_plugin_root_plan(spank_t sp, struct lr_root_plan *plan, struct lr_error *
 void lr_plugin_root_enter(const struct lr_root_plan *plan);
 /* The job's layer holder on this node, started in the job's extern step
  * unless it runs (root.c); best effort, bounded. */
-void lr_plugin_root_job_holder(spank_t sp, const struct lr_root_plan *step_plan,
-			       bool remap_root);
+void lr_plugin_root_job_holder(spank_t sp, const struct lr_root_plan *step_plan, bool remap_root);
 
 #endif

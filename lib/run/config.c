@@ -371,17 +371,43 @@ static int set_holder_idle(struct lr_config *cfg, const char *value, const struc
 	return 0;
 }
 
+static int set_trusted_store(struct lr_config *cfg, const char *value, const struct lr_expand *ex,
+			     struct lr_error *err)
+{
+	char *path;
+	if (clean_path(value, ex, &path, err) < 0)
+		return lr_error_prefix(err, "trusted-layer-store");
+	free(cfg->trusted_store);
+	cfg->trusted_store = path;
+	/* Searched first among the stores: the layers it holds are the
+	 * ones the kernel mounts. */
+	for (size_t i = 0; i < cfg->n_stores; i++)
+		if (!strcmp(cfg->stores[i], path))
+			return 0;
+	if (cfg->n_stores == LR_CONFIG_MAX_STORES)
+		return lr_error_set(err, E2BIG, "trusted-layer-store: more than %d stores",
+				    LR_CONFIG_MAX_STORES);
+	char *copy = strdup(path);
+	if (!copy)
+		return lr_error_errno(err, ENOMEM, "trusted-layer-store");
+	memmove(cfg->stores + 1, cfg->stores, cfg->n_stores * sizeof(cfg->stores[0]));
+	cfg->stores[0] = copy;
+	cfg->n_stores++;
+	return 0;
+}
+
 static const struct key {
 	const char *name;
 	int (*set)(struct lr_config *cfg, const char *value, const struct lr_expand *ex,
 		   struct lr_error *err);
 } keys[] = {
-	{"layer-store", set_layer_store},	  /* DIR[:DIR...], appends */
-	{"bind", set_bind},			  /* SRC[:DST[:ro|rw]], appends, optional */
-	{"tmpfs-size", set_tmpfs_size},		  /* SIZE >= 1M, replaces */
-	{"policy-dir", set_policy_dir},		  /* DIR, replaces */
-	{"gpu-devices", set_gpu_devices},	  /* GLOB, replaces */
-	{"holder-idle-timeout", set_holder_idle}, /* SECONDS, replaces */
+	{"layer-store", set_layer_store},	    /* DIR[:DIR...], appends */
+	{"bind", set_bind},			    /* SRC[:DST[:ro|rw]], appends, optional */
+	{"tmpfs-size", set_tmpfs_size},		    /* SIZE >= 1M, replaces */
+	{"policy-dir", set_policy_dir},		    /* DIR, replaces */
+	{"gpu-devices", set_gpu_devices},	    /* GLOB, replaces */
+	{"holder-idle-timeout", set_holder_idle},   /* SECONDS, replaces */
+	{"trusted-layer-store", set_trusted_store}, /* DIR, replaces; a store too */
 };
 
 static int unknown_key(const char *key, struct lr_error *err)
@@ -550,5 +576,6 @@ void lr_config_free(struct lr_config *cfg)
 		lr_bind_free(&cfg->binds[i]);
 	free(cfg->policy_dir);
 	free(cfg->gpu_devices);
+	free(cfg->trusted_store);
 	lr_config_init(cfg);
 }

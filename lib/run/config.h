@@ -53,6 +53,9 @@ struct lr_config {
 	char *policy_dir;     /* policy-dir = DIR; NULL: LR_POLICY_DIR (labrun-policy(5)) */
 	char *gpu_devices;    /* gpu-devices = GLOB; NULL: LR_CONFIG_GPU_DEVICES */
 	unsigned holder_idle; /* holder-idle-timeout = SECONDS; 0: no holder */
+	/* trusted-layer-store = DIR: layers the node's root service mounts
+	 * with the kernel's squashfs (layerd.h); also searched as a store. */
+	char *trusted_store;
 };
 
 /* Values used to expand "~", "$HOME" and "$USER" in paths. */

@@ -354,7 +354,7 @@ static int mount_layers(const struct lr_container_spec *s, struct run_state *st,
 		snprintf(target, sizeof(target), LR_STAGING "/l/%zu", i);
 		if (mkdir(target, 0755) < 0)
 			return lr_error_errno(err, errno, "staging directories");
-		if (s->layer_trees) {
+		if (s->layer_trees && s->layer_trees[i] >= 0) {
 			if (lr_mount_attach_path(s->layer_trees[i], target, err) < 0)
 				return lr_error_prefix(err, "attach held layer %zu (%s)", i,
 						       l->name);
@@ -366,8 +366,8 @@ static int mount_layers(const struct lr_container_spec *s, struct run_state *st,
 			return lr_error_prefix(err, "mount layer %zu (%s)", i, l->name);
 		st->n_fuse++;
 	}
-	lr_debug(1, "%zu layer(s) %s", s->chain->n,
-		 s->layer_trees ? "from the layer holder" : "mounted over FUSE");
+	lr_debug(1, "%zu layer(s): %zu from a layer holder, %zu mounted over FUSE", s->chain->n,
+		 s->chain->n - st->n_fuse, st->n_fuse);
 	return 0;
 }
 

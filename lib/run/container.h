@@ -48,8 +48,9 @@ struct lr_container_spec {
 	bool cgroup_ns;			   /* a cgroup namespace rooted at the caller's cgroups */
 	struct lr_step_limits step_limits; /* handed over with the namespaces */
 	const char *console; /* the terminal for /dev/console; NULL: stdio's, if any */
-	/* Each layer's mount from a layer holder (holder.h), detached copies
-	 * to attach; NULL: labrun mounts and serves the layers itself. */
+	/* Each layer's mount from a layer holder (holder.h, layerd.h), a
+	 * detached copy to attach, or -1: labrun mounts and serves that layer
+	 * itself (all of them when NULL). */
 	const int *layer_trees;
 };
 

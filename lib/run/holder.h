@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "error.h"
 #include "layers.h"
 
@@ -43,13 +44,24 @@
  * the holder stays in the caller's cgroups, and the container's must be
  * removable when it ends.
  *
- * On success *conn is the connection, which keeps the layers held as long
- * as it is open (the container's lifetime), and trees[i] a detached copy of
- * layer i's mount, to attach with lr_mount_attach_path().  On failure
- * (-errno, err says why) nothing is held and the caller mounts its own
- * layers. */
+ * Layers with trees[i] >= 0 on entry (served by the node's service,
+ * layerd.h) are left out; the others must be -1.  On success *conn is the
+ * connection (-1 when nothing was asked), which keeps the layers held as
+ * long as it is open (the container's lifetime), and each trees[i] asked
+ * for a detached copy of layer i's mount, to attach with
+ * lr_mount_attach_path().  On failure (-errno, err says why) those stay
+ * -1 and the caller mounts them itself. */
 int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, unsigned idle,
 		   int *conn, int trees[], struct lr_error *err);
+
+/* Every layer of chain from whoever may hold it: the node's service
+ * (layerd.h) for those of the trusted store, when cfg names one; then the
+ * user's holder (job 0) or the Slurm job's for the rest, when use_holder
+ * and holders are on.  trees[i] is a detached mount, or -1 for a layer the
+ * container mounts itself; *node_conn and *conn (or -1) keep them held.
+ * Each "why not" is a line at -v; nothing here fails a launch. */
+void lr_holder_layers(const struct lr_chain *chain, const struct lr_config *cfg, uint32_t job,
+		      bool remap_root, bool use_holder, int trees[], int *node_conn, int *conn);
 
 /* A Slurm job's holder (job): the job's first container step on a node
  * starts it, every later step of the job there uses it (lr_holder_hold()

@@ -18,6 +18,8 @@
 #include "cleanup.h"
 #include "holder.h"
 #include "holder_wire.h"
+#include "layerd.h"
+#include "log.h"
 
 static int await(int s, struct reply *rep, int *fds, size_t max)
 {
@@ -58,12 +60,21 @@ int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, 
 		return lr_error_set(err, EPERM,
 				    "no layer holder for uid %u, the kernel's overflow uid",
 				    (unsigned)geteuid());
+	/* Only the layers nobody serves yet (trees[i] < 0): asked for, in
+	 * order, as want[0..n). */
+	int fds[LR_MAX_LAYERS], got[LR_MAX_LAYERS];
+	size_t want[LR_MAX_LAYERS], n = 0;
+	for (size_t i = 0; i < chain->n; i++)
+		if (trees[i] < 0) {
+			want[n] = i;
+			fds[n++] = chain->layers[i].fd;
+		}
+	*conn = -1;
+	if (!n)
+		return 0;
 	_cleanup_close_ int dir = lr_holder_dir_open(err);
 	if (dir < 0)
 		return dir;
-	int fds[LR_MAX_LAYERS];
-	for (size_t i = 0; i < chain->n; i++)
-		fds[i] = chain->layers[i].fd;
 	/* Twice: a holder may exit between our connect and its answer (it
 	 * was idle), and the next try starts a new one. */
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -87,12 +98,11 @@ int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, 
 		}
 		if (s < 0)
 			return s;
-		struct request req = {
-			.magic = HOLDER_MAGIC, .kind = REQ_HOLD, .n = (uint32_t)chain->n};
-		int r = lr_holder_send(s, &req, sizeof(req), fds, chain->n);
+		struct request req = {.magic = HOLDER_MAGIC, .kind = REQ_HOLD, .n = (uint32_t)n};
+		int r = lr_holder_send(s, &req, sizeof(req), fds, n);
 		struct reply rep;
 		if (r == 0)
-			r = await(s, &rep, trees, chain->n);
+			r = await(s, &rep, got, n);
 		if (r == -EPIPE || r == -ECONNRESET) {
 			close(s);
 			continue;
@@ -104,19 +114,21 @@ int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, 
 		if (rep.code) {
 			close(s);
 			for (int i = 0; i < r; i++)
-				close(trees[i]);
+				close(got[i]);
 			rep.msg[sizeof(rep.msg) - 1] = '\0';
-			size_t l = rep.layer < chain->n ? rep.layer : 0;
+			size_t l = want[rep.layer < n ? rep.layer : 0];
 			return lr_error_set(err, rep.code, "layer holder: layer %zu (%s): %s", l,
 					    chain->layers[l].name, rep.msg);
 		}
-		if ((size_t)r != chain->n) {
+		if ((size_t)r != n) {
 			close(s);
 			for (int i = 0; i < r; i++)
-				close(trees[i]);
+				close(got[i]);
 			return lr_error_set(err, EPROTO, "layer holder: %d mounts for %zu layers",
-					    r, chain->n);
+					    r, n);
 		}
+		for (size_t k = 0; k < n; k++)
+			trees[want[k]] = got[k];
 		*conn = s;
 		return 0;
 	}
@@ -151,4 +163,30 @@ int lr_holder_stop(unsigned *busy, struct lr_error *err)
 			(void)!read(s, &c, 1);
 	}
 	return told;
+}
+
+void lr_holder_layers(const struct lr_chain *chain, const struct lr_config *cfg, uint32_t job,
+		      bool remap_root, bool use_holder, int trees[], int *node_conn, int *conn)
+{
+	static char why[LR_MAX_LAYERS][160];
+	struct lr_error err = {0};
+	*node_conn = *conn = -1;
+	for (size_t i = 0; i < chain->n; i++)
+		trees[i] = -1;
+	if (cfg->trusted_store) {
+		int n = lr_layerd_hold(LR_LAYERD_SOCKET, chain, node_conn, trees, why, &err);
+		if (n < 0)
+			lr_debug(1, "%s: trusted layers served through FUSE", err.msg);
+		for (size_t i = 0; n >= 0 && i < chain->n; i++)
+			if (trees[i] < 0 && why[i][0])
+				lr_debug(1, "layer %zu (%s): %s; served through FUSE", i,
+					 chain->layers[i].name, why[i]);
+		if (n > 0)
+			lr_debug(1, "%d trusted layer(s) from the node's layer service", n);
+	}
+	if (!use_holder || !cfg->holder_idle)
+		return;
+	err = (struct lr_error){0};
+	if (lr_holder_hold(chain, job, remap_root, cfg->holder_idle, conn, trees, &err) < 0)
+		lr_debug(1, "%s; mounting the layers for this container only", err.msg);
 }

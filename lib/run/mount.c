@@ -24,10 +24,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <linux/loop.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -134,6 +137,52 @@ int lr_mount_clone(const char *path, bool recursive, struct lr_error *err)
 	if (fd < 0)
 		return lr_error_errno(err, errno, "%s", path);
 	return fd;
+}
+
+/* Attempts at a free loop device: another process may take the one
+ * LOOP_CTL_GET_FREE named before LOOP_CONFIGURE does (EBUSY). */
+#define LOOP_TRIES 8
+
+int lr_mount_squashfs_loop(int file_fd, const char *target, const char *name, struct lr_error *err)
+{
+	_cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		return lr_error_errno(err, errno, "mount %s: /dev/loop-control", name);
+	for (int i = 0; i < LOOP_TRIES; i++) {
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (n < 0)
+			return lr_error_errno(err, errno, "mount %s: no free loop device", name);
+		char dev[32];
+		snprintf(dev, sizeof(dev), "/dev/loop%d", n);
+		_cleanup_close_ int loop = open(dev, O_RDONLY | O_CLOEXEC);
+		if (loop < 0)
+			return lr_error_errno(err, errno, "mount %s: %s", name, dev);
+		/* Read-only, and gone with the last mount of it (autoclear):
+		 * nothing to undo when the layer is unmounted. */
+		struct loop_config lc = {
+			.fd = (uint32_t)file_fd,
+			.info = {.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR},
+		};
+		if (ioctl(loop, LOOP_CONFIGURE, &lc) < 0) {
+			if (errno == EBUSY)
+				continue;
+			return lr_error_errno(err, errno, "mount %s: set up %s", name, dev);
+		}
+		if (mount(dev, target, "squashfs", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0) {
+			int e = errno;
+			ioctl(loop, LOOP_CLR_FD, 0);
+			return explain_mount(e, name, err);
+		}
+		return 0;
+	}
+	return lr_error_set(err, EBUSY, "mount %s: every free loop device was taken", name);
+}
+
+int lr_mount_unshare(struct lr_error *err)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return lr_error_errno(err, errno, "cannot create a mount namespace");
+	return lr_mount_make_private(err);
 }
 
 void lr_mount_detach(const char *path)

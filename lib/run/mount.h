@@ -43,6 +43,16 @@ int lr_mount_overlay(const char *target, const char *lowerdirs, const char *uppe
  * be attached later with lr_mount_attach().  recursive: with submounts. */
 int lr_mount_clone(const char *path, bool recursive, struct lr_error *err);
 
+/* A mount namespace of the caller's own, every mount private (the node's
+ * layer service, as root: layerd.h). */
+int lr_mount_unshare(struct lr_error *err);
+
+/* Mount the squashfs file open at file_fd at target with the kernel's
+ * driver, through a read-only loop device that goes with the mount:
+ * read-only, nosuid, nodev.  Root only, and only for an admin's trusted
+ * layer (layerd.h): the kernel parses the file. */
+int lr_mount_squashfs_loop(int file_fd, const char *target, const char *name, struct lr_error *err);
+
 /* Detach the mount at path (a layer holder's, once unused): lazily, as a
  * container may still be tearing down a copy of it. */
 void lr_mount_detach(const char *path);

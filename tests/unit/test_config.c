@@ -202,7 +202,7 @@ static void reports_unknown_key_with_file_and_line(void **state)
 	assert_int_equal(parse(&cfg, "# c\n\nfoo = bar\n", &err), -EINVAL);
 	assert_string_equal(err.msg,
 			    "test.conf:3: unknown key 'foo' (known: layer-store, bind, tmpfs-size, "
-			    "policy-dir, gpu-devices, holder-idle-timeout)");
+			    "policy-dir, gpu-devices, holder-idle-timeout, trusted-layer-store)");
 }
 
 static void holder_idle_timeout_takes_seconds(void **state)
@@ -554,8 +554,12 @@ static void the_example_config_parses_as_shipped_and_uncommented(void **state)
 	assert_int_equal(system(cmd), 0);
 	if (lr_config_load(&cfg, out, false, &alice, &err) < 0)
 		fail_msg("%s", err.msg);
-	assert_int_equal(cfg.n_stores, 2);
-	assert_string_equal(cfg.stores[1], "/home/alice/.local/share/labrun/layers");
+	/* the trusted store first, searched before the others */
+	assert_int_equal(cfg.n_stores, 3);
+	assert_string_equal(cfg.trusted_store, "/apps/labrun/trusted");
+	assert_string_equal(cfg.stores[0], "/apps/labrun/trusted");
+	assert_string_equal(cfg.stores[2], "/home/alice/.local/share/labrun/layers");
+	assert_int_equal(cfg.holder_idle, 300);
 	assert_int_equal(cfg.n_binds, 3);
 	assert_string_equal(cfg.binds[1].src, "/scratch/alice");
 	assert_true(cfg.binds[2].readonly);
