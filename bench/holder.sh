@@ -144,10 +144,12 @@ why_noholder="labrun --help has no --stop-holders (no layer holder in this labru
 work=$(mktemp -d /var/tmp/labrun-bench-holder.XXXXXX)
 chmod 755 "$work"
 tstore=
+layerd_pid=
 out=$work/out
 [ -z "$OUT" ] || { mkdir -p "$OUT"; out=$(cd "$OUT" && pwd); }
 mkdir -p "$out"
-[ ${#as_user[@]} -eq 0 ] || chown "$TEST_USER" "$out"
+: >"$out/holders.tsv"
+[ ${#as_user[@]} -eq 0 ] || chown "$TEST_USER" "$out" "$out/holders.tsv"
 slurm_cleanup=:
 cleanup() {
 	local rc=$?
@@ -158,6 +160,10 @@ cleanup() {
 		[ -z "$tstore" ] || u "$work/stop-holders" end "$work/trusted.conf"
 	fi
 	$slurm_cleanup
+	if [ -n "$layerd_pid" ]; then
+		kill -TERM "$layerd_pid"
+		wait "$layerd_pid"
+	fi
 	[ -z "$tstore" ] || rm -rf "$tstore"
 	rm -rf "$work"
 	exit "$rc"
@@ -199,12 +205,20 @@ fi
 [ -x "$work/root/usr/bin/python3" ] || die "the unpacked $work/flat.sqfs has no executable /usr/bin/python3"
 DIR=$work/root
 
+# Processes that still run: one that has exited stays a zombie until its
+# parent reaps it, and a holder's parent is whatever reaps orphans here
+# (PID 1 of this machine does so only now and then).
+LIVE=R,S,D,T,t,I,W
 # par N COMMAND...: N copies of COMMAND at once; fails if one fails.
 cat >"$work/par" <<'EOF'
 #!/bin/bash
 n=$1
 shift
-for ((i = 0; i < n; i++)); do "$@" & done
+# Each copy's stderr to PAR_LOG (hyperfine discards it): a copy that
+# fails under concurrency says why there.
+for ((i = 0; i < n; i++)); do
+	if [ -n "${PAR_LOG:-}" ]; then "$@" 2>>"$PAR_LOG" & else "$@" & fi
+done
 rc=0
 for ((i = 0; i < n; i++)); do wait -n || rc=1; done
 exit $rc
@@ -215,13 +229,13 @@ EOF
 cat >"$work/stop-holders" <<EOF
 #!/bin/bash
 label=\$1 conf=\${2:-$work/labrun.conf}
-for p in \$(pgrep -u $run_uid -x labrun-holder); do
+for p in \$(pgrep -r $LIVE -u $run_uid -x labrun-holder); do
 	awk -v p="\$p" -v l="\$label" '/^VmHWM:/ { h = \$2 } /^VmRSS:/ { r = \$2 }
 		END { if (h) print p "\t" l "\t" h "\t" r }' /proc/"\$p"/status 2>/dev/null
 done >>"$out/holders.tsv"
 $work/labrun -c "\$conf" --stop-holders >/dev/null || exit 1
 for _ in \$(seq 100); do
-	pgrep -u $run_uid -x labrun-holder >/dev/null || exit 0
+	pgrep -r $LIVE -u $run_uid -x labrun-holder >/dev/null || exit 0
 	sleep 0.05
 done
 echo "stop-holders: a holder is still running 5 s after --stop-holders" >&2
@@ -234,6 +248,8 @@ chmod -R a+rX "$work"
 bwrap_run=(bwrap --unshare-user --unshare-pid --unshare-ipc --ro-bind "$DIR" / --proc /proc
 	--dev /dev --tmpfs /tmp)
 have_bwrap=1 have_ch=1
+# chroot is in /usr/sbin, not on the test user's PATH.
+CHROOT=$(command -v chroot)
 command -v bwrap >/dev/null || have_bwrap=0
 command -v ch-run >/dev/null || have_ch=0
 
@@ -254,10 +270,32 @@ else
 	TIMG=$tstore/sha256-$(sha256sum "$IMG" | cut -c1-64).sqfs
 	echo "trusted-layer-store = $tstore" >"$work/trusted.conf"
 	chmod 644 "$work/trusted.conf"
-	if ! o=$(u "$work/labrun" -v -c "$work/trusted.conf" "$TIMG" /bin/true 2>&1); then
-		trusted_why="labrun with trusted-layer-store = $tstore fails: $(tail -1 <<<"$o")"
+	# The node's layer service (labrun-layerd(8)) mounts them: ours, on
+	# this store, unless one already runs (it would serve its own store).
+	LAYERD=$BUILD/launcher/labrun-layerd
+	if [ ! -x "$LAYERD" ]; then
+		trusted_why="$LAYERD not built"
+	elif pgrep -r "$LIVE" -x labrun-layerd >/dev/null; then
+		trusted_why="a labrun-layerd already runs on this node (pid $(pgrep -r "$LIVE" -x labrun-layerd | head -1)); it serves its own trusted store, not this one"
 	else
-		grep -i 'trust\|kernel' <<<"$o" | sed 's/^/trusted: /' >&2 || true
+		"$LAYERD" -c "$work/trusted.conf" 2>"$work/layerd.err" &
+		layerd_pid=$!
+		for _ in $(seq 100); do
+			[ -S /run/labrun/layerd.sock ] && break
+			kill -0 "$layerd_pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		if ! kill -0 "$layerd_pid" 2>/dev/null; then
+			trusted_why="labrun-layerd -c $work/trusted.conf exited: $(tail -1 "$work/layerd.err")"
+			layerd_pid=
+		elif ! o=$(u "$work/labrun" -v -c "$work/trusted.conf" "$TIMG" /bin/true 2>&1); then
+			trusted_why="labrun with trusted-layer-store = $tstore fails: $(tail -1 <<<"$o")"
+		elif ! grep -q ' squashfs ' "/proc/$layerd_pid/mountinfo" &&
+			[ -z "$(losetup -j "$TIMG" 2>/dev/null)" ]; then
+			# A kernel squashfs mount of a file is on a loop device
+			# bound to it, even when the mount itself is detached.
+			trusted_why="labrun-layerd mounted no layer for labrun -v: $(grep -i 'trust\|layerd\|kernel' <<<"$o" | tail -1)"
+		fi
 	fi
 fi
 
@@ -283,7 +321,7 @@ mode_cmd() {
 	"bwrap dir") echo "${bwrap_run[*]} $task" ;;
 	"ch-run dir") echo "ch-run $DIR -- $task" ;;
 	"ch-run sqfs") echo "ch-run $work/flat.sqfs -- $task" ;;
-	floor) echo "unshare -Urm chroot $DIR true" ;;
+	floor) echo "unshare -Urm $CHROOT $DIR true" ;;
 	esac
 }
 mode_prep() {
@@ -319,9 +357,14 @@ bench_section() {
 		prep=$(mode_prep "$m" "$name")
 		# Once before timing, its output shown if it fails: a mode that
 		# does not run is not measured.
+		c=
 		# shellcheck disable=SC2086 # the preparation's words
-		if ! u $prep || ! c=$(cd "$work" && u bash -c "$cmd" 2>&1); then
-			WHY[$name.$m]="fails: $(tail -1 <<<"${c:-prepare failed}")"
+		if ! c=$(u $prep 2>&1); then
+			WHY[$name.$m]="its preparation ($prep) fails: $(tail -1 <<<"$c")"
+		elif ! c=$(cd "$work" && u bash -c "$cmd" 2>&1); then
+			WHY[$name.$m]="fails: $(tail -1 <<<"${c:-(no message)}")"
+		fi
+		if [ -n "${WHY[$name.$m]:-}" ]; then
 			echo "holder.sh: $name: $m: n/a: ${WHY[$name.$m]}" >&2
 			continue
 		fi
@@ -329,20 +372,28 @@ bench_section() {
 		args+=(--prepare "$prep" -n "$m" "$cmd")
 	done
 	# A warm holder must be a holder: after a plain launch one runs.
-	if [[ " ${modes[*]} " == *" labrun warm "* ]] && ! pgrep -u "$run_uid" -x labrun-holder >/dev/null; then
+	if [[ " ${modes[*]} " == *" labrun warm "* ]] && ! pgrep -r "$LIVE" -u "$run_uid" -x labrun-holder >/dev/null; then
 		notes+=("$name: no labrun-holder process after a plain labrun: the warm row may not be warm")
 	fi
+	for m in "${list[@]}"; do rows+=("$name|$m|$ref"); done
 	[ ${#modes[@]} -gt 0 ] || return 0
 	local r
 	for ((r = 1; r <= ROUNDS; r++)); do
-		(cd "$work" && u hyperfine -N --style none --warmup 2 --runs "$RUNS" \
-			--export-csv "$d/round-$r.csv" "${args[@]}" >/dev/null) ||
-			die "$name: hyperfine failed in round $r"
+		# -i: a run that fails is counted and reported below, not the
+		# end of the whole measurement.
+		(cd "$work" && u env PAR_LOG="$d/stderr.log" hyperfine -N -i --style none --warmup 2 \
+			--runs "$RUNS" --export-csv "$d/round-$r.csv" --export-json "$d/round-$r.json" \
+			"${args[@]}" >/dev/null 2>"$d/hyperfine.err") ||
+			die "$name: hyperfine failed in round $r: $(tail -1 "$d/hyperfine.err")"
 	done
+	local failed
 	for m in "${modes[@]}"; do
 		MED[$name.$m]=$(awk -v t="$(round_median "$d" "$m")" -v n="$n" 'BEGIN { printf "%.2f", t / n }')
+		failed=$(jq -s --arg m "$m" '[.[].results[] | select(.command == $m) | .exit_codes[] |
+			select(. != 0)] | length' "$d"/round-*.json)
+		[ "$failed" = 0 ] || notes+=("$name: $m: $failed of $((ROUNDS * RUNS)) timed runs failed" \
+			"(their times are in the median; stderr of concurrent copies: $d/stderr.log)")
 	done
-	for m in "${list[@]}"; do rows+=("$name|$m|$ref"); done
 	echo "holder.sh: $name done" >&2
 }
 
@@ -495,7 +546,7 @@ if want memory; then
 		# A holder to measure even when no other section ran: one import.
 		u "$work/labrun" -c "$work/labrun.conf" "$IMG" python3 -c 'import numpy' ||
 			notes+=("memory: the import through labrun failed")
-		for p in $(pgrep -x labrun-holder); do
+		for p in $(pgrep -r "$LIVE" -x labrun-holder); do
 			mem_lines+=("$(awk -v p="$p" -v u="$(ps -o user= -p "$p")" \
 				'/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 } END { printf "| %s | %s | %s | %s |", p, u, h, r }' \
 				"/proc/$p/status" 2>/dev/null)")
