@@ -1,7 +1,8 @@
 #!/bin/bash
 # Prepare this machine for labrun's tests, as root; idempotent.
 #  - the unprivileged test user labrun-test (tests run labrun as that user),
-#    with a supplementary group labrun-test-extra;
+#    with a supplementary group labrun-test-extra, and a second user,
+#    labrun-test2, for what one user must not reach of another's (holders);
 #  - /dev/fuse usable by unprivileged users, mode 0666, as distributions
 #    ship it through udev: on some machines (this project's CI among them)
 #    it is created 0600, and then no user can mount a FUSE filesystem;
@@ -17,6 +18,10 @@ fi
 if ! id labrun-test >/dev/null 2>&1; then
 	useradd --create-home --shell /bin/bash --user-group labrun-test
 	echo "setup-test-env: created user labrun-test"
+fi
+if ! id labrun-test2 >/dev/null 2>&1; then
+	useradd --create-home --shell /bin/bash --user-group labrun-test2
+	echo "setup-test-env: created user labrun-test2"
 fi
 # A supplementary group, so that a test can make a copy of labrun setgid
 # to a group the user is in (labrun must refuse to run it).
