@@ -116,6 +116,9 @@ enum {
 };
 int lr_plugin_root_plan(spank_t sp, struct lr_root_plan *plan, struct lr_error *err);
 void lr_plugin_root_enter(const struct lr_root_plan *plan);
+/* In a child forked for a helper: slurmstepd's signal state reset, a
+ * session of its own, then lr_plugin_root_enter(). */
+void lr_plugin_root_child(const struct lr_root_plan *plan);
 /* The job's layer holder on this node, started in the job's extern step
  * unless it runs (root.c); best effort, bounded. */
 void lr_plugin_root_job_holder(spank_t sp, const struct lr_root_plan *step_plan, bool remap_root);

@@ -209,14 +209,7 @@ static size_t helper_argv(char **argv, const struct lr_spank_args *a, char *batc
 static __attribute__((noreturn)) void start_helper(const struct lr_root_plan *plan, int sock,
 						   int release, char *const *argv)
 {
-	/* slurmstepd's signal state is not the helper's. */
-	sigset_t none;
-	sigemptyset(&none);
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	setsid();
-	lr_plugin_root_enter(plan);
+	lr_plugin_root_child(plan);
 	/* fd 3 the hand-over socket, fd 4 the release pipe, 0-2 /dev/null:
 	 * nothing else of slurmstepd's (the tasks' stdio among them). */
 	int s = fcntl(sock, F_DUPFD_CLOEXEC, 10), r = fcntl(release, F_DUPFD_CLOEXEC, 10);

@@ -135,6 +135,18 @@ static int plan_extern(const char *ctrl, const char *path, void *ctx)
 	return 0;
 }
 
+void lr_plugin_root_child(const struct lr_root_plan *plan)
+{
+	/* slurmstepd's signal state is not the helper's. */
+	sigset_t none;
+	sigemptyset(&none);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setsid();
+	lr_plugin_root_enter(plan);
+}
+
 /* In the forked child: system calls only (slurmstepd's other threads may
  * hold locks a library call would take). */
 static void write_or_die(const char *path, const char *text, int code)
@@ -239,13 +251,7 @@ void lr_plugin_root_job_holder(spank_t sp, const struct lr_root_plan *step_plan,
 	if (pid < 0)
 		return;
 	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		for (int sig = 1; sig < NSIG; sig++)
-			signal(sig, SIG_DFL);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setsid();
-		lr_plugin_root_enter(&plan);
+		lr_plugin_root_child(&plan);
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 			_exit(LR_HELPER_EXIT_FDS);

@@ -92,13 +92,6 @@ static double since(const struct timespec *t)
 	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 static void held_free(struct held *h)
 {
 	if (h->fuse) {
@@ -122,7 +115,7 @@ static int hold_one(int fd, struct held **out, struct lr_error *err)
 	}
 	struct held *h = NULL;
 	for (size_t i = 0; i < H.n_held && !h; i++)
-		if (same_file(&H.held[i]->id, &st))
+		if (lr_holder_same_file(&H.held[i]->id, &st))
 			h = H.held[i];
 	if (h) {
 		close(fd);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "error.h"
@@ -51,6 +52,11 @@ int lr_holder_dir_open(struct lr_error *err);
  * holders, job-JOB[-root].sock for a Slurm job's (job != 0). */
 void lr_holder_sock_name(char *buf, size_t len, uint32_t job, bool remap_root);
 void lr_holder_sock_addr(struct sockaddr_un *a, int dir, uint32_t job, bool remap_root);
+
+/* Are a and b the same file, unchanged (device, inode, size, mtime,
+ * ctime)?  A held layer is keyed by it: a file replaced or rewritten under
+ * the same name is another layer. */
+bool lr_holder_same_file(const struct stat *a, const struct stat *b);
 
 /* Is the process at the other end of s the caller's own user (as the
  * caller's user namespace numbers it)? */

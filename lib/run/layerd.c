@@ -99,13 +99,6 @@ static struct {
 	size_t n_clients;
 } D;
 
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 static void target_of(const struct tlayer *l, char *buf, size_t len)
 {
 	snprintf(buf, len, LR_STAGING "/%u", l->slot);
@@ -133,7 +126,7 @@ static int hold_hex(int store, const char *hex, struct tlayer **out, struct lr_e
 	if (fstat(fd, &st) < 0)
 		return lr_error_errno(err, errno, "%s", name);
 	for (size_t i = 0; i < D.n_layers; i++)
-		if (!strcmp(D.layers[i]->hex, hex) && same_file(&D.layers[i]->id, &st)) {
+		if (!strcmp(D.layers[i]->hex, hex) && lr_holder_same_file(&D.layers[i]->id, &st)) {
 			*out = D.layers[i];
 			return 0;
 		}
