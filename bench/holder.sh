@@ -153,7 +153,7 @@ mkdir -p "$out"
 slurm_cleanup=:
 cleanup() {
 	local rc=$?
-	set +e
+	set +eu
 	# Our holders go first: they hold files of $work open.
 	if [ "$has_stop" = 1 ] && [ -x "$work/stop-holders" ]; then
 		u "$work/stop-holders" end
@@ -336,6 +336,8 @@ mode_prep() {
 declare -A MED
 rows=()
 notes=()
+# med DIR NAME: round_median, empty when hyperfine measured no NAME.
+med() { awk -F, -v c="$2" 'FNR > 1 && $1 == c { n++ } END { exit !n }' "$1"/round-*.csv && round_median "$1" "$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # bench_section NAME TASK N REF: each runnable mode (and the floor for
@@ -386,9 +388,10 @@ bench_section() {
 			"${args[@]}" >/dev/null 2>"$d/hyperfine.err") ||
 			die "$name: hyperfine failed in round $r: $(tail -1 "$d/hyperfine.err")"
 	done
-	local failed
+	local failed t
 	for m in "${modes[@]}"; do
-		MED[$name.$m]=$(awk -v t="$(round_median "$d" "$m")" -v n="$n" 'BEGIN { printf "%.2f", t / n }')
+		t=$(med "$d" "$m") || { WHY[$name.$m]="hyperfine measured nothing"; continue; }
+		MED[$name.$m]=$(awk -v t="$t" -v n="$n" 'BEGIN { printf "%.2f", t / n }')
 		failed=$(jq -s --arg m "$m" '[.[].results[] | select(.command == $m) | .exit_codes[] |
 			select(. != 0)] | length' "$d"/round-*.json)
 		[ "$failed" = 0 ] || notes+=("$name: $m: $failed of $((ROUNDS * RUNS)) timed runs failed" \
@@ -421,7 +424,9 @@ srun_section() {
 		echo "holder.sh: srun: n/a: $why" >&2
 		return 0
 	fi
-	local SLURM_LOCAL=$top/scripts/slurm-local.sh PLUGIN_DIR=/var/lib/labrun-tests
+	# Globals: srun_cleanup, run at exit, needs them.
+	SLURM_LOCAL=$top/scripts/slurm-local.sh
+	PLUGIN_DIR=/var/lib/labrun-tests
 	PLUGIN_CONF=/etc/slurm/plugstack.conf.d/labrun.conf
 	JOB_NAME=labrun-bench-holder.$$
 	# What was there before, to put back at the end (as bench/srun.sh).
@@ -462,7 +467,7 @@ EOF
 	cat >"$work/inner.sh" <<'EOF'
 set -euo pipefail
 r=$1 runs=$2 work=$3 d=$4 img=$5
-ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>"$work/err.$$" || { cat "$work/err.$$" >&2; return 1; }
+ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>"$d/err" || { cat "$d/err" >&2; return 1; }
 	e=$(date +%s%N); awk -v n=$((e - s)) 'BEGIN { printf "%.2f", n / 1e6 }'; }
 bare=$(ms srun -N1 -n1 true)
 first=$(ms srun -N1 -n1 --container="$img" true)
@@ -473,7 +478,8 @@ ctr=$(srun -N1 -n1 --container="$img" readlink /proc/self/ns/mnt)
 	{ echo "holder.sh: a container step's task is not in a container: $ctr (host $host)" >&2; exit 1; }
 args=()
 while IFS=$'\t' read -r name cmd; do
-	out=$(bash -c "$cmd" 2>&1) || { echo "holder.sh: '$cmd' failed: $out" >&2; exit 1; }
+	# srun reads its stdin: not the list's.
+	out=$(bash -c "$cmd" 2>&1 </dev/null) || { echo "holder.sh: '$cmd' failed: $out" >&2; exit 1; }
 	args+=(-n "$name" "$cmd")
 done <"$work/cmds"
 hyperfine -N --style none --warmup 2 --runs "$runs" --export-csv "$d/round-$r.csv" "${args[@]}" >/dev/null
@@ -496,7 +502,7 @@ EOF
 	fi
 	local name
 	while IFS=$'\t' read -r name _; do
-		MED[srun.$name]=$(round_median "$d" "$name")
+		MED[srun.$name]=$(med "$d" "$name") || WHY[srun.$name]="hyperfine measured nothing"
 	done <"$work/cmds"
 	MED[srun.first container step]=$(awk '{ print $2 }' "$d/first.txt" | median)
 	MED[srun.first bare step]=$(awk '{ print $1 }' "$d/first.txt" | median)
