@@ -9,9 +9,11 @@
 #   labrun --no-holder  each labrun mounts its own layers (before holders)
 #   labrun warm         a later launch of the same user: the holder already
 #                       holds the layers (hyperfine's warm-up runs start it)
-#   labrun trusted      the layers in a root-owned trusted store, on
-#                       node-level kernel squashfs mounts (when labrun.conf(5)
-#                       documents trusted-layer-store; else "n/a: why")
+#   labrun trusted      the layers in a root-owned trusted store in
+#                       /var/lib, on node-level kernel squashfs mounts of a
+#                       labrun-layerd the script starts (as root, when
+#                       labrun.conf(5) documents trusted-layer-store and no
+#                       labrun-layerd runs already; else "n/a: why")
 #   bwrap dir           bubblewrap on the same tree unpacked into a host
 #                       directory (labrun-image flatten, then unsquashfs)
 #   ch-run dir          Charliecloud on that directory
@@ -295,6 +297,8 @@ else
 			# A kernel squashfs mount of a file is on a loop device
 			# bound to it, even when the mount itself is detached.
 			trusted_why="labrun-layerd mounted no layer for labrun -v: $(grep -i 'trust\|layerd\|kernel' <<<"$o" | tail -1)"
+		else
+			grep -i 'trusted' <<<"$o" | sed 's/^/holder.sh: trusted: /' >&2 || true
 		fi
 	fi
 fi
