@@ -354,6 +354,7 @@ void lr_squash_free(struct lr_squash *sq)
 	for (size_t i = 0; i < CACHE_BLOCKS; i++)
 		if (sq->cache[i].data)
 			munmap(sq->cache[i].data, sq->ll.fs.sb.block_size);
+	free(sq->in);
 	sqfs_ll_destroy(&sq->ll); /* destroys the fs too; the fd stays the caller's */
 	free(sq);
 }
@@ -388,7 +389,8 @@ bool lr_squash_has_xattrs(const struct lr_squash *sq)
 uint64_t lr_squash_cache_bound(const struct lr_squash *sq)
 {
 	uint64_t block = sq->ll.fs.sb.block_size;
-	uint64_t blocks = sq->data_uncompressed ? 0 : CACHE_BLOCKS;
+	/* labrun's cache and the buffer its blocks are decompressed from. */
+	uint64_t blocks = sq->data_uncompressed ? 0 : CACHE_BLOCKS + 1;
 	return (blocks + SQFS_DATA_CACHED + SQFS_FRAG_CACHED) * block +
 	       SQFS_MD_CACHED * (uint64_t)SQUASHFS_METADATA_SIZE;
 }

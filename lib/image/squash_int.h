@@ -46,6 +46,9 @@ struct lr_squash {
 	 * and the page faults of its own buffers (measured: ~500 faults, the
 	 * largest part of labrun's own start-up cost on such images). */
 	bool data_uncompressed;
+	/* The stored bytes of one data block, decompressed from here into the
+	 * cache (squash_read.c); allocated when first used. */
+	char *in;
 	uint64_t dir_end; /* the directory table ends before this */
 };
 

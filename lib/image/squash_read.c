@@ -173,6 +173,59 @@ int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char
 	return 0;
 }
 
+/* Data block index of the file (not its tail in a fragment) into dst, a
+ * block long: the stored bytes pread into sq->in, one buffer reused for
+ * every block, and decompressed from there straight into dst; a block
+ * stored uncompressed is pread into dst itself.  Not libsquashfuse's
+ * sqfs_data_cache(): that mallocs the stored and the decompressed block
+ * afresh for every block, and read_range() then copies the block once more
+ * into the cache (measured: doc/DECISIONS.md, "FUSE requests (issue 13)").
+ * Where the block lies and how long it is stored were checked by
+ * lr_squash_open() (inode_checked(): inside the data area, at most a
+ * block); the file may have shrunk since, which pread() reports short.
+ * Returns the block's length in the file, 0 when index is the tail in a
+ * fragment (read_range() serves that), -EIO when corrupt or unreadable. */
+static long data_block(struct lr_squash *sq, sqfs_inode *inode, uint64_t index, char *dst)
+{
+	sqfs *fs = &sq->ll.fs;
+	size_t bs = fs->sb.block_size;
+	uint64_t start = index * bs, size = inode->xtra.reg.file_size;
+	size_t want = size - start < bs ? (size_t)(size - start) : bs;
+	sqfs_blocklist bl;
+	if (sqfs_blockidx_blocklist(fs, inode, &bl, (sqfs_off_t)start) != SQFS_OK)
+		return -EIO;
+	do {
+		if (bl.remain == 0)
+			return 0; /* the tail, in a fragment */
+		if (sqfs_blocklist_next(&bl) != SQFS_OK || bl.pos > start)
+			return -EIO;
+	} while (bl.pos < start);
+	if (bl.input_size == 0) { /* a hole */
+		memset(dst, 0, want);
+		return (long)want;
+	}
+	if (bl.input_size > bs)
+		return -EIO;
+	bool compressed = !(bl.header & SQUASHFS_COMPRESSED_BIT_BLOCK);
+	if (compressed && !sq->in && !(sq->in = malloc(bs)))
+		return -EIO;
+	char *in = compressed ? sq->in : dst;
+	if (pread(fs->fd, in, bl.input_size, (off_t)(fs->offset + bl.block)) !=
+	    (ssize_t)bl.input_size)
+		return -EIO;
+	size_t got = bl.input_size;
+	if (compressed) {
+		got = bs;
+		if (fs->decompressor(in, bl.input_size, dst, &got) != SQFS_OK)
+			return -EIO;
+	}
+	/* Shorter than the file says: corrupt, never the next block's bytes
+	 * in its place. */
+	if (got < want)
+		return -EIO;
+	return (long)want;
+}
+
 /* The block of the file holding pos, from the cache or decompressed. */
 static struct cached_block *block_at(struct lr_squash *sq, sqfs_inode *inode, uint64_t index)
 {
@@ -198,15 +251,21 @@ static struct cached_block *block_at(struct lr_squash *sq, sqfs_inode *inode, ui
 			return NULL;
 		victim->data = m;
 	}
-	uint64_t start = index * bs, size = inode->xtra.reg.file_size;
-	sqfs_off_t len = (sqfs_off_t)(size - start < bs ? size - start : bs);
 	victim->valid = false;
-	if (read_range(&sq->ll.fs, inode, (sqfs_off_t)start, &len, victim->data) != SQFS_OK)
+	long n = data_block(sq, inode, index, victim->data);
+	if (n < 0)
 		return NULL;
+	if (n == 0) { /* the tail in a fragment: libsquashfuse's fragment cache */
+		uint64_t start = index * bs, size = inode->xtra.reg.file_size;
+		sqfs_off_t len = (sqfs_off_t)(size - start < bs ? size - start : bs);
+		if (read_range(&sq->ll.fs, inode, (sqfs_off_t)start, &len, victim->data) != SQFS_OK)
+			return NULL;
+		n = (long)len;
+	}
 	*victim = (struct cached_block){.valid = true,
 					.inode = ino,
 					.index = index,
-					.len = (size_t)len,
+					.len = (size_t)n,
 					.used = ++sq->clock,
 					.data = victim->data};
 	return victim;
