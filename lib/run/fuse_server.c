@@ -12,13 +12,21 @@
  * from one place.  The cost is that layers are decompressed on one core;
  * a pool of workers is the way up if a workload shows that limit.
  *
- * libsquashfuse_ll's own handlers (getattr, lookup, readdir, readlink) run
+ * libsquashfuse_ll's own handlers (getattr, lookup, readdir, readlink) and
+ * the two directory readers here (op_readdir() without an OPENDIR handle,
+ * op_readdirplus()), which go through the same libsquashfuse functions, run
  * on layers that lr_squash_open() has read through once with bounds checks:
  * every inode, directory listing, index and table they can reach is known
  * to be sound, and a layer with a directory cycle or entries named "..",
  * ".", "", with '/' or NUL, or twice in a directory was refused before it
  * could be served (doc/DECISIONS.md, issue 12).  File data and xattrs are
- * read through squash.c, which checks each block before copying from it.
+ * read through squash_read.c and squash_xattr.c, which check each block
+ * before copying from it.
+ *
+ * What each request costs was cut down in issue 13 (doc/DECISIONS.md,
+ * "FUSE requests"): no OPEN/RELEASE or OPENDIR/RELEASEDIR round trips,
+ * READDIRPLUS so that a listing answers the lookups that follow it, and
+ * the kernel's page cache kept across opens.
  *
  * The mount itself is made by mount.c with our own /dev/fuse fd; libfuse
  * is then handed that fd as "/dev/fd/N" (libfuse >= 3.3), so libfuse never
@@ -36,10 +44,13 @@
 #pragma GCC diagnostic pop
 
 #include <errno.h>
+#include <float.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fuse_server.h"
@@ -141,8 +152,11 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 /* Opening a file costs nothing here (reads find the inode by number), so
  * where the kernel can do without OPEN and RELEASE (FUSE_CAP_NO_OPEN_SUPPORT,
  * Linux 4.19) the first open answers ENOSYS and the kernel stops asking:
- * two round trips fewer per file, exec included.  Writes never get here:
- * the mount is read-only. */
+ * two round trips fewer per file, exec included.  The kernel then keeps a
+ * file's page cache across opens (FOPEN_KEEP_CACHE is what it assumes
+ * without OPEN, fs/fuse/file.c fuse_file_open()), as keep_cache does below
+ * where OPEN is answered: a layer never changes while mounted.  Writes
+ * never get here: the mount is read-only. */
 static bool kernel_can_skip_open;
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -164,6 +178,135 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/* Directories likewise (FUSE_CAP_NO_OPENDIR_SUPPORT, Linux 5.1): the
+ * first OPENDIR answers ENOSYS and the kernel sends no OPENDIR or
+ * RELEASEDIR again (python's import opens some 26 directories: 52 round
+ * trips fewer), and it keeps what READDIR returned in the directory's page
+ * cache (the FOPEN_CACHE_DIR it assumes then, fs/fuse/file.c): a later
+ * listing of the directory on this mount, by this container or the next
+ * one on a holder's mount, costs no request.  READDIR then comes without
+ * libsquashfuse's handle (fi->fh 0): op_readdir() finds the directory by
+ * its number, which is all that handle held. */
+static bool kernel_can_skip_opendir;
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (kernel_can_skip_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	sqfs_ll_op_opendir(req, ino, fi);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	if (fi->fh) { /* opened by sqfs_ll_op_opendir() */
+		sqfs_ll_op_readdir(req, ino, size, off, fi);
+		return;
+	}
+	sqfs_ll_i lli;
+	if (sqfs_ll_iget(req, &lli, ino) != SQFS_OK)
+		return; /* answered ENOENT */
+	if (!S_ISDIR(lli.inode.base.mode)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	struct fuse_file_info dfi = *fi;
+	dfi.fh = (uintptr_t)&lli; /* what sqfs_ll_op_opendir() would have kept */
+	sqfs_ll_op_readdir(req, ino, size, off, &dfi);
+}
+
+/* An inode's attributes, as libsquashfuse's lookup answers them
+ * (sqfs_stat(), which its headers do not declare). */
+static int entry_attr(sqfs *fs, const sqfs_inode *inode, struct stat *st)
+{
+	sqfs_id_t uid, gid;
+	if (sqfs_id_get(fs, inode->base.uid, &uid) != SQFS_OK ||
+	    sqfs_id_get(fs, inode->base.guid, &gid) != SQFS_OK)
+		return -EIO;
+	memset(st, 0, sizeof(*st));
+	st->st_mode = inode->base.mode;
+	st->st_nlink = inode->nlink;
+	st->st_mtime = st->st_ctime = st->st_atime = inode->base.mtime;
+	if (S_ISREG(st->st_mode)) {
+		st->st_size = (off_t)inode->xtra.reg.file_size;
+		st->st_blocks = st->st_size / 512;
+	} else if (S_ISBLK(st->st_mode) || S_ISCHR(st->st_mode)) {
+		st->st_rdev = makedev(inode->xtra.dev.major, inode->xtra.dev.minor);
+	} else if (S_ISLNK(st->st_mode)) {
+		st->st_size = (off_t)inode->xtra.symlink_size;
+	}
+	st->st_blksize = fs->sb.block_size;
+	st->st_uid = uid;
+	st->st_gid = gid;
+	return 0;
+}
+
+/* READDIRPLUS: each entry with its attributes, so that the lookups that
+ * follow a listing (python stats what it listed; overlayfs looks each name
+ * up in every layer) find the dentry the kernel made from it instead of
+ * asking: `import numpy` sends 357 LOOKUPs instead of 513, a tar and ls -R
+ * of the python layer 387 instead of 4390.  libfuse asks for it
+ * (FUSE_CAP_READDIRPLUS, _AUTO) because the handler exists; in auto mode the
+ * kernel uses it for a listing's first batch and when lookups follow.  An
+ * entry is answered as libsquashfuse's lookup answers it: the same inode
+ * number (its 64-bit numbering keeps no count, so FORGET needs none) and
+ * timeouts without end (a layer never changes while mounted). */
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	sqfs_ll *ll = fuse_req_userdata(req);
+	sqfs_inode dir;
+	if (sqfs_ll_inode(ll, &dir, ino) != SQFS_OK) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!S_ISDIR(dir.base.mode)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	sqfs_dir d;
+	if (sqfs_dir_open(&ll->fs, &dir, &d, off) != SQFS_OK) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	char *buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	sqfs_name namebuf;
+	sqfs_dir_entry entry;
+	sqfs_dentry_init(&entry, namebuf);
+	sqfs_err e = SQFS_OK;
+	size_t used = 0;
+	while (sqfs_dir_next(&ll->fs, &d, &entry, &e)) {
+		sqfs_inode inode;
+		struct fuse_entry_param p;
+		memset(&p, 0, sizeof(p));
+		if (sqfs_inode_get(&ll->fs, &inode, sqfs_dentry_inode(&entry)) != SQFS_OK ||
+		    entry_attr(&ll->fs, &inode, &p.attr) < 0) {
+			e = SQFS_ERR;
+			break;
+		}
+		p.ino = ll->ino_register(ll, &entry);
+		p.attr.st_ino = p.ino;
+		p.attr_timeout = p.entry_timeout = DBL_MAX;
+		size_t n = fuse_add_direntry_plus(req, buf + used, size - used,
+						  sqfs_dentry_name(&entry), &p,
+						  sqfs_dentry_next_offset(&entry));
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	if (e != SQFS_OK)
+		fuse_reply_err(req, EIO);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
 /* Let the kernel cache symlink targets and keep pages across opens: the
  * image never changes while mounted. */
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -173,14 +316,16 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
 	kernel_can_skip_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
+	kernel_can_skip_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
 }
 
 static const struct fuse_lowlevel_ops ops = {
 	.init = op_init,
 	.getattr = sqfs_ll_op_getattr,
-	.opendir = sqfs_ll_op_opendir,
+	.opendir = op_opendir,
 	.releasedir = sqfs_ll_op_releasedir,
-	.readdir = sqfs_ll_op_readdir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
 	.lookup = sqfs_ll_op_lookup,
 	.open = op_open,
 	.create = sqfs_ll_op_create,
