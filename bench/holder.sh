@@ -63,10 +63,15 @@ side by side with a host directory (bubblewrap), ch-run and the floor.
                   layer stores of labrun.conf
   --out DIR       keep hyperfine's CSV files, the holders' samples and the
                   table in DIR (default: a temporary directory, removed)
+  --user NAME     as root, run the jobs as NAME (default labrun-test).  A
+                  user has one layer holder per node, which the fresh runs
+                  stop before each run: measure as a user nothing else runs
+                  containers as (the tests run as labrun-test), or expect
+                  their holders to be stopped and theirs to disturb yours
   -h, --help      print this help and exit
 
 As root the jobs run as the unprivileged user labrun-test
-(scripts/setup-test-env.sh); the srun section needs root (it installs the
+(scripts/setup-test-env.sh) or --user; the srun section needs root (it installs the
 plugin of the build and starts the local cluster if it is not running,
 and puts both back as found).  Environment: LABRUN_BUILD (default build).
 EOF
@@ -82,6 +87,7 @@ runs_set=0
 ONLY=()
 IMAGE=$top/images/out/python.sqfs
 OUT=
+TEST_USER=labrun-test
 posint() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 takes a positive number, not '$2'"; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -96,6 +102,8 @@ while [ $# -gt 0 ]; do
 	--image=*) IMAGE=${1#*=} ;;
 	--out) [ $# -ge 2 ] || die "--out needs DIR"; OUT=$2; shift ;;
 	--out=*) OUT=${1#*=} ;;
+	--user) [ $# -ge 2 ] || die "--user needs NAME"; TEST_USER=$2; shift ;;
+	--user=*) TEST_USER=${1#*=} ;;
 	-h | --help) usage; exit 0 ;;
 	*) die "unknown argument '$1' (--help says what it takes)" ;;
 	esac
@@ -114,7 +122,6 @@ want() { [[ " ${ONLY[*]} " == *" $1 "* ]]; }
 BUILD=${LABRUN_BUILD:-$top/build}
 LABRUN=$BUILD/launcher/labrun
 LI=$BUILD/launcher/labrun-image
-TEST_USER=labrun-test
 PY="python3 -c 'import numpy'"
 for b in "$LABRUN" "$LI"; do
 	[ -x "$b" ] || die "$b not built (scripts/test.sh builds it; LABRUN_BUILD names another build)"
@@ -127,9 +134,10 @@ done
 as_user=()
 run_uid=$(id -u)
 if [ "$(id -u)" -eq 0 ]; then
-	id "$TEST_USER" >/dev/null 2>&1 || die "no user $TEST_USER: scripts/setup-test-env.sh"
+	id "$TEST_USER" >/dev/null 2>&1 || die "no user $TEST_USER (labrun-test: scripts/setup-test-env.sh)"
 	as_user=(setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups --reset-env
-		env PATH=/usr/local/bin:/usr/bin:/bin "HOME=/home/$TEST_USER" "USER=$TEST_USER")
+		env PATH=/usr/local/bin:/usr/bin:/bin "HOME=$(getent passwd "$TEST_USER" | cut -d: -f6)"
+		"USER=$TEST_USER")
 	run_uid=$(id -u "$TEST_USER")
 fi
 u() { "${as_user[@]}" "$@"; }
@@ -226,22 +234,28 @@ for ((i = 0; i < n; i++)); do wait -n || rc=1; done
 exit $rc
 EOF
 # stop-holders LABEL [CONF]: record each holder's memory (pid, VmHWM and
-# VmRSS in KiB) in holders.tsv, then stop them and wait until they are
-# gone: a holder on its way out must not be what the next launch finds.
+# VmRSS in KiB) in holders.tsv, then stop them.  A stopped holder takes no
+# new container, so the next launch starts its own; waiting (at most 2 s)
+# for them to be gone keeps their unmounting out of the next timed run.
+# One that serves containers ends only after them: a job's holder, or
+# (holders are per user) one of a test running as the same user.
 cat >"$work/stop-holders" <<EOF
 #!/bin/bash
 label=\$1 conf=\${2:-$work/labrun.conf}
-for p in \$(pgrep -r $LIVE -u $run_uid -x labrun-holder); do
+pids=\$(pgrep -r $LIVE -u $run_uid -x labrun-holder)
+for p in \$pids; do
 	awk -v p="\$p" -v l="\$label" '/^VmHWM:/ { h = \$2 } /^VmRSS:/ { r = \$2 }
 		END { if (h) print p "\t" l "\t" h "\t" r }' /proc/"\$p"/status 2>/dev/null
 done >>"$out/holders.tsv"
 $work/labrun -c "\$conf" --stop-holders >/dev/null || exit 1
-for _ in \$(seq 100); do
-	pgrep -r $LIVE -u $run_uid -x labrun-holder >/dev/null || exit 0
+for _ in \$(seq 40); do
+	left=0
+	for p in \$pids; do
+		[ "\$(awk '{ print \$3 }' /proc/"\$p"/stat 2>/dev/null || echo Z)" = Z ] || left=1
+	done
+	[ \$left = 1 ] || exit 0
 	sleep 0.05
 done
-echo "stop-holders: a holder is still running 5 s after --stop-holders" >&2
-exit 1
 EOF
 chmod 755 "$work/par" "$work/stop-holders"
 chmod -R a+rX "$work"
@@ -617,6 +631,7 @@ target() { # SECTION MODE REF MAX TEXT
 	echo "target: $5: $(ratio "$a" "$b")x (<= ${4}x): $v"
 	[ "$v" = PASS ] || verdict=FAIL
 }
+targets=$out/targets.txt
 {
 	echo
 	target import "labrun warm" "bwrap dir" 1.15 "import numpy, warm holder vs host directory"
@@ -629,6 +644,8 @@ target() { # SECTION MODE REF MAX TEXT
 	target srun "later container step" "bare srun" 1.1 "later srun --container step vs bare srun"
 	target srun "srun -n8 container numpy" "srun -n8 bwrap dir numpy" 1.15 "srun -n8 numpy vs bare srun on the host directory"
 	echo "targets: $verdict"
-} | tee -a "$out/table.md"
+} >"$targets"
+cat "$targets"
+cat "$targets" >>"$out/table.md"
 [ -z "$OUT" ] || echo "holder.sh: results in $out" >&2
 [ "$verdict" = PASS ]
