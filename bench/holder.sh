@@ -3,10 +3,10 @@
 # from the example python image through labrun, side by side in one
 # hyperfine run with the same tree in a host directory, Charliecloud and
 # the namespace floor.  Modes (rows):
-#   labrun fresh        nothing held: `labrun --stop-holders` (and waiting
-#                       until the holder is gone) before each run, so the
-#                       launch mounts the layers and starts a holder
-#   labrun --no-holder  each labrun mounts its own layers (before holders)
+#   labrun fresh        nothing held: `labrun --stop-holders` before each
+#                       run (not timed), so the launch starts a holder that
+#                       mounts the layers (8 or 32 at once: they share it)
+#   labrun --no-holder  each labrun mounts its own layers (as before holders)
 #   labrun warm         a later launch of the same user: the holder already
 #                       holds the layers (hyperfine's warm-up runs start it)
 #   labrun trusted      the layers in a root-owned trusted store in
@@ -15,7 +15,7 @@
 #                       labrun.conf(5) documents trusted-layer-store and no
 #                       labrun-layerd runs already; else "n/a: why")
 #   bwrap dir           bubblewrap on the same tree unpacked into a host
-#                       directory (labrun-image flatten, then unsquashfs)
+#                       directory (labrun-image flatten, then rdsquashfs)
 #   ch-run dir          Charliecloud on that directory
 #   ch-run sqfs         Charliecloud on the flattened squashfs (its FUSE
 #                       mount, fresh each launch, as in bench/launch.sh)
