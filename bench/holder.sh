@@ -490,6 +490,10 @@ ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>"$d/err" || { cat "$d/err" 
 bare=$(ms srun -N1 -n1 true)
 first=$(ms srun -N1 -n1 --container="$img" true)
 echo "$bare $first" >>"$d/first.txt"
+# The job's layer holder on this node, if the plugin started one.
+for h in "/run/user/$(id -u)/labrun" "/tmp/labrun-$(id -u)"; do
+	ls "$h"/job-"$SLURM_JOB_ID"*.sock 2>/dev/null
+done | grep -q . && echo yes >>"$d/jobholder.txt" || echo no >>"$d/jobholder.txt"
 host=$(srun -N1 -n1 readlink /proc/self/ns/mnt)
 ctr=$(srun -N1 -n1 --container="$img" readlink /proc/self/ns/mnt)
 [[ $ctr == mnt:* && $ctr != "$host" ]] ||
@@ -528,6 +532,7 @@ EOF
 		"srun|later container step|bare srun" "srun|srun -n8 bwrap dir numpy|srun -n8 bwrap dir numpy"
 		"srun|srun -n8 container numpy|srun -n8 bwrap dir numpy")
 	notes+=("srun: the first steps are timed once per job (date, $ROUNDS jobs); the rest are hyperfine medians")
+	notes+=("srun: a job's layer holder (its socket job-JOB*.sock) after the first container step, per job: $(sort "$d/jobholder.txt" | uniq -c | xargs)")
 	echo "holder.sh: srun done" >&2
 }
 # Puts back what was there, unless someone changed the plugin meanwhile
