@@ -1,5 +1,6 @@
 /* layerd.c - the node's layer holder for trusted layers (layerd.h): the
- * service, which runs as root, and its client, which runs as the user.
+ * service, which runs as root.  Its client, which runs as the user, is
+ * layerd_client.c.
  *
  * Why the service is safe to offer to every user of the node:
  *  - What a user sends is a list of digests: 64 lower-case hex digits
@@ -48,21 +49,7 @@
 #include "squash.h"
 #include "trust.h"
 
-#define LAYERD_MAGIC 0x31646c72u /* "rld1" */
-#define WHY_LEN 160
-
-struct layerd_request {
-	uint32_t magic;
-	uint32_t n;
-	char hex[LR_MAX_LAYERS][LR_DIGEST_HEX_LEN + 1]; /* "": not asked */
-};
-
-struct layerd_reply {
-	uint32_t magic;
-	uint32_t n;
-	int32_t code[LR_MAX_LAYERS]; /* 0: a mount follows, in order */
-	char why[LR_MAX_LAYERS][WHY_LEN];
-};
+#include "layerd_wire.h"
 
 static bool is_hex_digest(const char *s)
 {
@@ -330,76 +317,4 @@ int lr_layerd_serve(const char *socket_path, const char *store, unsigned idle, s
 		tlayer_free(D.layers[--D.n_layers]);
 	unlink(socket_path);
 	return 0;
-}
-
-/* ------------------------------------------------------------ the client */
-
-int lr_layerd_hold(const char *socket_path, const struct lr_chain *chain, int *conn, int trees[],
-		   char why[][160], struct lr_error *err)
-{
-	static struct layerd_request req;
-	static struct layerd_reply rep;
-	memset(&req, 0, sizeof(req));
-	req.magic = LAYERD_MAGIC;
-	req.n = (uint32_t)chain->n;
-	size_t asked = 0;
-	for (size_t i = 0; i < chain->n; i++) {
-		trees[i] = -1;
-		if (why)
-			why[i][0] = '\0';
-		char hex[LR_DIGEST_HEX_LEN + 1];
-		if (i == 0 && lr_layer_name_hex(chain->layers[0].name, hex))
-			memcpy(req.hex[0], hex, sizeof(hex));
-		else if (i > 0 && chain->layers[i - 1].meta.has_parent)
-			memcpy(req.hex[i], chain->layers[i - 1].meta.parent_hex, LR_DIGEST_HEX_LEN);
-		asked += req.hex[i][0] != '\0';
-	}
-	*conn = -1;
-	if (!asked)
-		return 0;
-	_cleanup_close_ int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", socket_path);
-	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return lr_error_errno(err, errno, "the node's layer service (%s)", socket_path);
-	/* Root's, or it is not the service. */
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0)
-		return lr_error_set(err, EPERM, "%s is not root's: not used", socket_path);
-	int fds[LR_MAX_LAYERS];
-	int r = lr_holder_send(s, &req, sizeof(req), NULL, 0);
-	struct pollfd p = {.fd = s, .events = POLLIN};
-	if (r == 0 && poll(&p, 1, HOLDER_REPLY_MS) <= 0)
-		r = -ETIMEDOUT;
-	if (r == 0)
-		r = lr_holder_recv(s, &rep, sizeof(rep), fds, LR_MAX_LAYERS);
-	if (r < 0)
-		return lr_error_errno(err, -r, "the node's layer service");
-	size_t got = (size_t)r, k = 0;
-	bool bad = rep.magic != LAYERD_MAGIC || rep.n != chain->n;
-	for (size_t i = 0; i < chain->n && !bad; i++) {
-		if (rep.code[i] == 0) {
-			if (k == got)
-				bad = true;
-			else
-				trees[i] = fds[k++];
-		} else if (why && rep.code[i] != ENOENT) {
-			/* Not in the store is no news; anything else is. */
-			rep.why[i][WHY_LEN - 1] = '\0';
-			snprintf(why[i], 160, "%s", rep.why[i]);
-		}
-	}
-	if (bad || k != got) {
-		for (size_t i = 0; i < got; i++)
-			close(fds[i]);
-		for (size_t i = 0; i < chain->n; i++)
-			trees[i] = -1;
-		return lr_error_set(err, EPROTO, "the node's layer service: a malformed reply");
-	}
-	if (k) {
-		*conn = s;
-		s = -1;
-	}
-	return (int)k;
 }
