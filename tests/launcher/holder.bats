@@ -6,6 +6,13 @@
 
 load helpers
 
+# Each test starts with no holder of the user's: one left by something
+# else (a benchmark, a manual run) would answer instead.
+setup() {
+	"$LABRUN" --stop-holders
+	lr_setup
+}
+
 # The test user's live holders (comm labrun-holder), one pid per line;
 # zombies left out (this machine's init may reap them late).
 holders() {
