@@ -273,7 +273,8 @@ command -v ch-run >/dev/null || have_ch=0
 # Node-level kernel mounts of trusted layers: the store must be root-owned
 # on every directory up to /, so not under /var/tmp (sticky, world-writable).
 trusted_why=
-if ! grep -q 'trusted-layer-store' "$top/doc/man/labrun.conf.5" 2>/dev/null; then
+# (roff escapes the key's hyphens: trusted\-layer\-store)
+if ! grep -Eq 'trusted(\\)?-layer(\\)?-store' "$top/doc/man/labrun.conf.5" 2>/dev/null; then
 	trusted_why="labrun.conf(5) has no trusted-layer-store: node-level kernel mounts are not built yet"
 elif [ "$(id -u)" -ne 0 ]; then
 	trusted_why="setting up a root-owned trusted store needs root"
