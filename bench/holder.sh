@@ -32,8 +32,8 @@
 #             true`; `srun -n8 --container=IMG` numpy against `srun -n8`
 #             bwrap numpy on the host directory
 #   memory    every labrun-holder process (comm): VmHWM and VmRSS from
-#             /proc/PID/status, sampled before each holder is stopped and
-#             at the end
+#             /proc/PID/status, sampled before each holder is stopped, a
+#             job's holder at the end of its job, and those left at the end
 # The whole list of a section runs ROUNDS times (the machine drifts);
 # each figure is the median of its rounds' medians (bench/lib.bash).
 # Prints one Markdown table and the issue's targets.  Exit status 1 when a
@@ -485,7 +485,7 @@ EOF
 	# round's hyperfine run (its warm-up steps make the timed ones later).
 	cat >"$work/inner.sh" <<'EOF'
 set -euo pipefail
-r=$1 runs=$2 work=$3 d=$4 img=$5
+r=$1 runs=$2 work=$3 d=$4 img=$5 holders=$6
 ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>"$d/err" || { cat "$d/err" >&2; return 1; }
 	e=$(date +%s%N); awk -v n=$((e - s)) 'BEGIN { printf "%.2f", n / 1e6 }'; }
 bare=$(ms srun -N1 -n1 true)
@@ -506,6 +506,12 @@ while IFS=$'\t' read -r name cmd; do
 	args+=(-n "$name" "$cmd")
 done <"$work/cmds"
 hyperfine -N --style none --warmup 2 --runs "$runs" --export-csv "$d/round-$r.csv" "${args[@]}" >/dev/null
+# The job's holder's memory, before the job's end takes it: the process
+# listening on the job's socket (ss shows the pids of one's own sockets).
+for p in $(ss -xlpn 2>/dev/null | grep "/job-$SLURM_JOB_ID" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+	awk -v p="$p" '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 }
+		END { if (h) print p "\tsrun-job-holder\t" h "\t" r }' "/proc/$p/status" 2>/dev/null
+done >>"$holders"
 EOF
 	chmod -R a+rX "$work"
 	cluster_state() { echo "$(cat /run/slurmd.pid 2>/dev/null) $(stat -c '%i %Y' "$PLUGIN_CONF" 2>/dev/null)"; }
@@ -513,7 +519,7 @@ EOF
 	before=$(cluster_state)
 	for ((r = 1; r <= ROUNDS; r++)); do
 		(cd "$work" && u salloc -N1 -n8 --overcommit --quiet --job-name="$JOB_NAME" \
-			bash "$work/inner.sh" "$r" "$RUNS" "$work" "$d" "$IMG" </dev/null) ||
+			bash "$work/inner.sh" "$r" "$RUNS" "$work" "$d" "$IMG" "$out/holders.tsv" </dev/null) ||
 			{ WHY[srun]="the allocation's steps failed (above; /var/log/slurm/slurmd.log)"; break; }
 	done
 	if [ -z "${WHY[srun]:-}" ] && [ "$(cluster_state)" != "$before" ]; then
@@ -608,7 +614,7 @@ fi
 	done
 	if [ -s "$out/holders.tsv" ] || [ ${#mem_lines[@]} -gt 0 ]; then
 		echo
-		echo "Holders stopped between runs (KiB; per section: count, VmHWM median and max, VmRSS median):"
+		echo "Holders sampled before each stop, a job's at the job's end (KiB; per section: count, VmHWM median / max, VmRSS median):"
 		[ ! -s "$out/holders.tsv" ] || awk -F'\t' '{ n[$2]++; h[$2] = h[$2] " " $3; r[$2] = r[$2] " " $4 }
 			END { for (s in n) print s, n[s], h[s], "|", r[s] }' "$out/holders.tsv" |
 			while read -r s n rest; do
