@@ -241,10 +241,25 @@ daemon_pid() { pgrep -o -x "$1" 2>/dev/null || true; }
 rss_of() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 fds_of() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 count_cg() { find /sys/fs/cgroup -mindepth 2 -maxdepth 7 -type d -path "$1" 2>/dev/null | wc -l; }
+# The user's layer holders (labrun(1), LAYER HOLDER) outlive the launches
+# on purpose, one per id view: counted apart (soak_holders), and checked to
+# stay at most HOLDERS_MAX whatever the number of launches.
+HOLDERS_MAX=2
+soak_holders() {
+	local p n=0
+	if [ -n "$CG" ]; then
+		while read -r p; do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" != labrun-holder ] || n=$((n + 1))
+		done <"$CG/cgroup.procs"
+		echo "$n"
+	else
+		pgrep -u "$(id -u)" -x labrun-holder | wc -l
+	fi
+}
 soak_procs() {
 	if [ -n "$CG" ]; then
 		# The runner is gone between batches: all there is, is left over.
-		wc -l <"$CG/cgroup.procs"
+		echo $(($(wc -l <"$CG/cgroup.procs") - $(soak_holders)))
 	else
 		pgrep -u "$(id -u)" -f "$work/labrun" 2>/dev/null | wc -l
 	fi
@@ -497,6 +512,7 @@ verdict() {
 	grow "$phase mounts" "${b[4]}" "${l[4]}" 0
 	grow "$phase fuse connections" "${b[5]}" "${l[5]}" 0
 	grow "$phase processes left" 0 "${l[6]}" 0
+	grow "$phase layer holders" 0 "$(soak_holders)" "$HOLDERS_MAX"
 	grow "$phase labrun cgroups" "${b[7]}" "${l[7]}" 0
 	grow "$phase slurm cgroups" "${b[8]}" "${l[8]}" 0
 	grow "$phase slurmstepd left" 0 "${l[9]}" 0

@@ -198,6 +198,9 @@ done
 rmdir "$CG/$MEMBER/moved" 2>/dev/null
 rm "$T/labs/$LAB2.conf"
 
+# The user's layer holder stays in the login cgroup it was started from
+# (labrun(1), LAYER HOLDER): ended first, as a user logging out would.
+as_user "$LABRUN" --stop-holders >/dev/null 2>&1 || true
 # Removing the lab removes its tree.
 rm "$T/labs/$LAB.conf"
 "$LP" -c "$T/labrun.conf" apply --rules "$T/rules" >/dev/null 2>&1

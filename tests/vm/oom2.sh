@@ -84,6 +84,9 @@ fill /fill
 # lower to 0.
 fill /dev/shm/fill '{ echo 0 >/proc/1/oom_score_adj; } 2>/dev/null; echo 0 >/proc/self/oom_score_adj;'
 
+# The user's layer holder stays in the login cgroup it was started from
+# (labrun(1), LAYER HOLDER): ended first, as a user logging out would.
+as_user "$LABRUN" --stop-holders >/dev/null 2>&1 || true
 rm "$T/labs/$LAB.conf"
 "$LP" -c "$T/labrun.conf" apply --rules "$T/rules" >/dev/null 2>&1
 if [ ! -d "$CG/labrun" ]; then
