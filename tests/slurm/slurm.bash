@@ -179,6 +179,8 @@ job_cgroups() {
 }
 user_procs_matching() { pgrep -u "$TEST_USER" -f "$1" || true; }
 user_runs() { [ -n "$(user_procs_matching "$1")" ]; }
+# (a function, so that wait_for looks again each time)
+no_user_labrun() { [ -z "$(user_procs_matching labrun)" ]; }
 job_running() { [ "$(job_state "$1")" = RUNNING ]; }
 nothing_left() {
 	! job_queued "$1" && [ -z "$(job_stepds "$1")" ] && [ -z "$(job_cgroups "$1")" ] &&
