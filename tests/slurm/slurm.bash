@@ -179,8 +179,13 @@ job_cgroups() {
 }
 user_procs_matching() { pgrep -u "$TEST_USER" -f "$1" || true; }
 user_runs() { [ -n "$(user_procs_matching "$1")" ]; }
-# (a function, so that wait_for looks again each time)
-no_user_labrun() { [ -z "$(user_procs_matching labrun)" ]; }
+# No live process of the test user's with labrun in its command line; a
+# function, so that wait_for looks again each time.  Zombies left out: a
+# job's layer holder is reparented to PID 1 when its start exits, and this
+# machine's PID 1 reaps late (pgrep -f matches a zombie by its name).
+no_user_labrun() {
+	[ -z "$(ps -u "$TEST_USER" -o stat=,args= | awk '$1 !~ /^Z/ && /labrun/')" ]
+}
 job_running() { [ "$(job_state "$1")" = RUNNING ]; }
 nothing_left() {
 	! job_queued "$1" && [ -z "$(job_stepds "$1")" ] && [ -z "$(job_cgroups "$1")" ] &&
