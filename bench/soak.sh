@@ -223,10 +223,15 @@ cleanup() {
 		fi
 	fi
 	if [ -n "$CG" ] && [ -d "$CG" ]; then
-		# Anything still in the soak's cgroup is a leftover: end it.
-		while read -r p; do kill -KILL "$p" 2>/dev/null; done <"$CG/cgroup.procs"
-		sleep 0.2
-		rmdir "$CG" 2>/dev/null
+		# Anything still in the soak's cgroup is a leftover (the user's
+		# layer holders among them): end it, and remove the cgroup once
+		# the kernel has let go of the last of them (up to 5 s).
+		for _ in $(seq 50); do
+			while read -r p; do kill -KILL "$p" 2>/dev/null; done <"$CG/cgroup.procs"
+			rmdir "$CG" 2>/dev/null && break
+			sleep 0.1
+		done
+		[ ! -d "$CG" ] || echo "soak.sh: $CG could not be removed" >&2
 	fi
 	rm -rf "$work"
 	exit "$rc"
