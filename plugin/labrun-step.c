@@ -305,16 +305,28 @@ static bool in_holder_mode;
 
 /* --job-holder: the job's holder on this node, unless holders are off.
  * Returns 1 when done. */
-static int job_holder(const struct step_options *o, struct lr_error *err)
+/* The user (NULL with err set when unknown) and labrun.conf at path, with
+ * "~", $HOME and $USER as ex expands them. */
+static struct passwd *load_config(const char *path, struct lr_config *cfg, struct lr_expand *ex,
+				  struct lr_error *err)
 {
 	struct passwd *pw = getpwuid(getuid());
-	if (!pw)
-		return lr_error_set(err, ENOENT, "cannot find your user in the password database");
-	struct lr_expand ex = {.home = pw->pw_dir, .user = pw->pw_name};
+	if (!pw) {
+		lr_error_set(err, ENOENT, "cannot find your user in the password database");
+		return NULL;
+	}
+	*ex = (struct lr_expand){.home = pw->pw_dir, .user = pw->pw_name};
+	lr_config_init(cfg);
+	if (lr_config_load(cfg, path, !strcmp(path, LR_DEFAULT_CONFIG_PATH), ex, err) < 0)
+		return NULL;
+	return pw;
+}
+
+static int job_holder(const struct step_options *o, struct lr_error *err)
+{
 	static struct lr_config cfg;
-	lr_config_init(&cfg);
-	if (lr_config_load(&cfg, o->config, !strcmp(o->config, LR_DEFAULT_CONFIG_PATH), &ex, err) <
-	    0)
+	struct lr_expand ex;
+	if (!load_config(o->config, &cfg, &ex, err))
 		return -1;
 	if (!cfg.holder_idle)
 		return 1;
@@ -332,19 +344,14 @@ static int run(int argc, char **argv, struct lr_error *err)
 	}
 	if (check_image(o.image, o.node_oci, err) < 0)
 		return -1;
-	struct passwd *pw = getpwuid(getuid());
+	static struct lr_config cfg;
+	struct lr_expand ex;
+	struct passwd *pw = load_config(o.config, &cfg, &ex, err);
 	if (!pw)
-		return lr_error_set(err, ENOENT, "cannot find your user in the password database");
+		return -1;
 	struct group *gr = getgrgid(getgid());
 	char gidname[16];
 	snprintf(gidname, sizeof(gidname), "%u", (unsigned)getgid());
-	struct lr_expand ex = {.home = pw->pw_dir, .user = pw->pw_name};
-
-	static struct lr_config cfg;
-	lr_config_init(&cfg);
-	bool default_config = !strcmp(o.config, LR_DEFAULT_CONFIG_PATH);
-	if (lr_config_load(&cfg, o.config, default_config, &ex, err) < 0)
-		return -1;
 	static char *gpus[LR_DEVICES_MAX];
 	size_t n_gpus = 0;
 	if (step_gpus(o.gpus, &cfg, gpus, &n_gpus, err) < 0)

@@ -25,7 +25,6 @@
  *    the caller's, so the container's cgroup can be removed when it ends;
  *    its stdio is /dev/null and it is a session of its own, so it holds
  *    no terminal or pipe of the caller's open.
-
  */
 #include "build-config.h"
 
@@ -85,18 +84,17 @@ static struct holder {
 	size_t n_clients;
 } H;
 
-static double since(const struct timespec *t)
+/* Where a held layer is mounted in the holder's namespace. */
+static void target_of(unsigned slot, char *buf, size_t len)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+	snprintf(buf, len, LR_STAGING "/%u", slot);
 }
 
 static void held_free(struct held *h)
 {
 	if (h->fuse) {
 		char target[32];
-		snprintf(target, sizeof(target), LR_STAGING "/%u", h->slot);
+		target_of(h->slot, target, sizeof(target));
 		lr_mount_detach(target);
 		lr_fuse_free(h->fuse);
 		rmdir(target);
@@ -144,7 +142,7 @@ static int hold_one(int fd, struct held **out, struct lr_error *err)
 	if (!h->fuse) {
 		char target[32];
 		h->slot = H.next_slot++;
-		snprintf(target, sizeof(target), LR_STAGING "/%u", h->slot);
+		target_of(h->slot, target, sizeof(target));
 		if (mkdir(target, 0755) < 0)
 			return lr_error_errno(err, errno, "holder: mkdir %s", target);
 		uid_t uid = H.remap_root ? 0 : geteuid();
@@ -206,7 +204,7 @@ static void serve_hold(struct client *c, int *fds, size_t n)
 	int trees[LR_MAX_LAYERS];
 	for (i = 0; i < n; i++) {
 		char target[32];
-		snprintf(target, sizeof(target), LR_STAGING "/%u", c->layers[i]->slot);
+		target_of(c->layers[i]->slot, target, sizeof(target));
 		trees[i] = lr_mount_clone(target, false, &err);
 		if (trees[i] < 0)
 			break;
@@ -291,7 +289,7 @@ static void accept_client(void)
 		return;
 	/* geteuid() is the id the user has in the holder's namespace; any
 	 * other user is the overflow id there. */
-	if (!lr_holder_peer_is_us(s) || H.n_clients == LR_HOLDER_MAX_CLIENTS) {
+	if (!lr_holder_peer_is(s, geteuid()) || H.n_clients == LR_HOLDER_MAX_CLIENTS) {
 		close(s);
 		return;
 	}
@@ -313,7 +311,7 @@ static int evict(void)
 			i++; /* held until the job ends */
 			continue;
 		}
-		double left = (double)H.idle - since(&h->unused_since);
+		double left = (double)H.idle - lr_holder_since(&h->unused_since);
 		if (left <= 0 || H.listen_fd < 0) {
 			held_free(h);
 			H.held[i] = H.held[--H.n_held];
@@ -510,7 +508,6 @@ int lr_holder_spawn(int dir, const struct lr_chain *chain, uint32_t job, bool re
 	return 0;
 }
 
-/* Wait for one reply, at most HOLDER_REPLY_MS. */
 /* The sockets of ended jobs' holders: Slurm killed them, so nothing
  * unlinked their names.  Removed by the next job's start, under the
  * directory's lock (no holder is being started meanwhile), when nothing

@@ -21,16 +21,10 @@
 #include "layerd.h"
 #include "log.h"
 
+/* The holder's reply (lr_holder_await()), with its magic checked. */
 static int await(int s, struct reply *rep, int *fds, size_t max)
 {
-	struct pollfd p = {.fd = s, .events = POLLIN};
-	int r;
-	do
-		r = poll(&p, 1, HOLDER_REPLY_MS);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return -ETIMEDOUT;
-	int n = lr_holder_recv(s, rep, sizeof(*rep), fds, max);
+	int n = lr_holder_await(s, rep, sizeof(*rep), fds, max);
 	if (n >= 0 && rep->magic != HOLDER_MAGIC) {
 		for (int i = 0; i < n; i++)
 			close(fds[i]);
@@ -56,10 +50,6 @@ static bool is_overflow_uid(void)
 int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, unsigned idle,
 		   int *conn, int trees[], struct lr_error *err)
 {
-	if (is_overflow_uid())
-		return lr_error_set(err, EPERM,
-				    "no layer holder for uid %u, the kernel's overflow uid",
-				    (unsigned)geteuid());
 	/* Only the layers nobody serves yet (trees[i] < 0): asked for, in
 	 * order, as want[0..n). */
 	int fds[LR_MAX_LAYERS], got[LR_MAX_LAYERS];
@@ -86,7 +76,13 @@ int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, 
 		} else if (s == -ENOENT || s == -ECONNREFUSED) {
 			flock(dir, LOCK_EX);
 			s = lr_holder_connect(dir, job, remap_root);
-			if (s == -ENOENT || s == -ECONNREFUSED) {
+			if ((s == -ENOENT || s == -ECONNREFUSED) && is_overflow_uid()) {
+				s = lr_error_set(
+					err, EPERM,
+					"no layer holder for uid %u, the kernel's overflow "
+					"uid",
+					(unsigned)geteuid());
+			} else if (s == -ENOENT || s == -ECONNREFUSED) {
 				int r = lr_holder_spawn(dir, chain, 0, remap_root, idle, err);
 				s = r < 0 ? r : lr_holder_connect(dir, job, remap_root);
 			}
@@ -168,7 +164,7 @@ int lr_holder_stop(unsigned *busy, struct lr_error *err)
 void lr_holder_layers(const struct lr_chain *chain, const struct lr_config *cfg, uint32_t job,
 		      bool remap_root, bool use_holder, int trees[], int *node_conn, int *conn)
 {
-	static char why[LR_MAX_LAYERS][160];
+	static char why[LR_MAX_LAYERS][LR_LAYERD_WHY_LEN];
 	struct lr_error err = {0};
 	*node_conn = *conn = -1;
 	for (size_t i = 0; i < chain->n; i++)

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -85,11 +86,11 @@ void lr_holder_sock_addr(struct sockaddr_un *a, int dir, uint32_t job, bool rema
 	snprintf(a->sun_path, sizeof(a->sun_path), "/proc/self/fd/%d/%s", dir, name);
 }
 
-bool lr_holder_peer_is_us(int s)
+bool lr_holder_peer_is(int s, uid_t uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	return getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == geteuid();
+	return getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == uid;
 }
 
 int lr_holder_connect(int dir, uint32_t job, bool remap_root)
@@ -104,7 +105,7 @@ int lr_holder_connect(int dir, uint32_t job, bool remap_root)
 		close(s);
 		return -e;
 	}
-	if (!lr_holder_peer_is_us(s)) {
+	if (!lr_holder_peer_is(s, geteuid())) {
 		close(s);
 		return -EPERM;
 	}
@@ -190,4 +191,23 @@ bool lr_holder_same_file(const struct stat *a, const struct stat *b)
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
 	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+int lr_holder_await(int s, void *buf, size_t len, int *fds, size_t max)
+{
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	int r;
+	do
+		r = poll(&p, 1, HOLDER_REPLY_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ETIMEDOUT;
+	return lr_holder_recv(s, buf, len, fds, max);
+}
+
+double lr_holder_since(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
 #include <sys/un.h>
 
 #include "error.h"
@@ -58,9 +60,10 @@ void lr_holder_sock_addr(struct sockaddr_un *a, int dir, uint32_t job, bool rema
  * the same name is another layer. */
 bool lr_holder_same_file(const struct stat *a, const struct stat *b);
 
-/* Is the process at the other end of s the caller's own user (as the
- * caller's user namespace numbers it)? */
-bool lr_holder_peer_is_us(int s);
+/* Is the process at the other end of s of user uid (as the caller's user
+ * namespace numbers it)?  The caller's own (a holder and its launches), or
+ * root (the node's layer service). */
+bool lr_holder_peer_is(int s, uid_t uid);
 
 /* Connect to a holder; -errno (ENOENT, ECONNREFUSED: none running; EPERM:
  * another user's at the other end). */
@@ -73,6 +76,14 @@ int lr_holder_send(int s, const void *buf, size_t len, const int *fds, size_t n)
  * fd received is closed on any error).  Returns how many fds, -EPIPE at the
  * end of the connection, -EPROTO for anything malformed. */
 int lr_holder_recv(int s, void *buf, size_t len, int *fds, size_t max);
+
+/* lr_holder_recv() of the one reply to a request, waited for at most
+ * HOLDER_REPLY_MS (-ETIMEDOUT): a stopped or wedged server must not hang a
+ * launch. */
+int lr_holder_await(int s, void *buf, size_t len, int *fds, size_t max);
+
+/* Seconds since t (CLOCK_MONOTONIC): how long a held layer has been unused. */
+double lr_holder_since(const struct timespec *t);
 
 /* Start a holder listening at the socket's name (whatever was there is a
  * dead holder's: the caller holds the directory's lock and could not

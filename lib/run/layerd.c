@@ -229,13 +229,9 @@ static void serve_client(size_t i)
 static int evict(void)
 {
 	double next = -1;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (size_t i = 0; i < D.n_layers;) {
 		struct tlayer *l = D.layers[i];
-		double left =
-			(double)D.idle - ((double)(now.tv_sec - l->unused_since.tv_sec) +
-					  (double)(now.tv_nsec - l->unused_since.tv_nsec) / 1e9);
+		double left = (double)D.idle - lr_holder_since(&l->unused_since);
 		if (!l->refs && left <= 0) {
 			lr_debug(1, "trusted layer sha256-%s.sqfs unused for %us: unmounted",
 				 l->hex, D.idle);

@@ -26,6 +26,8 @@
 #define LR_LAYERD_MAX_CLIENTS 1024
 /* Layers kept mounted at once. */
 #define LR_LAYERD_MAX_LAYERS 512
+/* Why the service did not serve a layer, one line for -v. */
+#define LR_LAYERD_WHY_LEN 160
 
 /* The service: listen on socket_path, serve until SIGTERM or SIGINT, then
  * unmount everything and return 0.  store: the trusted store; idle: seconds
@@ -42,6 +44,6 @@ int lr_layerd_serve(const char *socket_path, const char *store, unsigned idle,
  * held while it is open.  Returns how many layers it serves (0: none, *conn -1), or -errno when the
  * service cannot be asked (err says why). */
 int lr_layerd_hold(const char *socket_path, const struct lr_chain *chain, int *conn, int trees[],
-		   char why[][160], struct lr_error *err);
+		   char why[][LR_LAYERD_WHY_LEN], struct lr_error *err);
 
 #endif

@@ -10,7 +10,6 @@
 #include "build-config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,7 +22,7 @@
 #include "layerd_wire.h"
 
 int lr_layerd_hold(const char *socket_path, const struct lr_chain *chain, int *conn, int trees[],
-		   char why[][160], struct lr_error *err)
+		   char why[][LR_LAYERD_WHY_LEN], struct lr_error *err)
 {
 	static struct layerd_request req;
 	static struct layerd_reply rep;
@@ -51,17 +50,12 @@ int lr_layerd_hold(const char *socket_path, const struct lr_chain *chain, int *c
 	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
 		return lr_error_errno(err, errno, "the node's layer service (%s)", socket_path);
 	/* Root's, or it is not the service. */
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0)
+	if (!lr_holder_peer_is(s, 0))
 		return lr_error_set(err, EPERM, "%s is not root's: not used", socket_path);
 	int fds[LR_MAX_LAYERS];
 	int r = lr_holder_send(s, &req, sizeof(req), NULL, 0);
-	struct pollfd p = {.fd = s, .events = POLLIN};
-	if (r == 0 && poll(&p, 1, HOLDER_REPLY_MS) <= 0)
-		r = -ETIMEDOUT;
 	if (r == 0)
-		r = lr_holder_recv(s, &rep, sizeof(rep), fds, LR_MAX_LAYERS);
+		r = lr_holder_await(s, &rep, sizeof(rep), fds, LR_MAX_LAYERS);
 	if (r < 0)
 		return lr_error_errno(err, -r, "the node's layer service");
 	size_t got = (size_t)r, k = 0;
@@ -75,7 +69,7 @@ int lr_layerd_hold(const char *socket_path, const struct lr_chain *chain, int *c
 		} else if (why && rep.code[i] != ENOENT) {
 			/* Not in the store is no news; anything else is. */
 			rep.why[i][WHY_LEN - 1] = '\0';
-			snprintf(why[i], 160, "%s", rep.why[i]);
+			snprintf(why[i], WHY_LEN, "%s", rep.why[i]);
 		}
 	}
 	if (bad || k != got) {

@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "digest.h"
+#include "layerd.h"
 #include "layers.h"
 
 #define LAYERD_MAGIC 0x31646c72u /* "rld1" */
-#define WHY_LEN 160
+#define WHY_LEN LR_LAYERD_WHY_LEN
 
 struct layerd_request {
 	uint32_t magic;
