@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 	struct lr_chain *chain = calloc(1, sizeof(*chain));
 	if (!chain)
 		return die("out of memory");
-	if (lr_chain_resolve(chain, o.image, cfg.stores, cfg.n_stores, &err) < 0)
+	if (lr_chain_resolve_light(chain, o.image, cfg.stores, cfg.n_stores, &err) < 0)
 		return die(err.msg);
 	/* Before anything is mounted: a layer root the container cannot enter
 	 * fails later as a bare "mount proc: Permission denied". */
@@ -238,6 +238,10 @@ int main(int argc, char **argv)
 	static int held_trees[LR_MAX_LAYERS];
 	int node_held = -1, held = -1;
 	lr_holder_layers(chain, &cfg, 0, o.remap_root, !o.no_holder, held_trees, &node_held, &held);
+	/* The layers this labrun serves itself, checked whole first: a
+	 * holder checked its own. */
+	if (lr_chain_check(chain, held_trees, &err) < 0)
+		return die(err.msg);
 
 	struct lr_strv job_argv, job_env;
 	if (lr_job_argv(&chain->config, o.argv, o.argc, &job_argv, &err) < 0)

@@ -384,7 +384,7 @@ static int run(int argc, char **argv, struct lr_error *err)
 		o.writable = writable;
 	}
 	static struct lr_chain chain;
-	if (lr_chain_resolve(&chain, o.image, cfg.stores, cfg.n_stores, err) < 0)
+	if (lr_chain_resolve_light(&chain, o.image, cfg.stores, cfg.n_stores, err) < 0)
 		return -1;
 	/* Before anything is mounted, as labrun does: a layer root the
 	 * container cannot enter fails later as "mount proc: Permission
@@ -399,6 +399,9 @@ static int run(int argc, char **argv, struct lr_error *err)
 	int node_held = -1, held = -1;
 	lr_holder_layers(&chain, &cfg, o.job, o.remap_root, o.job != 0, held_trees, &node_held,
 			 &held);
+	/* The layers this step serves itself, checked whole first. */
+	if (lr_chain_check(&chain, held_trees, err) < 0)
+		return -1;
 	/* slurmstepd made the job's cwd ours before user_init. */
 	char cwd[PATH_MAX];
 	char *workdir = NULL;

@@ -40,12 +40,17 @@ static void set_name(struct lr_layer *l)
 	snprintf(l->name, sizeof(l->name), "%s", slash ? slash + 1 : l->path);
 }
 
-int lr_layer_load(struct lr_layer *l, struct lr_error *err)
+/* What a launch reads of each layer before its container runs: layer.json
+ * and the image config in /.labrun, passwd and group in /etc. */
+static const char *const launch_scope[] = {".labrun", "etc", NULL};
+
+static int layer_load(struct lr_layer *l, bool light, struct lr_error *err)
 {
 	int r = lr_squash_check(l->fd, err);
 	if (r < 0)
 		return r;
-	r = lr_squash_open(l->fd, &l->sq, err);
+	r = light ? lr_squash_open_scoped(l->fd, launch_scope, &l->sq, err)
+		  : lr_squash_open(l->fd, &l->sq, err);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *json = NULL;
@@ -59,6 +64,11 @@ int lr_layer_load(struct lr_layer *l, struct lr_error *err)
 	if (r < 0)
 		return lr_error_prefix(err, "%s", LAYER_JSON_PATH);
 	return 0;
+}
+
+int lr_layer_load(struct lr_layer *l, struct lr_error *err)
+{
+	return layer_load(l, false, err);
 }
 
 /* O_NONBLOCK: opening a FIFO for reading waits for a writer, forever when
@@ -140,8 +150,8 @@ int lr_layer_find(const char *hex, char *const *stores, size_t n_stores, const c
 			    looked);
 }
 
-int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *stores,
-		     size_t n_stores, struct lr_error *err)
+static int resolve(struct lr_chain *chain, const char *image, char *const *stores, size_t n_stores,
+		   bool light, struct lr_error *err)
 {
 	memset(chain, 0, sizeof(*chain));
 	for (size_t i = 0; i < LR_MAX_LAYERS; i++)
@@ -170,7 +180,7 @@ int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *sto
 
 	for (;;) {
 		l = &chain->layers[chain->n - 1];
-		r = lr_layer_load(l, err);
+		r = layer_load(l, light, err);
 		if (r < 0) {
 			if (chain->n == 1)
 				lr_error_prefix(err, "image %s", image);
@@ -233,6 +243,34 @@ int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *sto
 fail:
 	lr_chain_free(chain);
 	return r;
+}
+
+int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *stores,
+		     size_t n_stores, struct lr_error *err)
+{
+	return resolve(chain, image, stores, n_stores, false, err);
+}
+
+int lr_chain_resolve_light(struct lr_chain *chain, const char *image, char *const *stores,
+			   size_t n_stores, struct lr_error *err)
+{
+	return resolve(chain, image, stores, n_stores, true, err);
+}
+
+/* The message the same refusal gets from lr_chain_resolve(). */
+int lr_chain_check(struct lr_chain *chain, const int *held, struct lr_error *err)
+{
+	for (size_t i = 0; i < chain->n; i++) {
+		if (held && held[i] >= 0)
+			continue;
+		int r = lr_squash_check_all(chain->layers[i].sq, err);
+		if (r < 0)
+			return i == 0 ? lr_error_prefix(err, "image %s", chain->layers[0].path)
+				      : lr_error_prefix(err, "layer %s (parent of %s)",
+							chain->layers[i].path,
+							chain->layers[i - 1].name);
+	}
+	return 0;
 }
 
 int lr_chain_check_roots(const struct lr_chain *chain, uint32_t uid, uint32_t gid,

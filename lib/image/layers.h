@@ -62,6 +62,18 @@ int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *sto
 		     size_t n_stores, struct lr_error *err);
 void lr_chain_free(struct lr_chain *chain);
 
+/* lr_chain_resolve() for a launch: each layer opened with
+ * lr_squash_open_scoped(), so only what the launch reads before its
+ * container runs is checked (layer.json, the image config, /etc).  The
+ * layers a holder does not serve must pass lr_chain_check() before they
+ * are served; the holders check theirs when they first hold them. */
+int lr_chain_resolve_light(struct lr_chain *chain, const char *image, char *const *stores,
+			   size_t n_stores, struct lr_error *err);
+
+/* The rest of lr_chain_resolve()'s checks for every layer whose held[i] is
+ * negative (all of them when held is NULL), with its messages. */
+int lr_chain_check(struct lr_chain *chain, const int *held, struct lr_error *err);
+
 /* Can the container enter every layer's root directory?  uid and gid are
  * the container's as the layers number owners (0 with --remap-root, else
  * the user's own).  overlayfs looks every name up in each layer's root

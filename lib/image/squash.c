@@ -314,7 +314,9 @@ static uint64_t directory_end(const struct squashfs_super_block *sb)
 	return end;
 }
 
-int lr_squash_open(int fd, struct lr_squash **out, struct lr_error *err)
+/* The superblock and every table checked, libsquashfuse's handle made;
+ * no inode or listing read yet. */
+static int open_tables(int fd, struct lr_squash **out, struct lr_error *err)
 {
 	int r = lr_squash_check(fd, err);
 	if (r < 0)
@@ -337,6 +339,16 @@ int lr_squash_open(int fd, struct lr_squash **out, struct lr_error *err)
 		free(sq);
 		return r;
 	}
+	*out = sq;
+	return 0;
+}
+
+int lr_squash_open(int fd, struct lr_squash **out, struct lr_error *err)
+{
+	struct lr_squash *sq;
+	int r = open_tables(fd, &sq, err);
+	if (r < 0)
+		return r;
 	/* Every inode and directory, before anything may use them. */
 	r = squash_tree_walk(sq, NULL, NULL, err);
 	if (r < 0) {
@@ -345,6 +357,36 @@ int lr_squash_open(int fd, struct lr_squash **out, struct lr_error *err)
 	}
 	*out = sq;
 	return 0;
+}
+
+int lr_squash_open_scoped(int fd, const char *const *scope, struct lr_squash **out,
+			  struct lr_error *err)
+{
+	struct lr_squash *sq;
+	int r = open_tables(fd, &sq, err);
+	if (r < 0)
+		return r;
+	r = squash_tree_check_scope(sq, scope, err);
+	if (r < 0) {
+		/* Refused: with lr_squash_open()'s message, which names the
+		 * first fault in its order, not the scope's.  The whole walk
+		 * checks what the scoped one did and more, so it fails too. */
+		struct lr_error whole = {0};
+		int w = squash_tree_walk(sq, NULL, NULL, &whole);
+		if (w < 0) {
+			*err = whole;
+			r = w;
+		}
+		lr_squash_free(sq);
+		return r;
+	}
+	*out = sq;
+	return 0;
+}
+
+int lr_squash_check_all(struct lr_squash *sq, struct lr_error *err)
+{
+	return sq->checked ? 0 : squash_tree_walk(sq, NULL, NULL, err);
 }
 
 void lr_squash_free(struct lr_squash *sq)
@@ -397,5 +439,5 @@ uint64_t lr_squash_cache_bound(const struct lr_squash *sq)
 
 void *lr_squash_ll(struct lr_squash *sq)
 {
-	return &sq->ll;
+	return sq->checked ? &sq->ll : NULL;
 }

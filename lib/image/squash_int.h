@@ -50,6 +50,11 @@ struct lr_squash {
 	 * cache (squash_read.c); allocated when first used. */
 	char *in;
 	uint64_t dir_end; /* the directory table ends before this */
+	/* Has every inode and listing been checked (squash_tree_walk())?
+	 * Until then only scope's directories were (lr_squash_open_scoped()),
+	 * and only lookups inside them may reach libsquashfuse. */
+	bool checked;
+	const char *const *scope;
 };
 
 /* Extended attributes of one inode at most, and a value's bytes at most
@@ -80,6 +85,15 @@ typedef int (*squash_walk_fn)(struct lr_squash *sq, void *ctx, const char *path,
  * inode and directory listing bounds-checked before libsquashfuse reads
  * it (squash_tree.c).  fn's non-zero return stops the walk. */
 int squash_tree_walk(struct lr_squash *sq, squash_walk_fn fn, void *ctx, struct lr_error *err);
+
+/* The same checks on the root's listing and on the listings of the
+ * top-level directories named in scope (NULL-terminated), and nothing
+ * below them: every entry of those listings, and its inode, is checked. */
+int squash_tree_check_scope(struct lr_squash *sq, const char *const *scope, struct lr_error *err);
+
+/* May a lookup of path reach libsquashfuse yet?  Only through checked
+ * listings: all of them, or the root's and scope's. */
+bool squash_path_checked(const struct lr_squash *sq, const char *path);
 
 /* Is the directory inode an overlay.opaque = "y" one (squash_xattr.c)? */
 bool squash_is_opaque(sqfs *fs, sqfs_inode *inode);

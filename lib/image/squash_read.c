@@ -4,7 +4,8 @@
  *
  * Runs as the user, in the user's own process; every block's size is
  * checked before it is copied from (read_range() below), the rest of the
- * layer was checked by lr_squash_open(). *
+ * layer was checked by lr_squash_open() or, for the lookups a scoped open
+ * allows, lr_squash_open_scoped(). *
  * Not including build-config.h: libsquashfuse's public headers include
  * their own generated config.h, which defines PACKAGE_* too.
  */
@@ -97,10 +98,13 @@ static sqfs_err read_range(sqfs *fs, sqfs_inode *inode, sqfs_off_t start, sqfs_o
 
 /* path's inode; 0 when there is none, also when a parent on the way is
  * not a directory (a whiteout or a file of this layer hiding the rest). */
-static int lookup(sqfs *fs, const char *path, sqfs_inode *inode, struct lr_error *err)
+static int lookup(struct lr_squash *sq, const char *path, sqfs_inode *inode, struct lr_error *err)
 {
-	int r = squash_translate(sqfs_inode_get(fs, inode, sqfs_inode_root(fs)), err,
-				 "root directory");
+	sqfs *fs = &sq->ll.fs;
+	int r;
+	if (!squash_path_checked(sq, path) && (r = lr_squash_check_all(sq, err)) < 0)
+		return r;
+	r = squash_translate(sqfs_inode_get(fs, inode, sqfs_inode_root(fs)), err, "root directory");
 	if (r < 0)
 		return r;
 	char name[SQUASHFS_NAME_LEN + 1];
@@ -129,7 +133,7 @@ int lr_squash_kind(struct lr_squash *sq, const char *path, struct lr_error *err)
 {
 	sqfs *fs = &sq->ll.fs;
 	sqfs_inode inode;
-	int r = lookup(fs, path, &inode, err);
+	int r = lookup(sq, path, &inode, err);
 	if (r <= 0)
 		return r < 0 ? r : LR_SQUASH_ABSENT;
 	mode_t m = inode.base.mode;
@@ -147,7 +151,7 @@ int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char
 {
 	sqfs *fs = &sq->ll.fs;
 	sqfs_inode inode;
-	int r = lookup(fs, path, &inode, err);
+	int r = lookup(sq, path, &inode, err);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
 	if (!S_ISREG(inode.base.mode))
@@ -307,11 +311,14 @@ static int verify_one(struct lr_squash *sq, void *ctx, const char *path, sqfs_in
 
 int lr_squash_verify(struct lr_squash *sq, uint64_t *entries, uint64_t *bytes, struct lr_error *err)
 {
+	int r = lr_squash_check_all(sq, err);
+	if (r < 0)
+		return r;
 	struct verify v = {
 		.entries = entries, .bytes = bytes, .buf = malloc(sq->ll.fs.sb.block_size)};
 	if (!v.buf)
 		return lr_error_errno(err, ENOMEM, "walk");
-	int r = squash_tree_walk(sq, verify_one, &v, err);
+	r = squash_tree_walk(sq, verify_one, &v, err);
 	free(v.buf);
 	free(v.files.v);
 	return r < 0 ? r : 0;
@@ -320,6 +327,8 @@ int lr_squash_verify(struct lr_squash *sq, uint64_t *entries, uint64_t *bytes, s
 int lr_squash_read(struct lr_squash *sq, uint64_t ino, uint64_t off, size_t size, char *buf,
 		   const char **direct, size_t *got)
 {
+	if (!sq->checked)
+		return -EIO; /* lr_squash_check_all() first: squash.h */
 	sqfs_inode ibuf, *inode = &ibuf;
 	if (sqfs_ll_inode(&sq->ll, inode, (fuse_ino_t)ino) != SQFS_OK)
 		return -ENOENT;
@@ -364,6 +373,8 @@ int lr_squash_read(struct lr_squash *sq, uint64_t ino, uint64_t off, size_t size
 
 long lr_squash_pread(struct lr_squash *sq, uint64_t id, uint64_t off, void *buf, size_t len)
 {
+	if (!sq->checked)
+		return -EIO;
 	sqfs *fs = &sq->ll.fs;
 	sqfs_inode inode;
 	if (sqfs_inode_get(fs, &inode, (sqfs_inode_id)id) != SQFS_OK)

@@ -341,8 +341,9 @@ struct tree_walk {
 	squash_walk_fn fn;
 	void *ctx;
 	struct lr_error *err;
-	struct refset dirs;	/* directory inodes walked */
-	struct refset files[2]; /* regular files checked: references, numbers */
+	struct refset dirs;	  /* directory inodes walked */
+	struct refset files[2];	  /* regular files checked: references, numbers */
+	const char *const *scope; /* NULL: every directory; else these top-level ones */
 	uint64_t entries;
 	char path[PATH_MAX]; /* relative to the root, no leading "/" */
 };
@@ -382,6 +383,14 @@ static void show_name(char *out, size_t size, const char *name, size_t len)
 }
 
 static int walk_dir(struct tree_walk *t, const sqfs_inode *dir, size_t len, unsigned depth);
+
+static bool in_scope(const char *const *scope, const char *name)
+{
+	for (; *scope; scope++)
+		if (!strcmp(*scope, name))
+			return true;
+	return false;
+}
 
 /* The long directory's index (lookups jump with it): each entry must name
  * a header of the listing exactly where it is, and a name that fits. */
@@ -564,7 +573,8 @@ static int walk_dir(struct tree_walk *t, const sqfs_inode *dir, size_t len, unsi
 							    t->path);
 				break;
 			}
-			if ((r = walk_dir(t, &inode, at + nlen, depth + 1)) != 0)
+			if ((!t->scope || (depth == 1 && in_scope(t->scope, name))) &&
+			    (r = walk_dir(t, &inode, at + nlen, depth + 1)) != 0)
 				break;
 		}
 		t->path[len] = '\0';
@@ -575,12 +585,13 @@ static int walk_dir(struct tree_walk *t, const sqfs_inode *dir, size_t len, unsi
 	return r;
 }
 
-int squash_tree_walk(struct lr_squash *sq, squash_walk_fn fn, void *ctx, struct lr_error *err)
+static int tree_walk(struct lr_squash *sq, const char *const *scope, squash_walk_fn fn, void *ctx,
+		     struct lr_error *err)
 {
 	struct tree_walk *t = calloc(1, sizeof(*t));
 	if (!t)
 		return lr_error_errno(err, ENOMEM, "walk");
-	*t = (struct tree_walk){.sq = sq, .fn = fn, .ctx = ctx, .err = err};
+	*t = (struct tree_walk){.sq = sq, .fn = fn, .ctx = ctx, .err = err, .scope = scope};
 	sqfs *fs = &sq->ll.fs;
 	sqfs_inode root;
 	const char *why;
@@ -599,6 +610,44 @@ int squash_tree_walk(struct lr_squash *sq, squash_walk_fn fn, void *ctx, struct 
 	free(t->files[1].v);
 	free(t);
 	return r;
+}
+
+int squash_tree_walk(struct lr_squash *sq, squash_walk_fn fn, void *ctx, struct lr_error *err)
+{
+	int r = tree_walk(sq, NULL, fn, ctx, err);
+	if (r == 0)
+		sq->checked = true; /* every entry was reached: fn did not stop it */
+	return r;
+}
+
+int squash_tree_check_scope(struct lr_squash *sq, const char *const *scope, struct lr_error *err)
+{
+	sq->scope = scope;
+	return tree_walk(sq, scope, NULL, NULL, err);
+}
+
+bool squash_path_checked(const struct lr_squash *sq, const char *path)
+{
+	if (sq->checked)
+		return true;
+	if (!sq->scope)
+		return false;
+	/* "/NAME" or "/DIR/NAME" with DIR in scope: the listings its
+	 * lookup reads are the root's and DIR's. */
+	while (*path == '/')
+		path++;
+	size_t first = strcspn(path, "/");
+	const char *rest = path + first;
+	while (*rest == '/')
+		rest++;
+	if (!*rest)
+		return true;
+	if (rest[strcspn(rest, "/")] != '\0')
+		return false;
+	for (const char *const *s = sq->scope; *s; s++)
+		if (strlen(*s) == first && !strncmp(*s, path, first))
+			return true;
+	return false;
 }
 
 struct walk_user {
@@ -658,6 +707,9 @@ int lr_squash_walk(struct lr_squash *sq,
 		   int (*fn)(void *ctx, const struct lr_squash_entry *e, struct lr_error *err),
 		   void *ctx, struct lr_error *err)
 {
+	int r = lr_squash_check_all(sq, err);
+	if (r < 0)
+		return r;
 	struct walk_user u = {fn, ctx};
 	return squash_tree_walk(sq, walk_one, &u, err);
 }

@@ -121,6 +121,8 @@ bool squash_is_opaque(sqfs *fs, sqfs_inode *inode)
 long lr_squash_getxattr(struct lr_squash *sq, uint64_t ino, const char *name, char *buf,
 			size_t size)
 {
+	if (!sq->checked)
+		return -EIO; /* lr_squash_check_all() first: squash.h */
 	sqfs_inode inode;
 	if (sqfs_ll_inode(&sq->ll, &inode, (fuse_ino_t)ino) != SQFS_OK)
 		return -ENOENT;
@@ -154,6 +156,8 @@ static int add_name(void *ctx, const char *name, const char *value, size_t len)
 
 long lr_squash_listxattr(struct lr_squash *sq, uint64_t ino, char *buf, size_t size)
 {
+	if (!sq->checked)
+		return -EIO; /* lr_squash_check_all() first: squash.h */
 	sqfs_inode inode;
 	if (sqfs_ll_inode(&sq->ll, &inode, (fuse_ino_t)ino) != SQFS_OK)
 		return -ENOENT;

@@ -348,6 +348,10 @@ int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid
 		  const char *name, struct lr_fuse **out, struct lr_error *err)
 {
 	fuse_set_log_func(quiet_log);
+	/* Served: every inode and listing checked first (squash.h). */
+	int r = lr_squash_check_all(sq, err);
+	if (r < 0)
+		return r;
 	struct lr_fuse *f = calloc(1, sizeof(*f));
 	if (!f)
 		return lr_error_errno(err, ENOMEM, "serve %s", name);
@@ -365,7 +369,7 @@ int lr_fuse_mount(struct lr_squash *sq, const char *target, uid_t uid, gid_t gid
 					    "cannot open /dev/fuse: missing (modprobe fuse)");
 		return lr_error_errno(err, e, "cannot open /dev/fuse");
 	}
-	int r = lr_mount_fuse(target, fd, uid, gid, held, name, err);
+	r = lr_mount_fuse(target, fd, uid, gid, held, name, err);
 	if (r < 0) {
 		close(fd);
 		free(f);

@@ -217,6 +217,75 @@ static void every_hostile_kind_is_refused_at_open_naming_the_cause(void **state)
 	}
 }
 
+/* A launch opens its layers scoped (issue 13): every hostile kind is
+ * still refused with the same message, at open when the fault lies in
+ * the root's, /.labrun's or /etc's listings, else by lr_squash_check_all()
+ * or the first lookup outside them; until then nothing is served from the
+ * layer (no FUSE handle, no read by inode). */
+static void a_scoped_open_refuses_the_same_images_before_anything_is_served(void **state)
+{
+	(void)state;
+	static const char *const scope[] = {".labrun", "etc", NULL};
+	size_t deferred = 0;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct lr_error err = {0};
+		struct lr_squash *sq = NULL;
+		int fd = lr_layer_open(image(refused[i].kind), &err);
+		assert_true(fd >= 0);
+		if (lr_squash_open_scoped(fd, scope, &sq, &err) == 0) {
+			deferred++;
+			assert_null(lr_squash_ll(sq));
+			char buf[64];
+			const char *direct;
+			size_t got;
+			assert_int_equal(lr_squash_read(sq, 1, 0, sizeof(buf), buf, &direct, &got),
+					 -EIO);
+			assert_int_equal(lr_squash_pread(sq, 1, 0, buf, sizeof(buf)), -EIO);
+			assert_int_equal(lr_squash_getxattr(sq, 1, "user.x", buf, sizeof(buf)),
+					 -EIO);
+			/* A lookup outside the scope checks the whole layer. */
+			struct lr_error lerr = {0};
+			if (lr_squash_kind(sq, "/bin/sh", &lerr) >= 0 &&
+			    lr_squash_kind(sq, "/a/b/c", &lerr) >= 0)
+				fail_msg("%s: lookups outside the scope passed", refused[i].kind);
+			assert_true(lr_squash_check_all(sq, &err) < 0);
+			assert_string_equal(err.msg, lerr.msg);
+			lr_squash_free(sq);
+		}
+		close(fd);
+		if (!strstr(err.msg, refused[i].says))
+			fail_msg("%s: message \"%s\" does not say \"%s\"", refused[i].kind, err.msg,
+				 refused[i].says);
+	}
+	/* The kinds' faults mostly lie outside /etc and /.labrun: deferred. */
+	assert_true(deferred > 0);
+}
+
+/* The sound image, scoped: layer.json, /etc and the root read at once;
+ * everything else after the whole check. */
+static void a_scoped_open_reads_its_scope_and_serves_after_the_check(void **state)
+{
+	(void)state;
+	static const char *const scope[] = {".labrun", "etc", NULL};
+	struct lr_error err = {0};
+	struct lr_squash *sq = NULL;
+	int fd = lr_layer_open(image("ok"), &err);
+	assert_true(fd >= 0);
+	assert_int_equal(lr_squash_open_scoped(fd, scope, &sq, &err), 0);
+	assert_int_equal(lr_squash_kind(sq, "/etc", &err), LR_SQUASH_DIR);
+	assert_int_equal(lr_squash_kind(sq, "/etc/hello", &err), LR_SQUASH_FILE);
+	uint32_t mode, uid, gid;
+	assert_int_equal(lr_squash_root(sq, &mode, &uid, &gid), 0);
+	assert_null(lr_squash_ll(sq));
+	assert_int_equal(lr_squash_check_all(sq, &err), 0);
+	assert_non_null(lr_squash_ll(sq));
+	uint64_t entries = 0, bytes = 0;
+	assert_int_equal(lr_squash_verify(sq, &entries, &bytes, &err), 0);
+	assert_true(entries > 0);
+	lr_squash_free(sq);
+	close(fd);
+}
+
 static void lr_squash_check_alone_bounds_the_superblock(void **state)
 {
 	(void)state;
@@ -406,6 +475,11 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			every_hostile_kind_is_refused_at_open_naming_the_cause, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_scoped_open_refuses_the_same_images_before_anything_is_served, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_scoped_open_reads_its_scope_and_serves_after_the_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(lr_squash_check_alone_bounds_the_superblock, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
