@@ -82,6 +82,16 @@ PKGS='fuse3 jansson libcrypto libsquashfs1 libarchive hwloc libcgroup'
 # Which lib files a target links is left to the linker: all of lib/ goes
 # into one archive, and a target pulls what it calls.
 LIB_SRCS=("$top"/lib/*.c "$top"/lib/*/*.c "$top/launcher/image_write.c" "$top/launcher/image_source.c")
+# The targets link the decompressors and hwloc themselves (the
+# instrumented libsquashfuse's own): no loading them when first used.
+lib_srcs=()
+for src in "${LIB_SRCS[@]}"; do
+	case $src in
+	*/lib/image/codecs.c | */lib/quota/hwloc_lazy.c) ;;
+	*) lib_srcs+=("$src") ;;
+	esac
+done
+LIB_SRCS=("${lib_srcs[@]}")
 
 # libsquashfuse from SQUASHFUSE_SRC, instrumented; prints its flags.
 build_squashfuse() {

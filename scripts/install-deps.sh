@@ -8,6 +8,9 @@ PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libfuse3-dev libsquashfuse-dev libjansson-dev libssl-dev
 	libsquashfs-dev libarchive-dev libhwloc-dev libcgroup-dev
+	# the decompressors' headers: labrun loads them when a layer needs
+	# one (lib/lazy.h); binutils finds their sonames (configure)
+	zlib1g-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev binutils
 	# run: FUSE kernel interface tools, squashfs tools for images
 	fuse3 squashfs-tools squashfs-tools-ng
 	# quotas: cgrulesengd and cgclassify, libcgroup's PAM module

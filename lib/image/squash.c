@@ -23,6 +23,8 @@
 /* First: libsquashfuse's config.h defines _POSIX_C_SOURCE. */
 #include "squash_int.h"
 
+#include "lazy.h"
+
 #include <endian.h>
 #include <errno.h>
 #include <limits.h>
@@ -248,7 +250,15 @@ int squash_translate(sqfs_err e, struct lr_error *err, const char *what)
 	case SQFS_BADCOMP: return lr_error_set(err, ENOTSUP, "%s: unsupported compression", what);
 	case SQFS_UNSUP:
 		return lr_error_set(err, ENOTSUP, "%s: unsupported squashfs feature", what);
-	default: return lr_error_set(err, EIO, "%s: corrupt squashfs (read error)", what);
+	default: {
+		/* A decompressor is loaded when first used (codecs.c): its
+		 * library missing is not a corrupt layer. */
+		const char *why = lr_lazy_failure();
+		if (why)
+			return lr_error_set(err, ENOSYS, "%s: cannot load a decompressor: %s", what,
+					    why);
+		return lr_error_set(err, EIO, "%s: corrupt squashfs (read error)", what);
+	}
 	}
 }
 

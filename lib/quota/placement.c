@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <strings.h>
 
+#include "lazy.h"
 #include "placement.h"
 
 struct lr_topology {
@@ -36,7 +37,9 @@ int lr_topology_load(struct lr_topology **out, const char *xml, struct lr_error 
 		return lr_error_errno(err, ENOMEM, "topology");
 	if (hwloc_topology_init(&t->topo) < 0) {
 		free(t);
-		return lr_error_set(err, ENOMEM, "hwloc: cannot start a topology");
+		const char *why = lr_lazy_failure(); /* libhwloc, loaded now (lazy.h) */
+		return why ? lr_error_set(err, ENOSYS, "hwloc: cannot load it: %s", why)
+			   : lr_error_set(err, ENOMEM, "hwloc: cannot start a topology");
 	}
 	/* PCI and OS devices: where the GPUs are. */
 	hwloc_topology_set_io_types_filter(t->topo, HWLOC_TYPE_FILTER_KEEP_ALL);

@@ -163,3 +163,19 @@ load helpers
 		"$LABRUN" "$BB"
 	assert_labrun_error 'cannot create a user namespace' 'user\.max_user_namespaces'
 }
+
+# Every library a program links is mapped before main(), on every start:
+# labrun loads the decompressors and hwloc when first used instead, and
+# links libsquashfuse, libfuse3 and jansson in (issue 13, lib/lazy.h).
+@test "labrun and labrun-step need no library but libc at exec" {
+	command -v readelf >/dev/null || skip "readelf missing (binutils: scripts/install-deps.sh)"
+	local bin needed
+	for bin in "$LABRUN" "$(dirname "$LABRUN")/labrun-step"; do
+		[ -x "$bin" ] || continue
+		needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+		if [[ $needed == *squashfuse* ]]; then
+			skip "configure found no static libsquashfuse, libfuse3 or jansson; $bin links them shared"
+		fi
+		[ "$needed" = "libc.so.6 " ] || { echo "$bin needs: $needed"; false; }
+	done
+}
