@@ -8,14 +8,14 @@
  * a denial of service and, with libsquashfuse's known parser bugs, worse.
  * The input is written to a memfd and goes the way of a layer:
  * lr_squash_check() (the superblock, before libsquashfuse sees it),
- * lr_squash_open(), /.labrun/layer.json read and parsed, lr_squash_verify()
- * (every entry, every data block), lr_squash_walk() with lr_squash_pread()
- * of each regular file (flatten, inspect), lr_squash_kind() of a few
- * paths (the layer view), and getxattr, listxattr and read by FUSE inode
- * number (labrun's FUSE server).  Besides memory errors (ASan, UBSan), it aborts
- * when a promise of squash.h breaks: a failure has a message; the walk
- * gives the root first, then relative paths without "." or ".." or an
- * empty component; a regular file's pread never returns more than asked.
+ * lr_squash_open_scoped() with what a launch reads before the whole check
+ * and that check (which must agree with lr_squash_open()), lr_squash_open(), /.labrun/layer.json
+ * read and parsed, lr_squash_verify() (every entry, every data block), lr_squash_walk() with
+ * lr_squash_pread() of each regular file (flatten, inspect), lr_squash_kind() of a few paths (the
+ * layer view), and getxattr, listxattr and read by FUSE inode number (labrun's FUSE server).
+ * Besides memory errors (ASan, UBSan), it aborts when a promise of squash.h breaks: a failure has a
+ * message; the walk gives the root first, then relative paths without "." or ".." or an empty
+ * component; a regular file's pread never returns more than asked.
  *
  * A walk that does not end (a directory cycle) shows as a hang.
  */
@@ -104,6 +104,40 @@ static int on_entry(void *ctx, const struct lr_squash_entry *e, struct lr_error 
 	return 0;
 }
 
+/* What a launch reads of a layer before the whole check
+ * (lr_squash_open_scoped(): layer.json, /etc/passwd, the root), then that
+ * check; returns its result, which must be lr_squash_open()'s. */
+static int scoped(int fd)
+{
+	static const char *const scope[] = {".labrun", "etc", NULL};
+	struct lr_error err = {0};
+	struct lr_squash *sq = NULL;
+	if (lr_squash_open_scoped(fd, scope, &sq, &err) < 0) {
+		check(err.msg[0] != '\0');
+		return -1;
+	}
+	check(lr_squash_ll(sq) == NULL);
+	static const char *const files[] = {"/.labrun/layer.json", "/etc/passwd", "/etc/group"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		lr_error_clear(&err);
+		if (lr_squash_read_file(sq, files[i], LR_LAYERJSON_MAX_BYTES, &buf, &len, &err) ==
+		    0)
+			check(buf && buf[len] == '\0');
+		free(buf);
+		lr_error_clear(&err);
+		(void)lr_squash_kind(sq, "/etc", &err);
+	}
+	uint32_t mode, uid, gid;
+	(void)lr_squash_root(sq, &mode, &uid, &gid);
+	lr_error_clear(&err);
+	int r = lr_squash_check_all(sq, &err);
+	check(r == 0 ? lr_squash_ll(sq) != NULL : err.msg[0] != '\0');
+	lr_squash_free(sq);
+	return r < 0 ? -1 : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > FUZZ_MAX_INPUT)
@@ -118,10 +152,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(err.msg[0] != '\0');
 		goto out;
 	}
+	int scoped_whole = scoped(fd);
 	if (lr_squash_open(fd, &sq, &err) < 0) {
 		check(err.msg[0] != '\0');
+		/* A launch refuses what lr_squash_open() refuses. */
+		check(scoped_whole < 0);
 		goto out;
 	}
+	check(scoped_whole == 0);
 
 	/* What lr_layer_load() reads of every layer. */
 	char *json = NULL;
