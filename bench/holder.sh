@@ -63,6 +63,9 @@ side by side with a host directory (bubblewrap), ch-run and the floor.
                   layer stores of labrun.conf
   --out DIR       keep hyperfine's CSV files, the holders' samples and the
                   table in DIR (default: a temporary directory, removed)
+  --keep-page-cache
+                  as root, pause the kernel's DAMON pageout schemes for the
+                  run and restore them after (see below)
   --user NAME     as root, run the jobs as NAME (default labrun-test).  A
                   user has one layer holder per node, which the fresh runs
                   stop before each run: measure as a user nothing else runs
@@ -74,6 +77,12 @@ As root the jobs run as the unprivileged user labrun-test
 (scripts/setup-test-env.sh) or --user; the srun section needs root (it installs the
 plugin of the build and starts the local cluster if it is not running,
 and puts both back as found).  Environment: LABRUN_BUILD (default build).
+
+A machine running a DAMON "pageout" scheme (/sys/kernel/mm/damon: some VM
+hosts do, to hand memory back) evicts file pages nobody touched for a
+while, however much memory is free: a holder's page cache goes cold between
+runs and every launch reads pages through FUSE again.  The table says
+whether such a scheme ran; --keep-page-cache measures without it.
 EOF
 }
 
@@ -82,6 +91,7 @@ ALL_SECTIONS=(import import8 start start32 srun memory)
 ROUNDS=3
 RUNS=10
 quick=0
+keep_cache=0
 rounds_set=0
 runs_set=0
 ONLY=()
@@ -102,6 +112,7 @@ while [ $# -gt 0 ]; do
 	--image=*) IMAGE=${1#*=} ;;
 	--out) [ $# -ge 2 ] || die "--out needs DIR"; OUT=$2; shift ;;
 	--out=*) OUT=${1#*=} ;;
+	--keep-page-cache) keep_cache=1 ;;
 	--user) [ $# -ge 2 ] || die "--user needs NAME"; TEST_USER=$2; shift ;;
 	--user=*) TEST_USER=${1#*=} ;;
 	-h | --help) usage; exit 0 ;;
@@ -150,6 +161,23 @@ has_stop=0 has_noholder=0
 [[ $help == *--no-holder* ]] && has_noholder=1
 why_noholder="labrun --help has no --stop-holders (no layer holder in this labrun)"
 
+# DAMON kdamonds running a pageout scheme: they evict page cache that was
+# not touched for a while (--help), which the figures depend on.
+damon_pageout=()
+for k in /sys/kernel/mm/damon/admin/kdamonds/*/; do
+	[ "$(cat "$k/state" 2>/dev/null)" = on ] || continue
+	grep -qx pageout "$k"/contexts/*/schemes/*/action 2>/dev/null && damon_pageout+=("$k")
+done
+damon_note=
+if [ ${#damon_pageout[@]} -eq 0 ]; then
+	damon_note="no DAMON pageout scheme ran: the page cache stays as long as memory allows"
+elif [ "$keep_cache" = 1 ]; then
+	[ "$(id -u)" -eq 0 ] || die "--keep-page-cache needs root (it writes /sys/kernel/mm/damon)"
+	damon_note="DAMON pageout paused for the run (--keep-page-cache): ${damon_pageout[*]}"
+else
+	damon_note="a DAMON pageout scheme ran (${damon_pageout[*]}): file pages untouched for a while were evicted; --keep-page-cache measures without it"
+fi
+
 # ---------------------------------------------------------------- work dir
 work=$(mktemp -d /var/tmp/labrun-bench-holder.XXXXXX)
 chmod 755 "$work"
@@ -176,9 +204,16 @@ cleanup() {
 	fi
 	[ -z "$tstore" ] || rm -rf "$tstore"
 	rm -rf "$work"
+	if [ "$keep_cache" = 1 ]; then
+		for k in "${damon_pageout[@]}"; do echo on >"$k/state"; done
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
+# Paused once cleanup is there to resume them, whatever way the run ends.
+if [ "$keep_cache" = 1 ]; then
+	for k in "${damon_pageout[@]}"; do echo off >"$k/state" || die "cannot pause $k"; done
+fi
 trap 'exit 130' INT TERM
 cp "$LABRUN" "$work/labrun"
 : >"$work/labrun.conf"
@@ -354,7 +389,7 @@ mode_prep() {
 # Each row: section, mode, median ms per task, reference mode.
 declare -A MED
 rows=()
-notes=()
+notes=("$damon_note")
 # med DIR NAME: round_median, empty when hyperfine measured no NAME.
 med() { awk -F, -v c="$2" 'FNR > 1 && $1 == c { n++ } END { exit !n }' "$1"/round-*.csv && round_median "$1" "$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
