@@ -47,8 +47,21 @@ make -j"$(nproc)"
 
 phase "tests"
 rc=0
+# The Slurm tests start the cluster of scripts/slurm-local.sh (each file's
+# setup_file, idempotent) and leave it up for the next file: stopped again
+# at the end when it was not running before, as the machine was found.
+slurm_was_up=0
+if [ "$(id -u)" -eq 0 ] && "$top/scripts/slurm-local.sh" status >/dev/null 2>&1; then
+	slurm_was_up=1
+fi
 # Launcher tests share one test user; run-bats serialises them itself.
 make -j"$(nproc)" check VERBOSE=1 >check.out 2>&1 || rc=$?
+if [ "$(id -u)" -eq 0 ] && [ "$slurm_was_up" = 0 ] && pgrep -x 'slurmctld|slurmd' >/dev/null; then
+	"$top/scripts/slurm-local.sh" stop >>check.out 2>&1 || {
+		echo "test.sh: the local Slurm the tests started did not stop (check.out)" >&2
+		rc=1
+	}
+fi
 # The TAP of every test, then failures' logs come from VERBOSE=1.
 find tests -name '*.log' ! -name test-suite.log | sort | while read -r log; do
 	printf '# %s\n' "${log%.log}"
