@@ -303,8 +303,6 @@ static int check_image(const char *image, bool node_oci, struct lr_error *err)
 /* Started with --job-holder: no hand-over, no release pipe. */
 static bool in_holder_mode;
 
-/* --job-holder: the job's holder on this node, unless holders are off.
- * Returns 1 when done. */
 /* The user (NULL with err set when unknown) and labrun.conf at path, with
  * "~", $HOME and $USER as ex expands them. */
 static struct passwd *load_config(const char *path, struct lr_config *cfg, struct lr_expand *ex,
@@ -322,6 +320,8 @@ static struct passwd *load_config(const char *path, struct lr_config *cfg, struc
 	return pw;
 }
 
+/* --job-holder: the job's holder on this node, unless holders are off.
+ * Returns 1 when done. */
 static int job_holder(const struct step_options *o, struct lr_error *err)
 {
 	static struct lr_config cfg;

@@ -377,6 +377,7 @@ int lr_squash_open_scoped(int fd, const char *const *scope, struct lr_squash **o
 	if (r < 0)
 		return r;
 	r = squash_tree_check_scope(sq, scope, err);
+	sq->scope = scope; /* the lookups squash_path_checked() allows */
 	if (r < 0) {
 		/* Refused: with lr_squash_open()'s message, which names the
 		 * first fault in its order, not the scope's.  The whole walk

@@ -622,7 +622,6 @@ int squash_tree_walk(struct lr_squash *sq, squash_walk_fn fn, void *ctx, struct 
 
 int squash_tree_check_scope(struct lr_squash *sq, const char *const *scope, struct lr_error *err)
 {
-	sq->scope = scope;
 	return tree_walk(sq, scope, NULL, NULL, err);
 }
 

@@ -193,12 +193,12 @@ static void serve_client(size_t i)
 		err = (struct lr_error){0};
 		if (!req.hex[k][0]) {
 			rep.code[k] = ENOENT;
-			snprintf(rep.why[k], WHY_LEN, "no digest known");
+			snprintf(rep.why[k], LR_LAYERD_WHY_LEN, "no digest known");
 			continue;
 		}
 		if (!is_hex_digest(req.hex[k])) {
 			rep.code[k] = EINVAL;
-			snprintf(rep.why[k], WHY_LEN, "not a digest");
+			snprintf(rep.why[k], LR_LAYERD_WHY_LEN, "not a digest");
 			continue;
 		}
 		int r = store < 0 ? store : hold_hex(store, req.hex[k], &l, &err);
@@ -212,7 +212,8 @@ static void serve_client(size_t i)
 		}
 		if (t < 0) {
 			rep.code[k] = err.code ? err.code : EIO;
-			snprintf(rep.why[k], WHY_LEN, "%.*s", WHY_LEN - 1, err.msg);
+			snprintf(rep.why[k], LR_LAYERD_WHY_LEN, "%.*s", LR_LAYERD_WHY_LEN - 1,
+				 err.msg);
 			continue;
 		}
 		l->refs++;

@@ -68,8 +68,8 @@ int lr_layerd_hold(const char *socket_path, const struct lr_chain *chain, int *c
 				trees[i] = fds[k++];
 		} else if (why && rep.code[i] != ENOENT) {
 			/* Not in the store is no news; anything else is. */
-			rep.why[i][WHY_LEN - 1] = '\0';
-			snprintf(why[i], WHY_LEN, "%s", rep.why[i]);
+			rep.why[i][LR_LAYERD_WHY_LEN - 1] = '\0';
+			snprintf(why[i], LR_LAYERD_WHY_LEN, "%s", rep.why[i]);
 		}
 	}
 	if (bad || k != got) {

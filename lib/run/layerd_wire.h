@@ -11,7 +11,6 @@
 #include "layers.h"
 
 #define LAYERD_MAGIC 0x31646c72u /* "rld1" */
-#define WHY_LEN LR_LAYERD_WHY_LEN
 
 struct layerd_request {
 	uint32_t magic;
@@ -23,7 +22,7 @@ struct layerd_reply {
 	uint32_t magic;
 	uint32_t n;
 	int32_t code[LR_MAX_LAYERS]; /* 0: a mount follows, in order */
-	char why[LR_MAX_LAYERS][WHY_LEN];
+	char why[LR_MAX_LAYERS][LR_LAYERD_WHY_LEN];
 };
 
 #endif
