@@ -334,6 +334,8 @@ static int open_tables(int fd, struct lr_squash **out, struct lr_error *err)
 	struct lr_squash *sq = calloc(1, sizeof(*sq));
 	if (!sq)
 		return lr_error_errno(err, ENOMEM, "open squashfs");
+	static uint64_t opened;
+	sq->serial = ++opened;
 	r = squash_translate(sqfs_init(&sq->ll.fs, fd, 0), err, "open");
 	if (r < 0) {
 		free(sq);

@@ -39,6 +39,9 @@ struct cached_block {
 
 struct lr_squash {
 	sqfs_ll ll; /* first: libsquashfuse_ll's handle, its fs inside */
+	/* This layer's number among those the process opened, from 1: what
+	 * squash_read.c's shared fragment buffer is kept for. */
+	uint64_t serial;
 	struct cached_block cache[CACHE_BLOCKS];
 	uint64_t clock;
 	/* Data blocks stored uncompressed (mksquashfs -noD): a read costs a

@@ -25,15 +25,79 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Fragment block idx of sq for a read made once (lr_squash_read_file():
+ * the layer.json, passwd and group a launch reads), decompressed into one
+ * buffer the whole process shares, and kept for the next read of the same
+ * block.  libsquashfuse's fragment cache mallocs the stored and the
+ * decompressed block afresh for every fragment, and on a VM the first
+ * touch of a page is what costs: 0.3-1 ms per 128 KiB fragment, against
+ * 0.02 ms into pages touched before (measured: doc/DECISIONS.md, "Start-up
+ * cost").  Where the block lies and its stored length were checked when
+ * the layer was opened (check_tables(): inside the data area, at most a
+ * block); the file may have shrunk since, which pread() reports short.
+ * Returns the block and its length, NULL when corrupt or unreadable. */
+static const char *scratch_fragment(struct lr_squash *sq, uint32_t idx, size_t *len)
+{
+	static struct {
+		uint64_t serial; /* the layer's (struct lr_squash), 0: none kept */
+		uint32_t idx;
+		size_t len, cap;
+		char *in, *out; /* a block each, in one mapping */
+	} s;
+	sqfs *fs = &sq->ll.fs;
+	size_t bs = fs->sb.block_size;
+	if (s.serial == sq->serial && s.idx == idx) {
+		*len = s.len;
+		return s.out;
+	}
+	s.serial = 0;
+	if (s.cap < bs) {
+		if (s.in)
+			munmap(s.in, 2 * s.cap);
+		s.in = NULL;
+		s.cap = 0;
+		/* Populated at once, as block_at()'s buffers are. */
+		void *m = mmap(NULL, 2 * bs, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		s.in = m;
+		s.out = s.in + bs;
+		s.cap = bs;
+	}
+	struct squashfs_fragment_entry f;
+	if (sqfs_frag_entry(fs, &f, idx) != SQFS_OK)
+		return NULL;
+	bool compressed = !(f.size & SQUASHFS_COMPRESSED_BIT_BLOCK);
+	size_t stored = f.size & ~SQUASHFS_COMPRESSED_BIT_BLOCK;
+	if (stored > bs)
+		return NULL;
+	char *dst = compressed ? s.in : s.out;
+	if (pread(fs->fd, dst, stored, (off_t)(fs->offset + f.start_block)) != (ssize_t)stored)
+		return NULL;
+	size_t got = stored;
+	if (compressed) {
+		got = bs;
+		if (fs->decompressor(s.in, stored, s.out, &got) != SQFS_OK)
+			return NULL;
+	}
+	s.serial = sq->serial;
+	s.idx = idx;
+	s.len = got;
+	*len = got;
+	return s.out;
+}
+
 /* sqfs_read_range(), with every block's size checked before it is copied
  * from: libsquashfuse copies (block size - offset) bytes without checking
  * that the block holds that many, so a data block shorter than the read's
  * offset into it was a negative length to memcpy, and a fragment offset
  * past the fragment's end copied heap memory into file data (squashfuse
  * issue 158).  Reads *size bytes at start; *size is what was read. */
-static sqfs_err read_range(sqfs *fs, sqfs_inode *inode, sqfs_off_t start, sqfs_off_t *size,
-			   void *buf)
+static sqfs_err read_range(struct lr_squash *sq, sqfs_inode *inode, sqfs_off_t start,
+			   sqfs_off_t *size, void *buf, bool once)
 {
+	sqfs *fs = &sq->ll.fs;
 	if (!S_ISREG(inode->base.mode) || *size < 0 || start < 0)
 		return SQFS_ERR;
 	uint64_t file_size = inode->xtra.reg.file_size;
@@ -53,13 +117,27 @@ static sqfs_err read_range(sqfs *fs, sqfs_inode *inode, sqfs_off_t start, sqfs_o
 	char *out = buf;
 	while (*size > 0) {
 		sqfs_block *block = NULL;
+		const char *data = NULL;
 		size_t data_off = 0, data_size;
 		bool fragment = bl.remain == 0;
 		if (fragment) {
 			if (inode->xtra.reg.frag_idx == SQUASHFS_INVALID_FRAG)
 				break;
-			if (sqfs_frag_block(fs, inode, &data_off, &data_size, &block) != SQFS_OK ||
-			    data_off > block->size || data_size > block->size - data_off)
+			size_t frag_len;
+			if (once) {
+				if (!(data = scratch_fragment(sq, inode->xtra.reg.frag_idx,
+							      &frag_len)))
+					return SQFS_ERR;
+				data_off = inode->xtra.reg.frag_off;
+				data_size = (size_t)(file_size % bs);
+			} else {
+				if (sqfs_frag_block(fs, inode, &data_off, &data_size, &block) !=
+				    SQFS_OK)
+					return SQFS_ERR;
+				data = block->data;
+				frag_len = block->size;
+			}
+			if (data_off > frag_len || data_size > frag_len - data_off)
 				return SQFS_ERR;
 		} else {
 			if (sqfs_blocklist_next(&bl) != SQFS_OK)
@@ -74,6 +152,7 @@ static sqfs_err read_range(sqfs *fs, sqfs_inode *inode, sqfs_off_t start, sqfs_o
 						    &block) != SQFS_OK ||
 				    !block)
 					return SQFS_ERR;
+				data = block->data;
 				data_size = block->size;
 			}
 		}
@@ -82,8 +161,8 @@ static sqfs_err read_range(sqfs *fs, sqfs_inode *inode, sqfs_off_t start, sqfs_o
 		size_t take = data_size - read_off;
 		if ((uint64_t)take > (uint64_t)*size)
 			take = (size_t)*size;
-		if (block)
-			memcpy(out, (char *)block->data + data_off + read_off, take);
+		if (data)
+			memcpy(out, data + data_off + read_off, take);
 		else
 			memset(out, 0, take);
 		read_off = 0;
@@ -149,7 +228,6 @@ int lr_squash_kind(struct lr_squash *sq, const char *path, struct lr_error *err)
 int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char **buf, size_t *len,
 			struct lr_error *err)
 {
-	sqfs *fs = &sq->ll.fs;
 	sqfs_inode inode;
 	int r = lookup(sq, path, &inode, err);
 	if (r <= 0)
@@ -164,7 +242,7 @@ int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char
 	if (!data)
 		return lr_error_errno(err, ENOMEM, "%s", path);
 	sqfs_off_t got = (sqfs_off_t)size;
-	r = squash_translate(read_range(fs, &inode, 0, &got, data), err, path);
+	r = squash_translate(read_range(sq, &inode, 0, &got, data, true), err, path);
 	if (r == 0 && (uint64_t)got != size)
 		r = lr_error_set(err, EIO, "%s: short read (corrupt squashfs)", path);
 	if (r < 0) {
@@ -262,7 +340,7 @@ static struct cached_block *block_at(struct lr_squash *sq, sqfs_inode *inode, ui
 	if (n == 0) { /* the tail in a fragment: libsquashfuse's fragment cache */
 		uint64_t start = index * bs, size = inode->xtra.reg.file_size;
 		sqfs_off_t len = (sqfs_off_t)(size - start < bs ? size - start : bs);
-		if (read_range(&sq->ll.fs, inode, (sqfs_off_t)start, &len, victim->data) != SQFS_OK)
+		if (read_range(sq, inode, (sqfs_off_t)start, &len, victim->data, false) != SQFS_OK)
 			return NULL;
 		n = (long)len;
 	}
@@ -301,7 +379,8 @@ static int verify_one(struct lr_squash *sq, void *ctx, const char *path, sqfs_in
 	uint64_t size = inode->xtra.reg.file_size;
 	for (uint64_t off = 0; off < size; off += bs) {
 		sqfs_off_t len = (sqfs_off_t)(size - off < bs ? size - off : bs);
-		if (read_range(fs, inode, (sqfs_off_t)off, &len, v->buf) != SQFS_OK || len <= 0)
+		if (read_range(sq, inode, (sqfs_off_t)off, &len, v->buf, false) != SQFS_OK ||
+		    len <= 0)
 			return lr_error_set(err, EIO, "/%s: corrupt data at byte %llu", path,
 					    (unsigned long long)off);
 		*v->bytes += (uint64_t)len;
@@ -344,7 +423,7 @@ int lr_squash_read(struct lr_squash *sq, uint64_t ino, uint64_t off, size_t size
 		size = (size_t)(fsize - off);
 	if (sq->data_uncompressed) {
 		sqfs_off_t len = (sqfs_off_t)size;
-		if (read_range(&sq->ll.fs, inode, (sqfs_off_t)off, &len, buf) != SQFS_OK)
+		if (read_range(sq, inode, (sqfs_off_t)off, &len, buf, false) != SQFS_OK)
 			return -EIO;
 		*got = (size_t)len;
 		return 0;
@@ -387,7 +466,7 @@ long lr_squash_pread(struct lr_squash *sq, uint64_t id, uint64_t off, void *buf,
 	if (len > size - off)
 		len = (size_t)(size - off);
 	sqfs_off_t got = (sqfs_off_t)len;
-	if (read_range(fs, &inode, (sqfs_off_t)off, &got, buf) != SQFS_OK)
+	if (read_range(sq, &inode, (sqfs_off_t)off, &got, buf, false) != SQFS_OK)
 		return -EIO;
 	return (long)got;
 }

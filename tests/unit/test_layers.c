@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "layers.h"
+#include "squash.h"
 
 static char tmp[] = "/tmp/labrun-test-layers.XXXXXX";
 
@@ -304,6 +305,69 @@ static void reports_bad_layer_json_with_its_path(void **state)
 	expect_image_error("badjson.sqfs", EINVAL, "layer.json");
 }
 
+/* path of sq, read as a launch reads passwd and group, into text. */
+static void read_small(struct lr_squash *sq, const char *path, char *text, size_t size)
+{
+	struct lr_error err = {0};
+	char *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(lr_squash_read_file(sq, path, 4096, &buf, &len, &err), 0);
+	snprintf(text, size, "%.*s", (int)len, buf);
+	free(buf);
+}
+
+static struct lr_squash *open_small(const char *name, int *fd)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	struct lr_error err = {0};
+	*fd = lr_layer_open(path, &err);
+	assert_true(*fd >= 0);
+	struct lr_squash *sq = NULL;
+	assert_int_equal(lr_squash_open(*fd, &sq, &err), 0);
+	return sq;
+}
+
+/* Small files sit in fragments, which lr_squash_read_file() decompresses
+ * into one buffer the whole process shares (squash_read.c): the files of
+ * two layers read in turn, and a layer opened after one was freed (its
+ * fragment at the same index, its handle perhaps at the same address),
+ * each read their own bytes, never the last layer's. */
+static void small_files_of_several_layers_read_their_own_bytes(void **state)
+{
+	sh("mkdir -p %s/fa/etc %s/fb/etc", tmp, tmp);
+	sh("echo alpha > %s/fa/etc/passwd && echo alpha-group > %s/fa/etc/group", tmp, tmp);
+	sh("echo beta > %s/fb/etc/passwd && echo beta-group > %s/fb/etc/group", tmp, tmp);
+	sh("mksquashfs %s/fa %s/fa.sqfs -noappend -quiet -no-progress >/dev/null", tmp, tmp);
+	sh("mksquashfs %s/fb %s/fb.sqfs -noappend -quiet -no-progress -comp lz4 >/dev/null", tmp,
+	   tmp);
+	int fa, fb;
+	struct lr_squash *a = open_small("fa.sqfs", &fa), *b = open_small("fb.sqfs", &fb);
+	char text[64];
+	read_small(a, "/etc/passwd", text, sizeof(text));
+	assert_string_equal(text, "alpha\n");
+	read_small(b, "/etc/passwd", text, sizeof(text));
+	assert_string_equal(text, "beta\n");
+	read_small(a, "/etc/group", text, sizeof(text));
+	assert_string_equal(text, "alpha-group\n");
+	read_small(b, "/etc/group", text, sizeof(text));
+	assert_string_equal(text, "beta-group\n");
+	lr_squash_free(a);
+	close(fa);
+	a = open_small("fb.sqfs", &fa);
+	read_small(a, "/etc/group", text, sizeof(text));
+	assert_string_equal(text, "beta-group\n");
+	lr_squash_free(b);
+	close(fb);
+	b = open_small("fa.sqfs", &fb);
+	read_small(b, "/etc/group", text, sizeof(text));
+	assert_string_equal(text, "alpha-group\n");
+	lr_squash_free(a);
+	lr_squash_free(b);
+	close(fa);
+	close(fb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +381,7 @@ int main(void)
 		cmocka_unit_test(reports_a_file_that_is_not_squashfs),
 		cmocka_unit_test(reports_a_truncated_image),
 		cmocka_unit_test(reports_bad_layer_json_with_its_path),
+		cmocka_unit_test(small_files_of_several_layers_read_their_own_bytes),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests_name("layers", tests, setup_dir, remove_dir);
