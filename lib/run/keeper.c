@@ -89,6 +89,28 @@ static __attribute__((noreturn)) void fail(const struct lr_keeper_plan *p, struc
 	finish(p, LR_REPORT_SETUP_FAILED, 0, err);
 }
 
+/* text, the whole of it, into the skeleton's file at path (what, for the
+ * message): one write,
+ * where stdio's buffers were pages the keeper touched afresh (a page
+ * first touched costs ~10 us on a VM: doc/DECISIONS.md, "Start-up cost"). */
+static int write_whole(const char *path, const char *what, const char *text, size_t len,
+		       struct lr_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return lr_error_errno(err, errno, "write %s", what);
+	while (len > 0) {
+		ssize_t n = write(fd, text, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return lr_error_errno(err, n < 0 ? errno : EIO, "write %s", what);
+		text += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /* The image's passwd or group with the user's own entry in place of any
  * line carrying the same name or id, so that `id`, `whoami` and `ls -l`
  * inside name the user.  Written into the skeleton. */
@@ -101,28 +123,34 @@ static int write_etc(const char *image_text, const char *file, const char *name,
 	int r = lr_mount_skeleton_add(STAGE "/s", rel, false, err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *old = image_text ? strdup(image_text) : NULL;
-	_cleanup_fclose_ FILE *f = fopen(staged, "we");
-	if (!f)
-		return lr_error_errno(err, errno, "write %s", staged);
+	size_t tlen = image_text ? strlen(image_text) : 0, elen = strlen(entry);
+	_cleanup_free_ char *out = malloc(tlen + elen + 2);
+	if (!out)
+		return lr_error_errno(err, ENOMEM, "write %s", staged);
 	char idstr[16];
 	snprintf(idstr, sizeof(idstr), "%u", id);
-	size_t nlen = strlen(name), ilen = strlen(idstr);
-	for (char *line = old, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		char *f3 = strchr(line, ':');
-		f3 = f3 ? strchr(f3 + 1, ':') : NULL; /* third field: the id */
-		bool same_name = !strncmp(line, name, nlen) && line[nlen] == ':';
-		bool same_id = f3 && !strncmp(f3 + 1, idstr, ilen) && f3[1 + ilen] == ':';
-		if (!same_name && !same_id && *line)
-			fprintf(f, "%s\n", line);
+	size_t nlen = strlen(name), ilen = strlen(idstr), n = 0;
+	for (const char *line = image_text; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		const char *next = nl ? nl + 1 : line + len;
+		/* The third field, the id: after the second colon. */
+		const char *f2 = memchr(line, ':', len);
+		const char *f3 = f2 ? memchr(f2 + 1, ':', len - (size_t)(f2 + 1 - line)) : NULL;
+		bool same_name = len > nlen && !strncmp(line, name, nlen) && line[nlen] == ':';
+		bool same_id = f3 && (size_t)(line + len - (f3 + 1)) > ilen &&
+			       !strncmp(f3 + 1, idstr, ilen) && f3[1 + ilen] == ':';
+		if (!same_name && !same_id && len) {
+			memcpy(out + n, line, len);
+			n += len;
+			out[n++] = '\n';
+		}
+		line = next;
 	}
-	fprintf(f, "%s\n", entry);
-	if (fflush(f) != 0)
-		return lr_error_errno(err, errno, "write %s", staged);
-	return 0;
+	memcpy(out + n, entry, elen);
+	n += elen;
+	out[n++] = '\n';
+	return write_whole(staged, staged, out, n, err);
 }
 
 static int setup_etc(const struct lr_keeper_plan *p, struct lr_error *err)
@@ -154,9 +182,11 @@ static int setup_etc(const struct lr_keeper_plan *p, struct lr_error *err)
 		r = lr_mount_skeleton_add(STAGE "/s", copied[i][0], false, err);
 		if (r < 0)
 			return r;
-		_cleanup_fclose_ FILE *f = fopen(copied[i][1], "we");
-		if (!f || fputs(text, f) < 0 || fflush(f) != 0)
-			return lr_error_errno(err, errno, "write /%s", copied[i][0]);
+		char what[32];
+		snprintf(what, sizeof(what), "/%s", copied[i][0]);
+		r = write_whole(copied[i][1], what, text, strlen(text), err);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
