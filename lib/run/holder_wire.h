@@ -19,6 +19,7 @@
 #include <sys/un.h>
 
 #include "error.h"
+#include "holder_path.h"
 #include "layers.h"
 
 #define HOLDER_MAGIC 0x31686c72u /* "rlh1" */
@@ -44,30 +45,10 @@ struct reply {
 	char msg[240];
 };
 
-/* The directory of the caller's holder sockets, open (O_DIRECTORY): the
- * user's runtime directory's "labrun" when that is the user's, else
- * /tmp/labrun-UID; either must be the caller's and mode 0700.  Node-local
- * both: a holder serves its node. */
-int lr_holder_dir_open(struct lr_error *err);
-
-/* The socket's name in that directory: holder[-root].sock for the user's
- * holders, job-JOB[-root].sock for a Slurm job's (job != 0). */
-void lr_holder_sock_name(char *buf, size_t len, uint32_t job, bool remap_root);
-void lr_holder_sock_addr(struct sockaddr_un *a, int dir, uint32_t job, bool remap_root);
-
 /* Are a and b the same file, unchanged (device, inode, size, mtime,
  * ctime)?  A held layer is keyed by it: a file replaced or rewritten under
  * the same name is another layer. */
 bool lr_holder_same_file(const struct stat *a, const struct stat *b);
-
-/* Is the process at the other end of s of user uid (as the caller's user
- * namespace numbers it)?  The caller's own (a holder and its launches), or
- * root (the node's layer service). */
-bool lr_holder_peer_is(int s, uid_t uid);
-
-/* Connect to a holder; -errno (ENOENT, ECONNREFUSED: none running; EPERM:
- * another user's at the other end). */
-int lr_holder_connect(int dir, uint32_t job, bool remap_root);
 
 /* One message of len bytes with n fds (at most LR_MAX_LAYERS). */
 int lr_holder_send(int s, const void *buf, size_t len, const int *fds, size_t n);
