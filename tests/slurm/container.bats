@@ -121,8 +121,6 @@ assert_gone() {
 	diff <(echo "$MOUNTS_BEFORE") <(host_mounts) || true
 	return 1
 }
-# The job id a task printed as "job=ID".
-job_of() { grep -o 'job=[0-9]*' <<<"$1" | head -1 | cut -d= -f2; }
 
 # ------------------------------------------------------------ basics
 

@@ -157,7 +157,6 @@ SHOW='echo "job=$SLURM_JOB_ID"
 echo "mem=$(cat /sys/fs/cgroup/memory/slurm*/uid_$(id -u)/job_$SLURM_JOB_ID/step_$SLURM_STEP_ID/memory.limit_in_bytes)"
 echo "pids=$(sed -n "s/^[0-9]*:pids://p" /proc/self/cgroup)"
 '
-job_of() { grep -o 'job=[0-9]*' <<<"$1" | head -1 | cut -d= -f2; }
 mem_of() { grep -o '^mem=[0-9]*' <<<"$1" | head -1 | cut -d= -f2; }
 pids_of() { sed -n 's/^pids=//p' <<<"$1" | head -1; }
 

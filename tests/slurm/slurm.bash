@@ -170,6 +170,9 @@ wait_for() {
 	done
 }
 
+# The job id a task or a batch script printed as "job=ID".
+job_of() { grep -o 'job=[0-9]*' <<<"$1" | head -1 | cut -d= -f2; }
+
 # What a job may leave on the host, by job id.
 job_state() { scontrol -o show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
 job_queued() { [ -n "$(squeue -h -j "$1" 2>/dev/null)" ]; }
