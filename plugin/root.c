@@ -42,6 +42,7 @@
 #include <slurm/slurm.h>
 
 #include "cgread.h"
+#include "holder_path.h"
 #include "plugin.h"
 
 #ifndef SYS_pidfd_open
@@ -225,6 +226,12 @@ void lr_plugin_root_job_holder(spank_t sp, const struct lr_root_plan *step_plan,
 {
 	uint32_t job = 0;
 	if (spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS)
+		return;
+	/* An earlier step's holder answers on its probe socket (abstract: no
+	 * path of the user's is looked up here): nothing to start.  Measured:
+	 * a later step 96.8 -> 86.9 ms, against a labrun-step --job-holder
+	 * forked and run for every step. */
+	if (lr_holder_job_answers(step_plan->uid, job, remap_root))
 		return;
 	static struct lr_root_plan plan;
 	plan = (struct lr_root_plan){.uid = step_plan->uid, .gid = step_plan->gid};

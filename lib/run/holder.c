@@ -73,6 +73,7 @@ struct client {
 
 static struct holder {
 	int listen_fd; /* -1 once stopping */
+	int probe_fd;  /* a job's probe socket (holder_path.h), or -1 */
 	int dir;
 	uint32_t job; /* a Slurm job's holder: ends with the job, not when idle */
 	bool remap_root;
@@ -244,6 +245,9 @@ static void stop_listening(void)
 	close(H.listen_fd);
 	flock(H.dir, LOCK_UN);
 	H.listen_fd = -1;
+	if (H.probe_fd >= 0)
+		close(H.probe_fd);
+	H.probe_fd = -1;
 }
 
 static void drop_client(size_t i)
@@ -280,6 +284,15 @@ static void serve_client(size_t i)
 		return;
 	}
 	drop_client(i);
+}
+
+/* A probe (the plugin asking whether the job's holder runs): answered by
+ * being there; the connection is closed at once. */
+static void answer_probes(void)
+{
+	int s;
+	while ((s = accept4(H.probe_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(s);
 }
 
 static void accept_client(void)
@@ -326,7 +339,7 @@ static int evict(void)
 
 static void holder_loop(void)
 {
-	static struct pollfd pfd[1 + LR_HOLDER_MAX_CLIENTS + LR_HOLDER_MAX_LAYERS];
+	static struct pollfd pfd[2 + LR_HOLDER_MAX_CLIENTS + LR_HOLDER_MAX_LAYERS];
 	for (;;) {
 		int timeout = evict();
 		if (!H.job && H.n_held == 0 && containers() == 0) {
@@ -337,6 +350,7 @@ static void holder_loop(void)
 		}
 		size_t n = 0;
 		pfd[n++] = (struct pollfd){.fd = H.listen_fd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = H.probe_fd, .events = POLLIN};
 		for (size_t i = 0; i < H.n_clients; i++)
 			pfd[n++] = (struct pollfd){.fd = H.clients[i].fd, .events = POLLIN};
 		size_t first_layer = n;
@@ -358,10 +372,12 @@ static void holder_loop(void)
 			}
 		/* Clients from the back: drop_client() moves the last one. */
 		for (size_t i = H.n_clients; i-- > 0;)
-			if (pfd[1 + i].revents)
+			if (pfd[2 + i].revents)
 				serve_client(i);
 		if (pfd[0].revents)
 			accept_client();
+		if (pfd[1].revents)
+			answer_probes();
 	}
 }
 
@@ -414,8 +430,9 @@ static void set_cmdline(const char *name)
 }
 
 /* The holder process: a grandchild of the first launch, never returns. */
-static _Noreturn void holder_main(int listen_fd, int dir, const struct lr_chain *chain,
-				  uint32_t job, bool remap_root, unsigned idle)
+static _Noreturn void holder_main(int listen_fd, int probe_fd, int dir,
+				  const struct lr_chain *chain, uint32_t job, bool remap_root,
+				  unsigned idle)
 {
 	prctl(PR_SET_NAME, "labrun-holder");
 	set_cmdline("labrun-holder");
@@ -428,9 +445,11 @@ static _Noreturn void holder_main(int listen_fd, int dir, const struct lr_chain 
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	for (int fd = 0; fd < 3 && null >= 0; fd++)
 		dup3(null, fd, 0);
-	int keep[LR_MAX_LAYERS + 2];
+	int keep[LR_MAX_LAYERS + 3];
 	size_t n_keep = 0;
 	keep[n_keep++] = listen_fd;
+	if (probe_fd >= 0)
+		keep[n_keep++] = probe_fd;
 	keep[n_keep++] = dir;
 	for (size_t i = 0; chain && i < chain->n; i++)
 		keep[n_keep++] = chain->layers[i].fd;
@@ -441,6 +460,7 @@ static _Noreturn void holder_main(int listen_fd, int dir, const struct lr_chain 
 		_exit(1);
 
 	H = (struct holder){.listen_fd = listen_fd,
+			    .probe_fd = probe_fd,
 			    .dir = dir,
 			    .job = job,
 			    .remap_root = remap_root,
@@ -484,6 +504,22 @@ int lr_holder_spawn(int dir, const struct lr_chain *chain, uint32_t job, bool re
 	lr_holder_sock_addr(&a, dir, job, remap_root);
 	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, HOLDER_BACKLOG) < 0)
 		return lr_error_errno(err, errno, "holder socket");
+	/* A job's holder answers the plugin's probe too (holder_path.h);
+	 * without it (the name taken by someone else) each step starts
+	 * labrun-step --job-holder to find out, as before. */
+	_cleanup_close_ int probe = -1;
+	if (job) {
+		probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		struct sockaddr_un pa;
+		socklen_t plen = lr_holder_probe_addr(&pa, geteuid(), job, remap_root);
+		if (probe >= 0 && (bind(probe, (struct sockaddr *)&pa, plen) < 0 ||
+				   listen(probe, HOLDER_BACKLOG) < 0)) {
+			lr_debug(1, "job %u's holder: no probe socket: %s", (unsigned)job,
+				 strerror(errno));
+			close(probe);
+			probe = -1;
+		}
+	}
 	pid_t child = fork();
 	if (child < 0)
 		return lr_error_errno(err, errno, "start a layer holder");
@@ -493,7 +529,7 @@ int lr_holder_spawn(int dir, const struct lr_chain *chain, uint32_t job, bool re
 		setsid();
 		pid_t holder = fork();
 		if (holder == 0)
-			holder_main(s, dir, chain, job, remap_root, idle);
+			holder_main(s, probe, dir, chain, job, remap_root, idle);
 		_exit(holder < 0);
 	}
 	int st;

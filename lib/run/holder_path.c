@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -107,4 +108,28 @@ int lr_holder_connect(int dir, uint32_t job, bool remap_root)
 		return -EPERM;
 	}
 	return s;
+}
+
+socklen_t lr_holder_probe_addr(struct sockaddr_un *a, uid_t uid, uint32_t job, bool remap_root)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	/* sun_path[0] = 0: the abstract namespace, no file. */
+	int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "labrun-holder-%u-job-%u%s",
+			 (unsigned)uid, (unsigned)job, remap_root ? "-root" : "");
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+bool lr_holder_job_answers(uid_t uid, uint32_t job, bool remap_root)
+{
+	if (!job)
+		return false;
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return false;
+	struct sockaddr_un a;
+	socklen_t len = lr_holder_probe_addr(&a, uid, job, remap_root);
+	bool yes = connect(s, (struct sockaddr *)&a, len) == 0 && lr_holder_peer_is(s, uid);
+	close(s);
+	return yes;
 }

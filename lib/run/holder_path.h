@@ -1,6 +1,14 @@
 /* holder_path.h - where a user's layer holders listen on this node, and
- * who is at the other end: shared by the holder (holder.c) and its
- * clients (holder_client.c, layerd_client.c).
+ * who is at the other end: shared by the holder (holder.c), its clients
+ * (holder_client.c, layerd_client.c) and the Slurm plugin, which asks
+ * whether a job's holder already answers before starting one
+ * (plugin/root.c).
+ *
+ * A job's holder also listens on a probe socket in the abstract namespace
+ * (no file, no directory): the plugin asks there, from slurmstepd, which
+ * must stat no path of the user's (doc/SECURITY.md).  Any local user may
+ * bind a name there first; the peer check makes that a "no", and a "no"
+ * only means that a holder is started as it was before the probe.
  *
  * Runs as the user (the caller's effective id), with no privilege.
  */
@@ -10,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -34,5 +43,14 @@ bool lr_holder_peer_is(int s, uid_t uid);
 /* Connect to a holder; -errno (ENOENT, ECONNREFUSED: none running; EPERM:
  * another user's at the other end). */
 int lr_holder_connect(int dir, uint32_t job, bool remap_root);
+
+/* The probe socket's address of user uid's holder of Slurm job job
+ * (remap_root: the --remap-root view's); returns its length. */
+socklen_t lr_holder_probe_addr(struct sockaddr_un *a, uid_t uid, uint32_t job, bool remap_root);
+
+/* Does user uid's holder of Slurm job job answer on this node?  System
+ * calls only, none that can block (a full backlog is a "no"), and no path
+ * looked up; false whenever it cannot tell. */
+bool lr_holder_job_answers(uid_t uid, uint32_t job, bool remap_root);
 
 #endif

@@ -74,7 +74,10 @@ assert_job_gone() {
 	[ "$(cat "$WORK/mounts")" = 3 ]
 	# in the job's extern step, not in a step that ended
 	grep -q 'job_[0-9]*/step_extern' "$WORK/cgroup"
-	assert_job_gone "$(job_of "$(cat "$WORK/job.out")")"
+	local job
+	job=$(job_of "$(cat "$WORK/job.out")")
+	[ -n "$job" ]
+	assert_job_gone "$job"
 }
 
 @test "scancel ends the job's holder, and nothing of the job is left" {
@@ -116,4 +119,109 @@ assert_job_gone() {
 	run as_user srun --container="$IMG/top.sqfs" true
 	[ "$status" -eq 0 ]
 	[ ! -e "$dir/job-$a.sock" ] || { ls -l "$dir"; false; }
+}
+
+# helper_logged: the plugin's helper becomes a script that writes its
+# arguments to $WORK/starts, then runs labrun-step; put back by
+# helper_unlogged.
+helper_logged() {
+	install -m 0755 "$(dirname "$LABRUN")/labrun-step" "$PLUGIN_DIR/labrun-step.real"
+	printf '#!/bin/sh\necho "$*" >>%s\nexec %s "$@"\n' "$WORK/starts" \
+		"$PLUGIN_DIR/labrun-step.real" >"$PLUGIN_DIR/labrun-step-logged"
+	chmod 755 "$PLUGIN_DIR/labrun-step-logged"
+	"$SLURM_LOCAL" plugin "$PLUGIN_DIR/spank_labrun.so" helper="$PLUGIN_DIR/labrun-step-logged" >/dev/null
+}
+helper_unlogged() {
+	install_plugin >/dev/null
+	rm -f "$PLUGIN_DIR/labrun-step.real" "$PLUGIN_DIR/labrun-step-logged"
+}
+# probe_names: the abstract sockets named for the test user's job holders.
+probe_names() {
+	grep -o "@labrun-holder-$(id -u "$TEST_USER")-job-[0-9a-z-]*" /proc/net/unix | sort -u
+}
+
+@test "later steps find the job's holder on its probe socket, without starting labrun-step for it" {
+	no_holder || skip "the test user has holders already: $(holders)"
+	helper_logged
+	cat >"$WORK/job.sh" <<-EOF
+		#!/bin/sh
+		echo "job=\$SLURM_JOB_ID"
+		srun --container=$IMG/top.sqfs true
+		grep -o "@labrun-holder-\$(id -u)-job-\$SLURM_JOB_ID\\\$" /proc/net/unix >$WORK/probe
+		srun --container=$IMG/top.sqfs true
+		srun --container=$IMG/top.sqfs cat /layers/base
+	EOF
+	chmod 755 "$WORK/job.sh"
+	run as_user sbatch --wait --quiet -o "$WORK/job.out" "$WORK/job.sh"
+	local st=$status
+	helper_unlogged
+	cat "$WORK/job.out" "$WORK/starts"
+	[ "$st" -eq 0 ]
+	grep -qx base "$WORK/job.out"
+	local job
+	job=$(job_of "$(cat "$WORK/job.out")")
+	[ -n "$job" ]
+	# the first step started the holder; every step ran its container
+	[ "$(grep -c -- '--job-holder' "$WORK/starts")" = 1 ]
+	[ "$(grep -vc -- '--job-holder' "$WORK/starts")" = 3 ]
+	# the holder listened on its probe name, which goes with the job
+	[ "$(cat "$WORK/probe")" = "@labrun-holder-$(id -u "$TEST_USER")-job-$job" ]
+	assert_job_gone "$job"
+	! probe_names | grep -q -- "-job-$job\$"
+}
+
+@test "a probe name another user took first only sends each step the old way" {
+	no_holder || skip "the test user has holders already: $(holders)"
+	id labrun-test2 >/dev/null 2>&1 || skip "no second test user labrun-test2 (scripts/setup-test-env.sh)"
+	command -v python3 >/dev/null || skip "python3 missing"
+	helper_logged
+	cat >"$WORK/job.sh" <<-EOF
+		#!/bin/sh
+		echo "job=\$SLURM_JOB_ID"
+		while [ ! -e $WORK/go ]; do sleep 0.1; done
+		srun --container=$IMG/top.sqfs cat /layers/top
+		ps -u "\$(id -u)" -o pid=,stat=,comm= | awk '\$2 !~ /^Z/ && \$3 == "labrun-holder" { print \$1 }' >$WORK/h1
+		srun --container=$IMG/top.sqfs cat /layers/base
+		ps -u "\$(id -u)" -o pid=,stat=,comm= | awk '\$2 !~ /^Z/ && \$3 == "labrun-holder" { print \$1 }' >$WORK/h2
+	EOF
+	chmod 755 "$WORK/job.sh"
+	run as_user sbatch --parsable -o "$WORK/job.out" "$WORK/job.sh"
+	[ "$status" -eq 0 ]
+	local job=$output
+	JOBS+=("$job")
+	# Another user binds the job's probe name before its first step, and
+	# answers there.
+	local name="labrun-holder-$(id -u "$TEST_USER")-job-$job"
+	cat >"$WORK/squat.py" <<-EOF
+		import socket, time
+		s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+		s.bind("\0$name")
+		s.listen(16)
+		open("$WORK/squatting", "w").close()
+		s.settimeout(1)
+		end = time.time() + 120
+		while time.time() < end:
+		    try:
+		        s.accept()[0].close()
+		    except OSError:
+		        pass
+	EOF
+	chmod 644 "$WORK/squat.py"
+	chmod 777 "$WORK"
+	setpriv --reuid=labrun-test2 --regid=labrun-test2 --init-groups --reset-env \
+		python3 "$WORK/squat.py" &
+	local squatter=$!
+	wait_for 20 test -e "$WORK/squatting"
+	touch "$WORK/go"
+	wait_for 120 bash -c "! squeue -h -j $job 2>/dev/null | grep -q ."
+	kill "$squatter" 2>/dev/null || true
+	wait "$squatter" 2>/dev/null || true
+	helper_unlogged
+	cat "$WORK/job.out" "$WORK/starts"
+	grep -qx top "$WORK/job.out"
+	grep -qx base "$WORK/job.out"
+	# both steps asked through labrun-step, and shared the one holder
+	[ "$(grep -c -- '--job-holder' "$WORK/starts")" = 2 ]
+	[ -n "$(cat "$WORK/h1")" ] && [ "$(cat "$WORK/h1")" = "$(cat "$WORK/h2")" ]
+	assert_job_gone "$job"
 }
