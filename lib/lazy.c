@@ -3,10 +3,27 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "lazy.h"
 
-static char failure[256];
+/* The libraries that failed, by soname: the five codecs' and hwloc at most. */
+static struct {
+	const char *soname;
+	char why[200];
+} failures[8];
+
+/* soname failed: why, then (when not NULL) ": no " and the missing name. */
+static void failed(const char *soname, const char *why, const char *missing)
+{
+	size_t i = 0;
+	while (i < sizeof(failures) / sizeof(failures[0]) - 1 && failures[i].soname &&
+	       strcmp(failures[i].soname, soname) != 0)
+		i++;
+	failures[i].soname = soname; /* the last slot is shared when full */
+	snprintf(failures[i].why, sizeof(failures[i].why), "%s%s%s", why, missing ? ": no " : "",
+		 missing ? missing : "");
+}
 
 void *lr_lazy_sym(struct lr_lazy_lib *lib, const char *name)
 {
@@ -16,7 +33,7 @@ void *lr_lazy_sym(struct lr_lazy_lib *lib, const char *name)
 		lib->handle = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
 		if (!lib->handle) {
 			const char *why = dlerror();
-			snprintf(failure, sizeof(failure), "%s", why ? why : lib->soname);
+			failed(lib->soname, why ? why : lib->soname, NULL);
 			lib->failed = 1;
 		}
 	}
@@ -24,11 +41,27 @@ void *lr_lazy_sym(struct lr_lazy_lib *lib, const char *name)
 		return NULL;
 	void *sym = dlsym(lib->handle, name);
 	if (!sym)
-		snprintf(failure, sizeof(failure), "%s: no %s", lib->soname, name);
+		failed(lib->soname, lib->soname, name);
 	return sym;
 }
 
-const char *lr_lazy_failure(void)
+const char *lr_lazy_failure(const char *soname)
 {
-	return failure[0] ? failure : NULL;
+	for (size_t i = 0; i < sizeof(failures) / sizeof(failures[0]) && failures[i].soname; i++)
+		if (!strcmp(failures[i].soname, soname))
+			return failures[i].why;
+	return NULL;
+}
+
+const char *lr_lazy_codec_soname(unsigned compression)
+{
+	switch (compression) { /* squashfs_fs.h's *_COMPRESSION */
+	case 1: return LR_SONAME_Z;
+	case 2:
+	case 4: return LR_SONAME_LZMA;
+	case 3: return LR_SONAME_LZO2;
+	case 5: return LR_SONAME_LZ4;
+	case 6: return LR_SONAME_ZSTD;
+	default: return NULL;
+	}
 }

@@ -23,9 +23,16 @@ struct lr_lazy_lib {
  * cannot be loaded or lacks name (lr_lazy_failure() says why). */
 void *lr_lazy_sym(struct lr_lazy_lib *lib, const char *name);
 
-/* Why the last lr_lazy_sym() failed ("liblzo2.so.2: cannot open shared
- * object file: ..."), or NULL when none has. */
-const char *lr_lazy_failure(void);
+/* Why the last lr_lazy_sym() on the library soname failed ("liblzo2.so.2:
+ * cannot open shared object file: ..."), or NULL when none has.  Per
+ * library: one that failed (hwloc, another codec) never explains an error
+ * of another, e.g. a corrupt block of a layer whose codec loaded. */
+const char *lr_lazy_failure(const char *soname);
+
+/* The soname of the library codecs.c loads for a squashfs compression id
+ * (the superblock's: 1 gzip, 2 lzma, 3 lzo, 4 xz, 5 lz4, 6 zstd), NULL
+ * for another. */
+const char *lr_lazy_codec_soname(unsigned compression);
 
 /* Define RET NAME PARAMS as a call through lib (for the shims). */
 #define LR_LAZY(lib, ret, name, fail, params, args)                                                \

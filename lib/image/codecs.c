@@ -6,7 +6,7 @@
  * is declared by the library's own header, which checks the definitions
  * here against it.  A library that cannot be loaded fails the call the
  * way the library reports a failure; squash.c's message then names the
- * library (lr_lazy_failure()).
+ * library (lr_lazy_failure() of the layer's codec).
  */
 #include "build-config.h"
 

@@ -240,7 +240,7 @@ int lr_squash_check(int fd, struct lr_error *err)
 	return 0;
 }
 
-int squash_translate(sqfs_err e, struct lr_error *err, const char *what)
+int squash_translate(const sqfs *fs, sqfs_err e, struct lr_error *err, const char *what)
 {
 	switch (e) {
 	case SQFS_OK: return 0;
@@ -253,7 +253,8 @@ int squash_translate(sqfs_err e, struct lr_error *err, const char *what)
 	default: {
 		/* A decompressor is loaded when first used (codecs.c): its
 		 * library missing is not a corrupt layer. */
-		const char *why = lr_lazy_failure();
+		const char *lib = lr_lazy_codec_soname(fs->sb.compression);
+		const char *why = lib ? lr_lazy_failure(lib) : NULL;
 		if (why)
 			return lr_error_set(err, ENOSYS, "%s: cannot load a decompressor: %s", what,
 					    why);
@@ -336,7 +337,7 @@ static int open_tables(int fd, struct lr_squash **out, struct lr_error *err)
 		return lr_error_errno(err, ENOMEM, "open squashfs");
 	static uint64_t opened;
 	sq->serial = ++opened;
-	r = squash_translate(sqfs_init(&sq->ll.fs, fd, 0), err, "open");
+	r = squash_translate(&sq->ll.fs, sqfs_init(&sq->ll.fs, fd, 0), err, "open");
 	if (r < 0) {
 		free(sq);
 		return r;
@@ -345,7 +346,7 @@ static int open_tables(int fd, struct lr_squash **out, struct lr_error *err)
 	sq->dir_end = directory_end(&sq->ll.fs.sb);
 	r = check_tables(sq, err);
 	if (r == 0)
-		r = squash_translate(sqfs_ll_init(&sq->ll), err, "index");
+		r = squash_translate(&sq->ll.fs, sqfs_ll_init(&sq->ll), err, "index");
 	if (r < 0) {
 		sqfs_destroy(&sq->ll.fs);
 		free(sq);

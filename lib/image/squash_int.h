@@ -74,9 +74,10 @@ struct refset {
 /* Add ref to s: 1 when it was there already, 0 when added, -ENOMEM. */
 int squash_refset_add(struct refset *s, uint64_t ref);
 
-/* libsquashfuse's error e as a message "what: ..." and a negative errno
- * (squash.c: the one place its errors are translated). */
-int squash_translate(sqfs_err e, struct lr_error *err, const char *what);
+/* libsquashfuse's error e on fs as a message "what: ..." and a negative
+ * errno (squash.c: the one place its errors are translated); a read error
+ * names the codec's library when it could not be loaded. */
+int squash_translate(const sqfs *fs, sqfs_err e, struct lr_error *err, const char *what);
 
 /* A walk over every entry of the layer (lr_squash_open() checks, verify,
  * lr_squash_walk()): the root first, each directory before what it holds,

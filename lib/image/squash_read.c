@@ -183,7 +183,8 @@ static int lookup(struct lr_squash *sq, const char *path, sqfs_inode *inode, str
 	int r;
 	if (!squash_path_checked(sq, path) && (r = lr_squash_check_all(sq, err)) < 0)
 		return r;
-	r = squash_translate(sqfs_inode_get(fs, inode, sqfs_inode_root(fs)), err, "root directory");
+	r = squash_translate(fs, sqfs_inode_get(fs, inode, sqfs_inode_root(fs)), err,
+			     "root directory");
 	if (r < 0)
 		return r;
 	char name[SQUASHFS_NAME_LEN + 1];
@@ -198,8 +199,8 @@ static int lookup(struct lr_squash *sq, const char *path, sqfs_inode *inode, str
 		memcpy(name, p, len);
 		name[len] = '\0';
 		bool found = false;
-		if ((r = squash_translate(sqfs_lookup_path(fs, inode, name, &found), err, path)) <
-		    0)
+		if ((r = squash_translate(fs, sqfs_lookup_path(fs, inode, name, &found), err,
+					  path)) < 0)
 			return r;
 		if (!found)
 			return 0;
@@ -242,7 +243,7 @@ int lr_squash_read_file(struct lr_squash *sq, const char *path, size_t max, char
 	if (!data)
 		return lr_error_errno(err, ENOMEM, "%s", path);
 	sqfs_off_t got = (sqfs_off_t)size;
-	r = squash_translate(read_range(sq, &inode, 0, &got, data, true), err, path);
+	r = squash_translate(&sq->ll.fs, read_range(sq, &inode, 0, &got, data, true), err, path);
 	if (r == 0 && (uint64_t)got != size)
 		r = lr_error_set(err, EIO, "%s: short read (corrupt squashfs)", path);
 	if (r < 0) {

@@ -37,7 +37,7 @@ int lr_topology_load(struct lr_topology **out, const char *xml, struct lr_error 
 		return lr_error_errno(err, ENOMEM, "topology");
 	if (hwloc_topology_init(&t->topo) < 0) {
 		free(t);
-		const char *why = lr_lazy_failure(); /* libhwloc, loaded now (lazy.h) */
+		const char *why = lr_lazy_failure(LR_SONAME_HWLOC); /* loaded now (lazy.h) */
 		return why ? lr_error_set(err, ENOSYS, "hwloc: cannot load it: %s", why)
 			   : lr_error_set(err, ENOMEM, "hwloc: cannot start a topology");
 	}

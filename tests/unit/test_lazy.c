@@ -22,14 +22,24 @@ static void a_missing_library_fails_the_call_and_is_named(void **state)
 {
 	(void)state;
 	struct lr_lazy_lib none = {.soname = "liblabrun-no-such-library.so.0"};
+	const char *so = none.soname;
 	assert_null(lr_lazy_sym(&none, "anything"));
-	assert_non_null(lr_lazy_failure());
-	assert_non_null(strstr(lr_lazy_failure(), "liblabrun-no-such-library.so.0"));
+	assert_non_null(lr_lazy_failure(so));
+	assert_non_null(strstr(lr_lazy_failure(so), "liblabrun-no-such-library.so.0"));
 	/* Tried once: the next call fails at once, the same way. */
 	assert_null(lr_lazy_sym(&none, "anything"));
 	struct lr_lazy_lib z = {.soname = LR_SONAME_Z};
 	assert_null(lr_lazy_sym(&z, "no_such_function_in_zlib"));
-	assert_non_null(strstr(lr_lazy_failure(), "no_such_function_in_zlib"));
+	assert_non_null(strstr(lr_lazy_failure(LR_SONAME_Z), "no_such_function_in_zlib"));
+	/* Each library its own: the missing one's failure is not lz4's, whose
+	 * errors (a corrupt block) stay errors of the data. */
+	assert_non_null(strstr(lr_lazy_failure(so), "liblabrun-no-such-library.so.0"));
+	assert_null(lr_lazy_failure(LR_SONAME_LZ4));
+	assert_null(lr_lazy_failure(LR_SONAME_HWLOC));
+	/* A layer's codec by the superblock's id. */
+	assert_string_equal(lr_lazy_codec_soname(5), LR_SONAME_LZ4);
+	assert_string_equal(lr_lazy_codec_soname(1), LR_SONAME_Z);
+	assert_null(lr_lazy_codec_soname(7));
 }
 
 /* Round trips through the real libraries, called by the names libsquashfuse
