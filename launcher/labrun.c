@@ -87,16 +87,18 @@ static uint64_t machine_oom_kills(void)
 /* What labrun itself may need of the member's memory while it serves the
  * container's layers: its own working set (measured: ~6 MiB of anonymous
  * memory with a two-layer image, kernel memory for the mounts and the FUSE
- * connection besides) and every layer's caches full.  Kept out of the
+ * connection besides) and the caches of every layer it serves itself
+ * (held[i] < 0: a holder's are the holder's).  Kept out of the
  * container's share when labrun runs inside the member's memory cgroup
  * (lr_cgroup_job_enter()). */
 #define LR_OWN_MEMORY_BASE (16ULL << 20)
 
-static uint64_t own_memory(const struct lr_chain *chain)
+static uint64_t own_memory(const struct lr_chain *chain, const int *held)
 {
 	uint64_t bytes = LR_OWN_MEMORY_BASE;
 	for (size_t i = 0; i < chain->n; i++)
-		bytes += lr_squash_cache_bound(chain->layers[i].sq);
+		if (held[i] < 0 && chain->layers[i].sq)
+			bytes += lr_squash_cache_bound(chain->layers[i].sq);
 	return bytes;
 }
 
@@ -223,21 +225,33 @@ int main(int argc, char **argv)
 	struct lr_chain *chain = calloc(1, sizeof(*chain));
 	if (!chain)
 		return die("out of memory");
-	if (lr_chain_resolve_light(chain, o.image, cfg.stores, cfg.n_stores, &err) < 0)
+	/* The layers through the user's holder, which keeps them mounted for
+	 * the next containers (holder.h); asked before the container's
+	 * cgroups are joined, which a holder started now must stay out of.
+	 * A holder that holds this image's chain whole already hands it over
+	 * with what the launch reads of it, and no layer is opened here.
+	 * Without one, this labrun mounts and serves them itself. */
+	static int held_trees[LR_MAX_LAYERS];
+	int node_held = -1, held = -1;
+	struct lr_error why = {0};
+	bool from_holder =
+		!o.no_holder && cfg.holder_idle &&
+		lr_holder_chain(o.image, 0, o.remap_root, chain, held_trees, &held, &why) == 0;
+	if (from_holder)
+		lr_debug(1, "%zu layer(s) and their launch info from the layer holder", chain->n);
+	else if (why.msg[0] && why.code != ENOENT)
+		lr_debug(2, "%s: resolving the image here", why.msg);
+	if (!from_holder &&
+	    lr_chain_resolve_light(chain, o.image, cfg.stores, cfg.n_stores, &err) < 0)
 		return die(err.msg);
 	/* Before anything is mounted: a layer root the container cannot enter
 	 * fails later as a bare "mount proc: Permission denied". */
 	if (lr_chain_check_roots(chain, o.remap_root ? 0 : getuid(), o.remap_root ? 0 : getgid(),
 				 "--remap-root", &err) < 0)
 		return die(err.msg);
-
-	/* The layers through the user's holder, which keeps them mounted for
-	 * the next containers (holder.h); asked before the container's
-	 * cgroups are joined, which a holder started now must stay out of.
-	 * Without one, this labrun mounts and serves them itself. */
-	static int held_trees[LR_MAX_LAYERS];
-	int node_held = -1, held = -1;
-	lr_holder_layers(chain, &cfg, 0, o.remap_root, !o.no_holder, held_trees, &node_held, &held);
+	if (!from_holder)
+		lr_holder_layers(chain, &cfg, 0, o.remap_root, !o.no_holder, held_trees, &node_held,
+				 &held);
 	/* The layers this labrun serves itself, checked whole first: a
 	 * holder checked its own. */
 	if (lr_chain_check(chain, held_trees, &err) < 0)
@@ -284,7 +298,7 @@ int main(int argc, char **argv)
 	 * not at all. */
 	static struct lr_launch_quota limits;
 	if (lr_launch_quota_enter(&limits, cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR,
-				  pw->pw_name, o.lab, own_memory(chain), &err) < 0)
+				  pw->pw_name, o.lab, own_memory(chain, held_trees), &err) < 0)
 		return die(err.msg);
 	spec.cgroup_fd = limits.applies ? limits.job.into_fd : -1;
 	spec.memcg_tasks_fd = limits.applies ? limits.job.mem_tasks_fd : -1;

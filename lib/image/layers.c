@@ -28,13 +28,12 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "chaininfo.h"
 #include "layers.h"
 #include "log.h"
 #include "squash.h"
 
-#define LAYER_JSON_PATH "/.labrun/layer.json"
-
-static void set_name(struct lr_layer *l)
+void lr_layer_set_name(struct lr_layer *l)
 {
 	const char *slash = strrchr(l->path, '/');
 	snprintf(l->name, sizeof(l->name), "%s", slash ? slash + 1 : l->path);
@@ -55,14 +54,15 @@ static int layer_load(struct lr_layer *l, bool light, struct lr_error *err)
 		return r;
 	_cleanup_free_ char *json = NULL;
 	size_t len = 0;
-	r = lr_squash_read_file(l->sq, LAYER_JSON_PATH, LR_LAYERJSON_MAX_BYTES, &json, &len, err);
+	r = lr_squash_read_file(l->sq, LR_LAYER_JSON_PATH, LR_LAYERJSON_MAX_BYTES, &json, &len,
+				err);
 	if (r == -ENOENT)
 		return 0; /* a plain root filesystem: a one-layer image */
 	if (r < 0)
 		return r;
 	r = lr_layer_meta_parse(&l->meta, json, len, err);
 	if (r < 0)
-		return lr_error_prefix(err, "%s", LAYER_JSON_PATH);
+		return lr_error_prefix(err, "%s", LR_LAYER_JSON_PATH);
 	return 0;
 }
 
@@ -169,7 +169,7 @@ static int resolve(struct lr_chain *chain, const char *image, char *const *store
 		r = lr_error_errno(err, ENOMEM, "%s", image);
 		goto fail;
 	}
-	set_name(l);
+	lr_layer_set_name(l);
 	l->fd = lr_layer_open(image, err);
 	if (l->fd < 0) {
 		r = lr_error_prefix(err, "image %s", image);
@@ -208,7 +208,7 @@ static int resolve(struct lr_chain *chain, const char *image, char *const *store
 			goto fail;
 		}
 		p->fd = r;
-		set_name(p);
+		lr_layer_set_name(p);
 		chain->n++;
 
 		/* Same file twice in one chain: a loop, which would otherwise run
@@ -263,6 +263,8 @@ int lr_chain_check(struct lr_chain *chain, const int *held, struct lr_error *err
 	for (size_t i = 0; i < chain->n; i++) {
 		if (held && held[i] >= 0)
 			continue;
+		if (!chain->layers[i].sq) /* a chain from a holder's info */
+			return lr_error_set(err, EIO, "layer %s: not open", chain->layers[i].name);
 		int r = lr_squash_check_all(chain->layers[i].sq, err);
 		if (r < 0)
 			return i == 0 ? lr_error_prefix(err, "image %s", chain->layers[0].path)
@@ -278,8 +280,8 @@ int lr_chain_check_roots(const struct lr_chain *chain, uint32_t uid, uint32_t gi
 {
 	for (size_t i = 0; i < chain->n; i++) {
 		const struct lr_layer *l = &chain->layers[i];
-		uint32_t mode, ruid, rgid;
-		if (lr_squash_root(l->sq, &mode, &ruid, &rgid) < 0)
+		uint32_t mode = l->root_mode, ruid = l->root_uid, rgid = l->root_gid;
+		if (!(l->root_known || (l->sq && lr_squash_root(l->sq, &mode, &ruid, &rgid) == 0)))
 			return lr_error_set(err, EIO, "layer %s: corrupt root directory", l->path);
 		mode_t need = ruid == uid ? S_IXUSR : rgid == gid ? S_IXGRP : S_IXOTH;
 		if (mode & need)
@@ -300,6 +302,8 @@ int lr_chain_check_roots(const struct lr_chain *chain, uint32_t uid, uint32_t gi
 int lr_chain_read_file(const struct lr_chain *chain, const char *path, size_t max, char **buf,
 		       size_t *len, struct lr_error *err)
 {
+	if (chain->from_info)
+		return lr_chain_info_read(chain, path, max, buf, len, err);
 	char parent[PATH_MAX];
 	snprintf(parent, sizeof(parent), "%s", path);
 	char *slash = strrchr(parent, '/');
@@ -339,4 +343,9 @@ void lr_chain_free(struct lr_chain *chain)
 		lr_layer_free(&chain->layers[i]);
 	lr_image_config_free(&chain->config);
 	chain->n = 0;
+	for (size_t i = 0; i < LR_CHAIN_FILES; i++) {
+		free(chain->file_data[i]);
+		chain->file_data[i] = NULL;
+	}
+	chain->from_info = false;
 }

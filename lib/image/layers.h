@@ -16,18 +16,34 @@
  * this deep is a mistake or an attack). */
 #define LR_MAX_LAYERS 128
 
+/* Where a layer keeps its metadata (imageconfig.h). */
+#define LR_LAYER_JSON_PATH "/.labrun/layer.json"
+
 struct lr_layer {
 	char *path;    /* as found (for messages) */
 	int fd;	       /* lr_layer_open(), open for the chain's lifetime */
 	char name[80]; /* short name for messages: file name */
 	struct lr_squash *sq;
 	struct lr_layer_meta meta; /* empty when the layer has no layer.json */
+	/* The root directory's mode and owner, known without sq (a chain
+	 * from a holder's info, chaininfo.h). */
+	bool root_known;
+	uint32_t root_mode, root_uid, root_gid;
 };
+
+/* The files a chain from a holder's info carries (chaininfo.h). */
+#define LR_CHAIN_FILES 2
 
 struct lr_chain {
 	struct lr_layer layers[LR_MAX_LAYERS]; /* [0] = top (the image), [n-1] = base */
 	size_t n;
 	struct lr_image_config config; /* merged base to top */
+	/* Made by lr_chain_from_info(): no layer is open but the image's,
+	 * and /etc/passwd and /etc/group are read from here (NULL data:
+	 * the image has none). */
+	bool from_info;
+	char *file_data[LR_CHAIN_FILES];
+	size_t file_len[LR_CHAIN_FILES];
 };
 
 /* Open the layer file at path for reading without blocking on a FIFO or
@@ -39,6 +55,9 @@ int lr_layer_open(const char *path, struct lr_error *err);
 /* Check and index the layer whose file is open at l->fd (l->path names it
  * in messages), and read its /.labrun/layer.json if it has one. */
 int lr_layer_load(struct lr_layer *l, struct lr_error *err);
+
+/* l->name from l->path: its file name. */
+void lr_layer_set_name(struct lr_layer *l);
 
 /* Close and free what lr_layer_load() and the chain set in l. */
 void lr_layer_free(struct lr_layer *l);

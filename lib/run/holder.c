@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -45,7 +46,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chaininfo.h"
 #include "cleanup.h"
+#include "container.h"
 #include "fuse_server.h"
 #include "holder.h"
 #include "holder_wire.h"
@@ -84,6 +87,22 @@ static struct holder {
 	struct client clients[LR_HOLDER_MAX_CLIENTS];
 	size_t n_clients;
 } H;
+
+/* The chains whole HOLDs asked for, by their layers' files (top first),
+ * with their launch info (chaininfo.h, a sealed memfd): a later launch of
+ * the same image file gets both and opens no layer itself (REQ_CHAIN).
+ * The least recently used goes when full. */
+#define HOLDER_MAX_CHAINS 16
+
+struct chain_rec {
+	size_t n;
+	int info;
+	uint64_t used;
+	struct stat id[]; /* n */
+};
+
+static struct chain_rec *chains[HOLDER_MAX_CHAINS];
+static uint64_t chains_clock;
 
 /* Where a held layer is mounted in the holder's namespace. */
 static void target_of(unsigned slot, char *buf, size_t len)
@@ -167,6 +186,67 @@ static void reply_error(int s, uint32_t layer, const struct lr_error *err)
 	(void)lr_holder_send(s, &rep, sizeof(rep), NULL, 0);
 }
 
+static void chain_rec_free(size_t k)
+{
+	if (!chains[k])
+		return;
+	close(chains[k]->info);
+	free(chains[k]);
+	chains[k] = NULL;
+}
+
+/* Remember the chain layers[0..n) a whole HOLD asked for, and write its
+ * launch info from the layers the holder has open. */
+static void record_chain(struct held *const *layers, size_t n)
+{
+	/* Its n mounts and the info go in one message. */
+	if (n == 0 || n >= LR_MAX_LAYERS)
+		return;
+	size_t slot = HOLDER_MAX_CHAINS; /* a free one, else the least recently used */
+	for (size_t k = 0; k < HOLDER_MAX_CHAINS; k++) {
+		struct chain_rec *r = chains[k];
+		if (!r) {
+			if (slot == HOLDER_MAX_CHAINS || chains[slot])
+				slot = k;
+			continue;
+		}
+		bool same = r->n == n;
+		for (size_t i = 0; same && i < n; i++)
+			same = lr_holder_same_file(&r->id[i], &layers[i]->id);
+		if (same) {
+			r->used = ++chains_clock;
+			return;
+		}
+		if (slot == HOLDER_MAX_CHAINS || (chains[slot] && r->used < chains[slot]->used))
+			slot = k;
+	}
+	struct lr_chain *view = calloc(1, sizeof(*view));
+	struct chain_rec *r = malloc(sizeof(*r) + n * sizeof(r->id[0]));
+	int fd = memfd_create("labrun-launch-info", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	struct lr_error err = {0};
+	if (view) {
+		/* A view of the held layers, not a chain of its own: freed
+		 * with free(), never lr_chain_free(). */
+		view->n = n;
+		for (size_t i = 0; i < n; i++)
+			view->layers[i] = layers[i]->layer;
+	}
+	if (!view || !r || fd < 0 || lr_chain_info_write(view, fd, LR_ETC_FILE_MAX, &err) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		free(view);
+		free(r);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	free(view);
+	*r = (struct chain_rec){.n = n, .info = fd, .used = ++chains_clock};
+	for (size_t i = 0; i < n; i++)
+		r->id[i] = layers[i]->id;
+	chain_rec_free(slot);
+	chains[slot] = r;
+}
+
 static void release(struct client *c)
 {
 	for (size_t i = 0; i < c->n; i++)
@@ -175,8 +255,41 @@ static void release(struct client *c)
 	c->n = 0;
 }
 
-/* A HOLD: every layer held, then a copy of each mount sent back. */
-static void serve_hold(struct client *c, int *fds, size_t n)
+/* A copy of the mount of each layer c holds, and extra (>= 0) after them,
+ * sent to c; on failure c holds nothing and is told why. */
+static int reply_mounts(struct client *c, int extra)
+{
+	struct lr_error err = {0};
+	int trees[LR_MAX_LAYERS] = {0};
+	size_t i = 0, n = c->n;
+	for (; i < n; i++) {
+		char target[32];
+		target_of(c->layers[i]->slot, target, sizeof(target));
+		trees[i] = lr_mount_clone(target, false, &err);
+		if (trees[i] < 0)
+			break;
+	}
+	if (i < n || (extra >= 0 && n == LR_MAX_LAYERS)) {
+		for (size_t j = 0; j < i; j++)
+			close(trees[j]);
+		release(c);
+		if (i == n)
+			lr_error_set(&err, E2BIG, "too many layers");
+		reply_error(c->fd, (uint32_t)i, &err);
+		return -1;
+	}
+	struct reply rep = {.magic = HOLDER_MAGIC, .n = (uint32_t)n};
+	if (extra >= 0)
+		trees[n] = extra;
+	(void)lr_holder_send(c->fd, &rep, sizeof(rep), trees, n + (extra >= 0));
+	for (i = 0; i < n; i++)
+		close(trees[i]);
+	return 0;
+}
+
+/* A HOLD: every layer held, then a copy of each mount sent back; whole:
+ * the layers are an image's chain, top first (record_chain()). */
+static void serve_hold(struct client *c, int *fds, size_t n, bool whole)
 {
 	struct lr_error err = {0};
 	size_t i = 0;
@@ -202,25 +315,54 @@ static void serve_hold(struct client *c, int *fds, size_t n)
 		reply_error(c->fd, (uint32_t)i, &err);
 		return;
 	}
-	int trees[LR_MAX_LAYERS];
-	for (i = 0; i < n; i++) {
-		char target[32];
-		target_of(c->layers[i]->slot, target, sizeof(target));
-		trees[i] = lr_mount_clone(target, false, &err);
-		if (trees[i] < 0)
-			break;
-	}
-	if (i < n) {
-		for (size_t j = 0; j < i; j++)
-			close(trees[j]);
-		release(c);
-		reply_error(c->fd, (uint32_t)i, &err);
+	if (reply_mounts(c, -1) == 0 && whole)
+		record_chain(c->layers, c->n);
+}
+
+/* A CHAIN: the chain a whole HOLD of this image file asked for, if every
+ * layer of it is still held, with its launch info.  Takes fd. */
+static void serve_chain(struct client *c, int fd)
+{
+	struct lr_error err = {.code = ENOENT};
+	snprintf(err.msg, sizeof(err.msg), "no chain of that image held");
+	struct stat st;
+	bool ok = fstat(fd, &st) == 0 && c->n == 0;
+	close(fd);
+	size_t k = 0;
+	while (ok && k < HOLDER_MAX_CHAINS &&
+	       !(chains[k] && lr_holder_same_file(&chains[k]->id[0], &st)))
+		k++;
+	if (!ok || k == HOLDER_MAX_CHAINS) {
+		reply_error(c->fd, 0, &err);
 		return;
 	}
-	struct reply rep = {.magic = HOLDER_MAGIC, .n = (uint32_t)n};
-	(void)lr_holder_send(c->fd, &rep, sizeof(rep), trees, n);
-	for (i = 0; i < n; i++)
-		close(trees[i]);
+	struct chain_rec *r = chains[k];
+	for (size_t i = 0; i < r->n; i++) {
+		struct held *h = NULL;
+		for (size_t j = 0; j < H.n_held && !h; j++)
+			if (lr_holder_same_file(&H.held[j]->id, &r->id[i]))
+				h = H.held[j];
+		/* Evicted, or its file changed since (hold_one() would take
+		 * that for another layer): a new HOLD records the chain again. */
+		struct stat now;
+		if (!h || fstat(h->layer.fd, &now) < 0 || !lr_holder_same_file(&now, &h->id)) {
+			release(c);
+			chain_rec_free(k);
+			reply_error(c->fd, (uint32_t)i, &err);
+			return;
+		}
+		/* Mounted again if its FUSE connection was killed. */
+		int dup_fd = fcntl(h->layer.fd, F_DUPFD_CLOEXEC, 0);
+		if (dup_fd < 0 || hold_one(dup_fd, &h, &err) < 0) {
+			release(c);
+			reply_error(c->fd, (uint32_t)i, &err);
+			return;
+		}
+		h->refs++;
+		c->layers[c->n++] = h;
+	}
+	if (reply_mounts(c, r->info) == 0)
+		r->used = ++chains_clock;
 }
 
 static size_t containers(void)
@@ -269,8 +411,12 @@ static void serve_client(size_t i)
 		drop_client(i); /* gone, or not labrun */
 		return;
 	}
-	if (req.kind == REQ_HOLD && req.n == (uint32_t)n && n > 0) {
-		serve_hold(c, fds, (size_t)n);
+	if ((req.kind == REQ_HOLD || req.kind == REQ_HOLD_WHOLE) && req.n == (uint32_t)n && n > 0) {
+		serve_hold(c, fds, (size_t)n, req.kind == REQ_HOLD_WHOLE);
+		return;
+	}
+	if (req.kind == REQ_CHAIN && req.n == 1 && n == 1) {
+		serve_chain(c, fds[0]);
 		return;
 	}
 	for (int j = 0; j < n; j++)

@@ -54,6 +54,16 @@
 int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, unsigned idle,
 		   int *conn, int trees[], struct lr_error *err);
 
+/* The chain of image as the caller's holder (job 0) or the Slurm job's
+ * holds it whole already, when it does: chain made from the holder's
+ * launch info (chaininfo.h), without opening a layer but the image's
+ * file, and trees[0..chain->n) a detached copy of each layer's mount;
+ * *conn keeps them held.  Never starts a holder.  -ENOENT (or another
+ * error, err says why) when it cannot: the caller resolves the chain
+ * itself (lr_chain_resolve_light(), lr_holder_layers()). */
+int lr_holder_chain(const char *image, uint32_t job, bool remap_root, struct lr_chain *chain,
+		    int trees[], int *conn, struct lr_error *err);
+
 /* Every layer of chain from whoever may hold it: the node's service
  * (layerd.h) for those of the trusted store, when cfg names one; then the
  * user's holder (job 0) or the Slurm job's for the rest, when use_holder

@@ -12,9 +12,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "chaininfo.h"
 #include "cleanup.h"
 #include "holder.h"
 #include "holder_wire.h"
@@ -94,7 +97,9 @@ int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, 
 		}
 		if (s < 0)
 			return s;
-		struct request req = {.magic = HOLDER_MAGIC, .kind = REQ_HOLD, .n = (uint32_t)n};
+		struct request req = {.magic = HOLDER_MAGIC,
+				      .kind = n == chain->n ? REQ_HOLD_WHOLE : REQ_HOLD,
+				      .n = (uint32_t)n};
 		int r = lr_holder_send(s, &req, sizeof(req), fds, n);
 		struct reply rep;
 		if (r == 0)
@@ -129,6 +134,91 @@ int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, 
 		return 0;
 	}
 	return lr_error_set(err, EPIPE, "layer holder: it ended twice while asked");
+}
+
+/* The launch info a holder sent (a memfd): at most this much. */
+#define INFO_MAX (16u << 20)
+
+/* The info's bytes into *buf (malloc'd); takes fd. */
+static int read_info(int fd, char **buf, size_t *len, struct lr_error *err)
+{
+	_cleanup_close_ int f = fd;
+	struct stat st;
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > INFO_MAX)
+		return lr_error_set(err, EPROTO, "layer holder: no launch info");
+	size_t size = (size_t)st.st_size, got = 0;
+	char *b = malloc(size);
+	if (!b)
+		return lr_error_errno(err, ENOMEM, "layer holder");
+	while (got < size) {
+		ssize_t n = pread(f, b + got, size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(b);
+			return lr_error_set(err, EPROTO, "layer holder: launch info cut short");
+		}
+		got += (size_t)n;
+	}
+	*buf = b;
+	*len = size;
+	return 0;
+}
+
+int lr_holder_chain(const char *image, uint32_t job, bool remap_root, struct lr_chain *chain,
+		    int trees[], int *conn, struct lr_error *err)
+{
+	*conn = -1;
+	int top = lr_layer_open(image, err);
+	if (top < 0)
+		return top;
+	_cleanup_close_ int dir = lr_holder_dir_open(err);
+	if (dir < 0) {
+		close(top);
+		return dir;
+	}
+	_cleanup_close_ int s = lr_holder_connect(dir, job, remap_root);
+	if (s < 0) {
+		close(top);
+		return lr_error_errno(err, -s, "no layer holder");
+	}
+	struct request req = {.magic = HOLDER_MAGIC, .kind = REQ_CHAIN, .n = 1};
+	int fds[LR_MAX_LAYERS];
+	struct reply rep;
+	int r = lr_holder_send(s, &req, sizeof(req), &top, 1);
+	if (r == 0)
+		r = await(s, &rep, fds, LR_MAX_LAYERS);
+	if (r < 0) {
+		close(top);
+		return lr_error_errno(err, -r, "layer holder");
+	}
+	if (rep.code || rep.n == 0 || (size_t)r != (size_t)rep.n + 1) {
+		for (int i = 0; i < r; i++)
+			close(fds[i]);
+		close(top);
+		rep.msg[sizeof(rep.msg) - 1] = '\0';
+		return rep.code ? lr_error_set(err, rep.code, "layer holder: %s", rep.msg)
+				: lr_error_set(err, EPROTO, "layer holder: %d fds for a chain", r);
+	}
+	char *info = NULL;
+	size_t len = 0;
+	r = read_info(fds[rep.n], &info, &len, err);
+	if (r == 0)
+		r = lr_chain_from_info(chain, image, top, info, len, err); /* takes top */
+	else
+		close(top);
+	free(info);
+	if (r < 0) {
+		for (size_t i = 0; i < rep.n; i++)
+			close(fds[i]);
+		return r;
+	}
+	for (size_t i = 0; i < rep.n; i++)
+		trees[i] = fds[i];
+	*conn = s;
+	s = -1;
+	return 0;
 }
 
 int lr_holder_stop(unsigned *busy, struct lr_error *err)

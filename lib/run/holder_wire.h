@@ -28,18 +28,23 @@
 #define HOLDER_REPLY_MS 10000
 #define HOLDER_BACKLOG 64
 
-enum { REQ_HOLD = 1, REQ_STOP = 2 };
+/* HOLD: the layer files attached, in chain order; HOLD_WHOLE: the same,
+ * and they are the image's whole chain, top first; CHAIN: the image's
+ * file alone, for the chain a HOLD_WHOLE of it asked for before, with its
+ * launch info (chaininfo.h) after the mounts; STOP.  New kinds, never a
+ * new size: a holder of an earlier build still reads a STOP. */
+enum { REQ_HOLD = 1, REQ_STOP = 2, REQ_CHAIN = 3, REQ_HOLD_WHOLE = 4 };
 
 struct request {
 	uint32_t magic;
 	uint32_t kind;
-	uint32_t n; /* layer files attached (HOLD) */
+	uint32_t n; /* layer files attached (HOLD, HOLD_WHOLE, CHAIN) */
 };
 
 struct reply {
 	uint32_t magic;
 	int32_t code;	  /* 0 or a positive errno */
-	uint32_t n;	  /* mount copies attached */
+	uint32_t n;	  /* mount copies attached (CHAIN: and the info after them) */
 	uint32_t layer;	  /* with code: the layer it is about */
 	uint32_t clients; /* STOP: containers still served */
 	char msg[240];

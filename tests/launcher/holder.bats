@@ -102,6 +102,49 @@ fuse_mounts() {
 	assert_output_contains done
 }
 
+# What a container of TOP shows of its chain: each layer's file, the
+# merged config, the image's passwd and group with the user's entries.
+chain_view() {
+	run_lr -v "$TOP" sh -c 'cat /layers/*; pwd; env | sort | grep -E "^(MIDVAR|SHARED|TOPVAR)="; cat /etc/passwd /etc/group'
+}
+
+@test "a later launch takes the chain and what it reads of it from the holder, and sees the same container" {
+	chain_view
+	assert_status 0
+	assert_stderr_not_matches 'launch info from the layer holder'
+	local first=$output
+	chain_view
+	assert_status 0
+	assert_stderr_matches '3 layer\(s\) and their launch info from the layer holder'
+	assert_equal "$output" "$first"
+	# --no-holder resolves the image itself, as before holders
+	run_lr -v --no-holder "$TOP" true
+	assert_status 0
+	assert_stderr_not_matches 'launch info'
+}
+
+@test "a parent layer changed since the holder held it is not taken from its chain" {
+	mkdir chain
+	cp "$IMAGES/beside/top.sqfs" "$IMAGES"/beside/sha256-*.sqfs chain/
+	local parents=(chain/sha256-*.sqfs)
+	# no layer store: the parents beside the image, these copies
+	write_conf nostore.conf "# no layer store"
+	run_lr -c nostore.conf chain/top.sqfs cat /layers/mid
+	assert_status 0
+	assert_output mid
+	run_lr -v -c nostore.conf chain/top.sqfs cat /layers/mid
+	assert_stderr_matches 'launch info from the layer holder'
+	# the same bytes, a new mtime: another file as far as the holder knows
+	touch -d '2001-01-01' "${parents[0]}"
+	run_lr -v -c nostore.conf chain/top.sqfs cat /layers/mid
+	assert_status 0
+	assert_output mid
+	assert_stderr_not_matches 'launch info from the layer holder'
+	# held again whole: the next launch takes it
+	run_lr -v -c nostore.conf chain/top.sqfs cat /layers/mid
+	assert_stderr_matches 'launch info from the layer holder'
+}
+
 @test "a killed holder makes the next launch start another" {
 	run_lr "$BB" true
 	local h

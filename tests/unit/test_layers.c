@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "chaininfo.h"
 #include "layers.h"
 #include "squash.h"
 
@@ -368,6 +369,77 @@ static void small_files_of_several_layers_read_their_own_bytes(void **state)
 	close(fb);
 }
 
+/* A holder's launch info (chaininfo.h) makes the chain lr_chain_resolve()
+ * made: the same config, names, roots and files; a blob cut short or
+ * garbled is refused, never read past. */
+static void launch_info_gives_the_resolved_chain_back(void **state)
+{
+	char top[PATH_MAX], storedir[PATH_MAX];
+	build_three(top, sizeof(top));
+	snprintf(storedir, sizeof(storedir), "%s/store", tmp);
+	char *stores[] = {storedir};
+	struct lr_chain *c = calloc(1, sizeof(*c)), *d = calloc(1, sizeof(*d));
+	struct lr_error err = {0};
+	assert_int_equal(lr_chain_resolve(c, top, stores, 1, &err), 0);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/info", tmp);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(lr_chain_info_write(c, fd, 4096, &err), 0);
+	off_t size = lseek(fd, 0, SEEK_END);
+	assert_true(size > 0);
+	char *info = malloc((size_t)size);
+	assert_int_equal(pread(fd, info, (size_t)size, 0), size);
+	close(fd);
+
+	int top_fd = lr_layer_open(top, &err);
+	assert_true(top_fd >= 0);
+	assert_int_equal(lr_chain_from_info(d, top, top_fd, info, (size_t)size, &err), 0);
+	assert_int_equal(d->n, 3);
+	assert_true(d->from_info);
+	assert_string_equal(lr_strv_getenv(&d->config.env, "A"), "base");
+	assert_string_equal(lr_strv_getenv(&d->config.env, "B"), "mid");
+	assert_string_equal(lr_strv_getenv(&d->config.env, "C"), "top");
+	assert_string_equal(d->config.workdir, "/w");
+	assert_string_equal(d->config.cmd.v[0], "x");
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(d->layers[i].name, c->layers[i].name);
+		assert_null(d->layers[i].sq);
+		assert_true(d->layers[i].root_known);
+	}
+	assert_string_equal(d->layers[0].path, top);
+	assert_int_equal(lr_chain_check_roots(d, 0, 0, "--remap-root", &err), 0);
+	char *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(lr_chain_read_file(d, "/etc/passwd", 1024, &buf, &len, &err), 0);
+	assert_string_equal(buf, "mid\n");
+	free(buf);
+	/* the whiteout in top: no group, as through the layers */
+	assert_int_equal(lr_chain_read_file(d, "/etc/group", 1024, &buf, &len, &err), -ENOENT);
+	/* only what the info carries */
+	assert_true(lr_chain_read_file(d, "/replaced/new", 1024, &buf, &len, &err) < 0);
+	lr_chain_free(d);
+
+	/* Every shorter blob, and a garbled magic and count, refused. */
+	for (off_t cut = 0; cut < size; cut += cut < 64 ? 1 : 97) {
+		top_fd = lr_layer_open(top, &err);
+		assert_int_equal(lr_chain_from_info(d, top, top_fd, info, (size_t)cut, &err),
+				 -EPROTO);
+		assert_int_equal(d->n, 0);
+	}
+	for (size_t byte = 0; byte < 8; byte++) {
+		info[byte] ^= 0x40;
+		top_fd = lr_layer_open(top, &err);
+		assert_int_equal(lr_chain_from_info(d, top, top_fd, info, (size_t)size, &err),
+				 -EPROTO);
+		info[byte] ^= 0x40;
+	}
+	free(info);
+	lr_chain_free(c);
+	free(c);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +454,7 @@ int main(void)
 		cmocka_unit_test(reports_a_truncated_image),
 		cmocka_unit_test(reports_bad_layer_json_with_its_path),
 		cmocka_unit_test(small_files_of_several_layers_read_their_own_bytes),
+		cmocka_unit_test(launch_info_gives_the_resolved_chain_back),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests_name("layers", tests, setup_dir, remove_dir);
