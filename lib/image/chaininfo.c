@@ -172,15 +172,8 @@ int lr_chain_from_info(struct lr_chain *chain, const char *image, int top_fd, co
 	}
 	if (at != len)
 		goto bad;
-	/* Config merges from base to top, top wins (DESIGN.md §2). */
-	for (size_t i = chain->n; i-- > 0;) {
-		r = lr_image_config_merge(&chain->config, &chain->layers[i].meta.config, err);
-		if (r < 0) {
-			lr_error_prefix(err, "image %s: merge config of %s", image,
-					chain->layers[i].name);
-			goto fail;
-		}
-	}
+	if ((r = lr_chain_merge_config(chain, image, err)) < 0)
+		goto fail;
 	return 0;
 bad:
 	r = lr_error_set(err, EPROTO, "launch info: malformed (%zu bytes)", len);

@@ -150,6 +150,18 @@ int lr_layer_find(const char *hex, char *const *stores, size_t n_stores, const c
 			    looked);
 }
 
+int lr_chain_merge_config(struct lr_chain *chain, const char *image, struct lr_error *err)
+{
+	/* From base to top, top wins (DESIGN.md §2). */
+	for (size_t i = chain->n; i-- > 0;) {
+		int r = lr_image_config_merge(&chain->config, &chain->layers[i].meta.config, err);
+		if (r < 0)
+			return lr_error_prefix(err, "image %s: merge config of %s", image,
+					       chain->layers[i].name);
+	}
+	return 0;
+}
+
 static int resolve(struct lr_chain *chain, const char *image, char *const *stores, size_t n_stores,
 		   bool light, struct lr_error *err)
 {
@@ -230,15 +242,9 @@ static int resolve(struct lr_chain *chain, const char *image, char *const *store
 		}
 	}
 
-	/* Config merges from base to top, top wins (DESIGN.md §2). */
-	for (size_t i = chain->n; i-- > 0;) {
-		r = lr_image_config_merge(&chain->config, &chain->layers[i].meta.config, err);
-		if (r < 0) {
-			lr_error_prefix(err, "image %s: merge config of %s", image,
-					chain->layers[i].name);
-			goto fail;
-		}
-	}
+	r = lr_chain_merge_config(chain, image, err);
+	if (r < 0)
+		goto fail;
 	return 0;
 fail:
 	lr_chain_free(chain);

@@ -81,6 +81,10 @@ int lr_chain_resolve(struct lr_chain *chain, const char *image, char *const *sto
 		     size_t n_stores, struct lr_error *err);
 void lr_chain_free(struct lr_chain *chain);
 
+/* The chain's config (empty) merged from its layers' layer.json, base to
+ * top, top wins; image names the chain in messages. */
+int lr_chain_merge_config(struct lr_chain *chain, const char *image, struct lr_error *err);
+
 /* lr_chain_resolve() for a launch: each layer opened with
  * lr_squash_open_scoped(), so only what the launch reads before its
  * container runs is checked (layer.json, the image config, /etc).  The
