@@ -121,10 +121,17 @@ build_targets() {
 	local cc=$1 dir=$2
 	mkdir -p "$dir/obj"
 	# The sources include build-config.h (configure's); these are the
-	# only definitions they need from it.
-	if [ ! -f "$dir/build-config.h" ]; then
-		printf '%s\n' '#define _GNU_SOURCE 1' '#define PACKAGE_VERSION "fuzz"' \
-			'#define PACKAGE_STRING "labrun fuzz"' >"$dir/build-config.h"
+	# only definitions they need from it (the sonames only name a library
+	# in messages here: the targets link the libraries themselves).
+	# Rewritten only when it changes: its time decides what is rebuilt.
+	local conf
+	conf=$(printf '%s\n' '#define _GNU_SOURCE 1' '#define PACKAGE_VERSION "fuzz"' \
+		'#define PACKAGE_STRING "labrun fuzz"' '#define LR_SONAME_Z "libz.so.1"' \
+		'#define LR_SONAME_LZMA "liblzma.so.5"' '#define LR_SONAME_LZO2 "liblzo2.so.2"' \
+		'#define LR_SONAME_LZ4 "liblz4.so.1"' '#define LR_SONAME_ZSTD "libzstd.so.1"' \
+		'#define LR_SONAME_HWLOC "libhwloc.so.15"')
+	if [ "$(cat "$dir/build-config.h" 2>/dev/null)" != "$conf" ]; then
+		printf '%s\n' "$conf" >"$dir/build-config.h"
 	fi
 	local sqf_cflags sqf_libs
 	if [ -n "${SQUASHFUSE_SRC:-}" ]; then
