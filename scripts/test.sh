@@ -54,6 +54,12 @@ slurm_was_up=0
 if [ "$(id -u)" -eq 0 ] && "$top/scripts/slurm-local.sh" status >/dev/null 2>&1; then
 	slurm_was_up=1
 fi
+# Where the Slurm tests install the plugin of the build (tests/slurm/
+# slurm.bash, PLUGIN_DIR; each file puts plugstack.conf back itself):
+# removed at the end when it was not there before.
+plugin_dir=/var/lib/labrun-tests
+plugin_dir_was=0
+[ ! -e "$plugin_dir" ] || plugin_dir_was=1
 # Launcher tests share one test user; run-bats serialises them itself.
 make -j"$(nproc)" check VERBOSE=1 >check.out 2>&1 || rc=$?
 # (stop is idempotent: nothing to stop when no Slurm test ran.)
@@ -62,6 +68,9 @@ if [ "$(id -u)" -eq 0 ] && [ "$slurm_was_up" = 0 ]; then
 		echo "test.sh: the local Slurm the tests started did not stop (check.out)" >&2
 		rc=1
 	}
+fi
+if [ "$(id -u)" -eq 0 ] && [ "$plugin_dir_was" = 0 ]; then
+	rm -rf "$plugin_dir"
 fi
 # The TAP of every test, then failures' logs come from VERBOSE=1.
 find tests -name '*.log' ! -name test-suite.log | sort | while read -r log; do

@@ -15,7 +15,8 @@ CMD_TIMEOUT=120
 CLEANUP_TIMEOUT=30
 # Where the plugin and its helper are installed for a test file: a path
 # that outlives run-bats's copy (plugstack.conf names it), owned by root
-# as the plugin requires of its helper.
+# as the plugin requires of its helper.  scripts/test.sh removes it at the
+# end of a run it was not there before (the same path there).
 PLUGIN_DIR=/var/lib/labrun-tests
 
 # Why the tests cannot run here, if they cannot.
