@@ -228,33 +228,11 @@ int main(int argc, char **argv)
 	/* The layers through the user's holder, which keeps them mounted for
 	 * the next containers (holder.h); asked before the container's
 	 * cgroups are joined, which a holder started now must stay out of.
-	 * A holder that holds this image's chain whole already hands it over
-	 * with what the launch reads of it, and no layer is opened here.
 	 * Without one, this labrun mounts and serves them itself. */
 	static int held_trees[LR_MAX_LAYERS];
-	int node_held = -1, held = -1;
-	struct lr_error why = {0};
-	bool from_holder =
-		!o.no_holder && cfg.holder_idle &&
-		lr_holder_chain(o.image, 0, o.remap_root, chain, held_trees, &held, &why) == 0;
-	if (from_holder)
-		lr_debug(1, "%zu layer(s) and their launch info from the layer holder", chain->n);
-	else if (why.msg[0] && why.code != ENOENT)
-		lr_debug(2, "%s: resolving the image here", why.msg);
-	if (!from_holder &&
-	    lr_chain_resolve_light(chain, o.image, cfg.stores, cfg.n_stores, &err) < 0)
-		return die(err.msg);
-	/* Before anything is mounted: a layer root the container cannot enter
-	 * fails later as a bare "mount proc: Permission denied". */
-	if (lr_chain_check_roots(chain, o.remap_root ? 0 : getuid(), o.remap_root ? 0 : getgid(),
-				 "--remap-root", &err) < 0)
-		return die(err.msg);
-	if (!from_holder)
-		lr_holder_layers(chain, &cfg, 0, o.remap_root, !o.no_holder, held_trees, &node_held,
-				 &held);
-	/* The layers this labrun serves itself, checked whole first: a
-	 * holder checked its own. */
-	if (lr_chain_check(chain, held_trees, &err) < 0)
+	if (lr_holder_launch_chain(chain, o.image, &cfg, 0, o.remap_root, !o.no_holder,
+				   o.remap_root ? 0 : getuid(), o.remap_root ? 0 : getgid(),
+				   "--remap-root", held_trees, &err) < 0)
 		return die(err.msg);
 
 	struct lr_strv job_argv, job_env;

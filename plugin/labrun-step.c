@@ -385,32 +385,12 @@ static int run(int argc, char **argv, struct lr_error *err)
 	}
 	/* The job's layer holder on this node, if the plugin started one:
 	 * the job's later steps find the layers mounted and in the page
-	 * cache, and, when it holds the image's chain whole already, the
-	 * chain and what the step reads of it (as labrun does). */
+	 * cache (holder.h). */
 	static struct lr_chain chain;
 	static int held_trees[LR_MAX_LAYERS];
-	int node_held = -1, held = -1;
-	struct lr_error why = {0};
-	bool from_holder =
-		o.job && cfg.holder_idle &&
-		lr_holder_chain(o.image, o.job, o.remap_root, &chain, held_trees, &held, &why) == 0;
-	if (from_holder)
-		lr_debug(1, "%zu layer(s) and their launch info from the job's layer holder",
-			 chain.n);
-	if (!from_holder &&
-	    lr_chain_resolve_light(&chain, o.image, cfg.stores, cfg.n_stores, err) < 0)
-		return -1;
-	/* Before anything is mounted, as labrun does: a layer root the
-	 * container cannot enter fails later as "mount proc: Permission
-	 * denied" (issue 12). */
-	if (lr_chain_check_roots(&chain, o.remap_root ? 0 : getuid(), o.remap_root ? 0 : getgid(),
-				 "--container-remap-root", err) < 0)
-		return -1;
-	if (!from_holder)
-		lr_holder_layers(&chain, &cfg, o.job, o.remap_root, o.job != 0, held_trees,
-				 &node_held, &held);
-	/* The layers this step serves itself, checked whole first. */
-	if (lr_chain_check(&chain, held_trees, err) < 0)
+	if (lr_holder_launch_chain(&chain, o.image, &cfg, o.job, o.remap_root, o.job != 0,
+				   o.remap_root ? 0 : getuid(), o.remap_root ? 0 : getgid(),
+				   "--container-remap-root", held_trees, err) < 0)
 		return -1;
 	/* slurmstepd made the job's cwd ours before user_init. */
 	char cwd[PATH_MAX];

@@ -123,6 +123,15 @@ static void held_free(struct held *h)
 	free(h);
 }
 
+/* The held layer whose file had identity id when first held, or NULL. */
+static struct held *held_find(const struct stat *id)
+{
+	for (size_t i = 0; i < H.n_held; i++)
+		if (lr_holder_same_file(&H.held[i]->id, id))
+			return H.held[i];
+	return NULL;
+}
+
 /* The held layer whose file fd is, checked and mounted when new.  Takes fd. */
 static int hold_one(int fd, struct held **out, struct lr_error *err)
 {
@@ -131,10 +140,7 @@ static int hold_one(int fd, struct held **out, struct lr_error *err)
 		close(fd);
 		return lr_error_set(err, EINVAL, "not a regular file");
 	}
-	struct held *h = NULL;
-	for (size_t i = 0; i < H.n_held && !h; i++)
-		if (lr_holder_same_file(&H.held[i]->id, &st))
-			h = H.held[i];
+	struct held *h = held_find(&st);
 	if (h) {
 		close(fd);
 	} else {
@@ -338,10 +344,7 @@ static void serve_chain(struct client *c, int fd)
 	}
 	struct chain_rec *r = chains[k];
 	for (size_t i = 0; i < r->n; i++) {
-		struct held *h = NULL;
-		for (size_t j = 0; j < H.n_held && !h; j++)
-			if (lr_holder_same_file(&H.held[j]->id, &r->id[i]))
-				h = H.held[j];
+		struct held *h = held_find(&r->id[i]);
 		/* Evicted, or its file changed since (hold_one() would take
 		 * that for another layer): a new HOLD records the chain again. */
 		struct stat now;

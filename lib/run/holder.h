@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "error.h"
@@ -54,16 +55,6 @@
 int lr_holder_hold(const struct lr_chain *chain, uint32_t job, bool remap_root, unsigned idle,
 		   int *conn, int trees[], struct lr_error *err);
 
-/* The chain of image as the caller's holder (job 0) or the Slurm job's
- * holds it whole already, when it does: chain made from the holder's
- * launch info (chaininfo.h), without opening a layer but the image's
- * file, and trees[0..chain->n) a detached copy of each layer's mount;
- * *conn keeps them held.  Never starts a holder.  -ENOENT (or another
- * error, err says why) when it cannot: the caller resolves the chain
- * itself (lr_chain_resolve_light(), lr_holder_layers()). */
-int lr_holder_chain(const char *image, uint32_t job, bool remap_root, struct lr_chain *chain,
-		    int trees[], int *conn, struct lr_error *err);
-
 /* Every layer of chain from whoever may hold it: the node's service
  * (layerd.h) for those of the trusted store, when cfg names one; then the
  * user's holder (job 0) or the Slurm job's for the rest, when use_holder
@@ -72,6 +63,22 @@ int lr_holder_chain(const char *image, uint32_t job, bool remap_root, struct lr_
  * Each "why not" is a line at -v; nothing here fails a launch. */
 void lr_holder_layers(const struct lr_chain *chain, const struct lr_config *cfg, uint32_t job,
 		      bool remap_root, bool use_holder, int trees[], int *node_conn, int *conn);
+
+/* A launch's chain, and its layers' mounts from whoever holds them.
+ * When use_holder, holders are on and the holder (job 0: the caller's,
+ * else the Slurm job's) holds image's chain whole already, the chain is
+ * made from its launch info (chaininfo.h) and no layer is opened but
+ * the image's file.  Otherwise the chain is resolved here
+ * (lr_chain_resolve_light(), cfg's stores) and its layers asked for
+ * (lr_holder_layers()).  Either way every layer's root is checked
+ * against the container's uid and gid (lr_chain_check_roots(),
+ * remap_option as the user types it), and the layers no one holds are
+ * checked whole (lr_chain_check()).  trees[i] as lr_holder_layers()
+ * leaves it; what keeps the layers held stays open for the process's
+ * lifetime.  -1 with err set on failure. */
+int lr_holder_launch_chain(struct lr_chain *chain, const char *image, const struct lr_config *cfg,
+			   uint32_t job, bool remap_root, bool use_holder, uid_t uid, gid_t gid,
+			   const char *remap_option, int trees[], struct lr_error *err);
 
 /* A Slurm job's holder (job): the job's first container step on a node
  * starts it, every later step of the job there uses it (lr_holder_hold()

@@ -166,8 +166,14 @@ static int read_info(int fd, char **buf, size_t *len, struct lr_error *err)
 	return 0;
 }
 
-int lr_holder_chain(const char *image, uint32_t job, bool remap_root, struct lr_chain *chain,
-		    int trees[], int *conn, struct lr_error *err)
+/* The chain of image as the caller's holder (job 0) or the Slurm job's
+ * holds it whole already, when it does: chain made from the holder's
+ * launch info (chaininfo.h), without opening a layer but the image's
+ * file, and trees[0..chain->n) a detached copy of each layer's mount;
+ * *conn keeps them held.  Never starts a holder.  -ENOENT (or another
+ * error, err says why) when it cannot. */
+static int chain_from_holder(const char *image, uint32_t job, bool remap_root,
+			     struct lr_chain *chain, int trees[], int *conn, struct lr_error *err)
 {
 	*conn = -1;
 	int top = lr_layer_open(image, err);
@@ -275,4 +281,34 @@ void lr_holder_layers(const struct lr_chain *chain, const struct lr_config *cfg,
 	err = (struct lr_error){0};
 	if (lr_holder_hold(chain, job, remap_root, cfg->holder_idle, conn, trees, &err) < 0)
 		lr_debug(1, "%s; mounting the layers for this container only", err.msg);
+}
+
+int lr_holder_launch_chain(struct lr_chain *chain, const char *image, const struct lr_config *cfg,
+			   uint32_t job, bool remap_root, bool use_holder, uid_t uid, gid_t gid,
+			   const char *remap_option, int trees[], struct lr_error *err)
+{
+	/* Open for the process's lifetime: they keep the layers held. */
+	int node_conn = -1, conn = -1;
+	struct lr_error why = {0};
+	bool from_holder =
+		use_holder && cfg->holder_idle &&
+		chain_from_holder(image, job, remap_root, chain, trees, &conn, &why) == 0;
+	if (from_holder)
+		lr_debug(1, "%zu layer(s) and their launch info from the %slayer holder", chain->n,
+			 job ? "job's " : "");
+	else if (why.msg[0] && why.code != ENOENT)
+		lr_debug(2, "%s: resolving the image here", why.msg);
+	if (!from_holder &&
+	    lr_chain_resolve_light(chain, image, cfg->stores, cfg->n_stores, err) < 0)
+		return -1;
+	/* Before anything is mounted: a layer root the container cannot
+	 * enter fails later as a bare "mount proc: Permission denied"
+	 * (issue 12). */
+	if (lr_chain_check_roots(chain, uid, gid, remap_option, err) < 0)
+		return -1;
+	if (!from_holder)
+		lr_holder_layers(chain, cfg, job, remap_root, use_holder, trees, &node_conn, &conn);
+	/* The layers this process serves itself, checked whole first: a
+	 * holder checked its own. */
+	return lr_chain_check(chain, trees, err) < 0 ? -1 : 0;
 }

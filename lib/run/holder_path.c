@@ -27,12 +27,10 @@ static int check_private(int fd, const char *path, struct lr_error *err)
 	if (fstat(fd, &st) < 0)
 		return lr_error_errno(err, errno, "holder directory %s", path);
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
-		return !err ? -EPERM
-			    : lr_error_set(
-				      err, EPERM,
-				      "holder directory %s is not yours alone (owner uid %u, mode "
-				      "%04o): not used",
-				      path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return lr_error_set(err, EPERM,
+				    "holder directory %s is not yours alone (owner uid %u, mode "
+				    "%04o): not used",
+				    path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
