@@ -25,6 +25,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A block as stored at pos in the layer file, stored bytes long (at most
+ * a block; the caller checked), into dst, a block long: read as it is, or
+ * read into in, a block long, and decompressed into dst.  Returns the
+ * block's length, -1 when unreadable or corrupt. */
+static long read_stored(sqfs *fs, uint64_t pos, size_t stored, bool compressed, char *in, char *dst)
+{
+	char *to = compressed ? in : dst;
+	if (pread(fs->fd, to, stored, (off_t)(fs->offset + pos)) != (ssize_t)stored)
+		return -1;
+	size_t got = stored;
+	if (compressed) {
+		got = fs->sb.block_size;
+		if (fs->decompressor(in, stored, dst, &got) != SQFS_OK)
+			return -1;
+	}
+	return (long)got;
+}
+
 /* Fragment block idx of sq for a read made once (lr_squash_read_file():
  * the layer.json, passwd and group a launch reads), decompressed into one
  * buffer the whole process shares, and kept for the next read of the same
@@ -68,23 +86,17 @@ static const char *scratch_fragment(struct lr_squash *sq, uint32_t idx, size_t *
 	struct squashfs_fragment_entry f;
 	if (sqfs_frag_entry(fs, &f, idx) != SQFS_OK)
 		return NULL;
-	bool compressed = !(f.size & SQUASHFS_COMPRESSED_BIT_BLOCK);
 	size_t stored = f.size & ~SQUASHFS_COMPRESSED_BIT_BLOCK;
 	if (stored > bs)
 		return NULL;
-	char *dst = compressed ? s.in : s.out;
-	if (pread(fs->fd, dst, stored, (off_t)(fs->offset + f.start_block)) != (ssize_t)stored)
+	long got = read_stored(fs, f.start_block, stored, !(f.size & SQUASHFS_COMPRESSED_BIT_BLOCK),
+			       s.in, s.out);
+	if (got < 0)
 		return NULL;
-	size_t got = stored;
-	if (compressed) {
-		got = bs;
-		if (fs->decompressor(s.in, stored, s.out, &got) != SQFS_OK)
-			return NULL;
-	}
 	s.serial = sq->serial;
 	s.idx = idx;
-	s.len = got;
-	*len = got;
+	s.len = (size_t)got;
+	*len = (size_t)got;
 	return s.out;
 }
 
@@ -292,19 +304,10 @@ static long data_block(struct lr_squash *sq, sqfs_inode *inode, uint64_t index, 
 	bool compressed = !(bl.header & SQUASHFS_COMPRESSED_BIT_BLOCK);
 	if (compressed && !sq->in && !(sq->in = malloc(bs)))
 		return -EIO;
-	char *in = compressed ? sq->in : dst;
-	if (pread(fs->fd, in, bl.input_size, (off_t)(fs->offset + bl.block)) !=
-	    (ssize_t)bl.input_size)
-		return -EIO;
-	size_t got = bl.input_size;
-	if (compressed) {
-		got = bs;
-		if (fs->decompressor(in, bl.input_size, dst, &got) != SQFS_OK)
-			return -EIO;
-	}
+	long got = read_stored(fs, bl.block, bl.input_size, compressed, sq->in, dst);
 	/* Shorter than the file says: corrupt, never the next block's bytes
 	 * in its place. */
-	if (got < want)
+	if (got < 0 || (size_t)got < want)
 		return -EIO;
 	return (long)want;
 }
