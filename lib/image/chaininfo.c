@@ -16,6 +16,7 @@
 #include "chaininfo.h"
 #include "cleanup.h"
 #include "imageconfig.h"
+#include "io.h"
 #include "squash.h"
 
 #define INFO_MAGIC 0x31696c72u /* "rli1" */
@@ -37,17 +38,8 @@ struct info_layer {
 
 static int write_all(int fd, const void *buf, size_t len, struct lr_error *err)
 {
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return lr_error_errno(err, n < 0 ? errno : EIO, "launch info");
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	int r = lr_write_all(fd, buf, len);
+	return r < 0 ? lr_error_errno(err, -r, "launch info") : 0;
 }
 
 int lr_chain_info_write(const struct lr_chain *chain, int fd, size_t etc_max, struct lr_error *err)

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "io.h"
 #include "keeper.h"
 #include "log.h"
 #include "mount.h"
@@ -90,25 +91,15 @@ static __attribute__((noreturn)) void fail(const struct lr_keeper_plan *p, struc
 }
 
 /* text, the whole of it, into the skeleton's file at path (what, for the
- * message): one write,
- * where stdio's buffers were pages the keeper touched afresh (a page
- * first touched costs ~10 us on a VM: doc/DECISIONS.md, "Start-up cost"). */
+ * message), with write(2): stdio's buffers were pages the keeper touched
+ * afresh (a page first touched costs ~10 us on a VM: doc/DECISIONS.md,
+ * "Start-up cost"). */
 static int write_whole(const char *path, const char *what, const char *text, size_t len,
 		       struct lr_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return lr_error_errno(err, errno, "write %s", what);
-	while (len > 0) {
-		ssize_t n = write(fd, text, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return lr_error_errno(err, n < 0 ? errno : EIO, "write %s", what);
-		text += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	int r = fd < 0 ? -errno : lr_write_all(fd, text, len);
+	return r < 0 ? lr_error_errno(err, -r, "write %s", what) : 0;
 }
 
 /* The image's passwd or group with the user's own entry in place of any
