@@ -327,6 +327,19 @@ static uint64_t directory_end(const struct squashfs_super_block *sb)
 
 /* The superblock and every table checked, libsquashfuse's handle made;
  * no inode or listing read yet. */
+/* How many decompressed blocks a layer of this codec keeps (squash_int.h).
+ * lz4 and lzo decompress a 128 KiB block in tens of microseconds, and on
+ * a VM the first touch of a fresh page costs several: decompressing such
+ * a block again into a buffer used before is cheaper than a slot of
+ * fresh memory.  Measured on busybox /bin/true from a fresh lz4 mount
+ * (doc/DECISIONS.md, "Start-up cost, fifth pass"): 16 slots 17.5-19.0 ms,
+ * 2 slots 16.0-16.6 ms; gzip needs its 16 (2 slots: 29 -> 43 ms). */
+static size_t cache_blocks(unsigned codec)
+{
+	return codec == LZ4_COMPRESSION || codec == LZO_COMPRESSION ? CACHE_BLOCKS_FAST
+								     : CACHE_BLOCKS;
+}
+
 static int open_tables(int fd, struct lr_squash **out, struct lr_error *err)
 {
 	int r = lr_squash_check(fd, err);
@@ -343,6 +356,7 @@ static int open_tables(int fd, struct lr_squash **out, struct lr_error *err)
 		return r;
 	}
 	sq->data_uncompressed = sq->ll.fs.sb.flags & (1 << SQUASHFS_NOD);
+	sq->cache_blocks = cache_blocks(sq->ll.fs.sb.compression);
 	sq->dir_end = directory_end(&sq->ll.fs.sb);
 	r = check_tables(sq, err);
 	if (r == 0)
@@ -407,7 +421,7 @@ void lr_squash_free(struct lr_squash *sq)
 {
 	if (!sq)
 		return;
-	for (size_t i = 0; i < CACHE_BLOCKS; i++)
+	for (size_t i = 0; i < sq->cache_blocks; i++)
 		if (sq->cache[i].data)
 			munmap(sq->cache[i].data, sq->ll.fs.sb.block_size);
 	free(sq->in);
@@ -446,7 +460,7 @@ uint64_t lr_squash_cache_bound(const struct lr_squash *sq)
 {
 	uint64_t block = sq->ll.fs.sb.block_size;
 	/* labrun's cache and the buffer its blocks are decompressed from. */
-	uint64_t blocks = sq->data_uncompressed ? 0 : CACHE_BLOCKS + 1;
+	uint64_t blocks = sq->data_uncompressed ? 0 : sq->cache_blocks + 1;
 	return (blocks + SQFS_DATA_CACHED + SQFS_FRAG_CACHED) * block +
 	       SQFS_MD_CACHED * (uint64_t)SQUASHFS_METADATA_SIZE;
 }

@@ -25,8 +25,11 @@
  * read, and the kernel's FUSE reads (4 KiB page faults, 128 KiB readahead
  * windows that straddle blocks) hit the same block many times: measured
  * here, exec of busybox from a gzip layer decompressed ~2.5x the file.
- * 16 blocks of at most 1 MiB; allocated when first used. */
+ * 16 blocks of at most 1 MiB; allocated when first used.  A layer whose
+ * codec decompresses faster than fresh memory is touched keeps only
+ * CACHE_BLOCKS_FAST (cache_blocks()). */
 #define CACHE_BLOCKS 16
+#define CACHE_BLOCKS_FAST 2
 
 struct cached_block {
 	bool valid;
@@ -43,6 +46,7 @@ struct lr_squash {
 	 * squash_read.c's shared fragment buffer is kept for. */
 	uint64_t serial;
 	struct cached_block cache[CACHE_BLOCKS];
+	size_t cache_blocks; /* of cache[] used: CACHE_BLOCKS or CACHE_BLOCKS_FAST */
 	uint64_t clock;
 	/* Data blocks stored uncompressed (mksquashfs -noD): a read costs a
 	 * copy from the image file, so the cache would only add a second copy

@@ -317,7 +317,7 @@ static struct cached_block *block_at(struct lr_squash *sq, sqfs_inode *inode, ui
 {
 	uint32_t ino = inode->base.inode_number;
 	struct cached_block *victim = &sq->cache[0];
-	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
+	for (size_t i = 0; i < sq->cache_blocks; i++) {
 		struct cached_block *b = &sq->cache[i];
 		if (b->valid && b->inode == ino && b->index == index) {
 			b->used = ++sq->clock;

@@ -1133,6 +1133,58 @@ static void every_compression_gives_a_readable_layer_with_the_same_content(void 
 	assert_false(lr_sqw_compression_known(""));
 }
 
+/* A layer keeps 2 decompressed blocks when its codec is fast (lz4) and 16
+ * otherwise (squash.c, cache_blocks()): reads that hop between more
+ * blocks than that, backwards and straddling block ends, still give each
+ * block's own bytes, never those of the block a slot held before. */
+static void reads_hopping_between_blocks_give_each_blocks_own_bytes(void **state)
+{
+	(void)state;
+	const char *names[] = {"lz4", "gzip"};
+	const size_t len = 5 * 64 * KiB + 321; /* five blocks and a tail */
+	struct tentry t[] = {{.path = "hop", .mode = S_IFREG | 0644, .seed = 33, .len = len}};
+	char *want = stream(33, len);
+	for (size_t i = 0; i < 2; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "hop-%s.sqfs", names[i]);
+		struct lr_sqw_options o = {.compression = names[i], .block_size = 64 * KiB};
+		write_layer(tpath(name), &o, t, 1);
+		struct layer l;
+		layer_open(&l, tpath(name));
+		const struct got *g = layer_must(&l, "hop");
+		/* Through lr_squash_read(), the FUSE server's read, by FUSE
+		 * inode number: libsquashfuse_ll's 64-bit numbering is the
+		 * inode id, but 2 for id 0 (1 is the root). */
+		uint64_t ino = g->id == 0 ? 2 : g->id;
+		/* Block 4, 0, 3, 1, 5 (the tail), 2, then back again, each read
+		 * starting 100 bytes before its block and running past it. */
+		const unsigned order[] = {4, 0, 3, 1, 5, 2, 1, 4, 0};
+		char buf[64 * KiB + 200];
+		for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+			uint64_t off = order[k] * 64 * KiB;
+			off = off >= 100 ? off - 100 : 0;
+			uint64_t got = 0;
+			while (got < sizeof(buf) && off + got < len) {
+				const char *direct;
+				size_t n;
+				int r = lr_squash_read(l.sq, ino, off + got, sizeof(buf) - got,
+						       buf + got, &direct, &n);
+				if (r < 0 || n == 0)
+					fail_msg("%s: read at %llu gave %d, %zu bytes", names[i],
+						 (unsigned long long)(off + got), r, n);
+				if (direct)
+					memmove(buf + got, direct, n);
+				got += n;
+			}
+			if (memcmp(buf, want + off, got) != 0)
+				fail_msg("%s: %llu bytes at %llu differ from the file's", names[i],
+					 (unsigned long long)got, (unsigned long long)off);
+		}
+		layer_close(&l);
+	}
+	free(want);
+}
+
 static void unknown_compression_and_bad_block_size_are_refused_by_name(void **state)
 {
 	struct {
@@ -2790,6 +2842,7 @@ int main(void)
 		cmocka_unit_test(writer_merges_a_directory_given_twice),
 		cmocka_unit_test(writer_refuses_an_entry_under_a_non_directory),
 		cmocka_unit_test(every_compression_gives_a_readable_layer_with_the_same_content),
+		cmocka_unit_test(reads_hopping_between_blocks_give_each_blocks_own_bytes),
 		cmocka_unit_test(unknown_compression_and_bad_block_size_are_refused_by_name),
 		cmocka_unit_test(same_entries_give_identical_bytes),
 		cmocka_unit_test(owner_map_parses_keep_root_and_ranges),
