@@ -27,6 +27,9 @@ PACKAGES=(
 	# a single-node Slurm for tests/slurm/ and the demo (scripts/slurm-local.sh), the
 	# plugin's headers
 	slurmctld slurmd slurm-client munge libslurm-dev
+	# Slurm's accounting for the lab budgets (labrun-policy sync, usage) and the
+	# multi-node cluster in network namespaces (slurm-local.sh --nodes)
+	slurmdbd mariadb-server iproute2
 	# benchmarks and peers
 	hyperfine charliecloud-runtime bubblewrap time
 	# fuzzing (scripts/fuzz.sh, tests/fuzz/smoke.sh): afl++ and clang for its
