@@ -1,11 +1,18 @@
 #!/bin/bash
-# A real single-node Slurm on this machine, for labrun's Slurm tests
-# (tests/slurm/) and the demo.  Run as root; idempotent, non-interactive.
-#   scripts/slurm-local.sh start     write the configuration, start munged,
-#                                    slurmctld and slurmd, wait for the node
-#   scripts/slurm-local.sh stop      stop the three daemons, wait until gone
-#   scripts/slurm-local.sh restart   stop, then start
-#   scripts/slurm-local.sh status    what runs, the node's state, the plugin
+# A real Slurm on this machine, for labrun's Slurm tests (tests/slurm/) and
+# the demo.  Run as root; idempotent, non-interactive.
+#   scripts/slurm-local.sh start [--nodes N] [--no-accounting]
+#                                    write the configuration, start munged,
+#                                    MariaDB and slurmdbd, slurmctld and the
+#                                    slurmd of each node, wait for the nodes
+#         --nodes N                  N compute nodes, each in namespaces of
+#                                    its own (N >= 2); 1 (the default): this
+#                                    machine itself is the node
+#         --no-accounting            no MariaDB and slurmdbd, no limits
+#                                    (--accounting: the default)
+#   scripts/slurm-local.sh stop      stop every daemon, wait until gone
+#   scripts/slurm-local.sh restart [OPTIONS]   stop, then start
+#   scripts/slurm-local.sh status    what runs, the nodes' state, the plugin
 #   scripts/slurm-local.sh plugin PATH-TO-spank_labrun.so [ARG...]
 #                                    load labrun's SPANK plugin (`required`)
 #   scripts/slurm-local.sh plugin --remove
@@ -18,18 +25,27 @@
 # claims it), and it is removed when the plugin is loaded (Slurm reads it
 # before any plugin and would refuse --container=IMAGE.sqfs).
 #
+# A running cluster started with other options is restarted in the ones
+# given (tests ask for what they need).  Accounting (scripts/slurm-local/
+# accounting.bash): a private MariaDB and slurmdbd, jobs refused to users
+# without an association (root and SLURM_LOCAL_USERS, default labrun-test
+# and labrun-test2, get one in the account "local"), the limits that
+# labrun-policy sync writes enforced.  The multi-node cluster: see
+# scripts/slurm-local/nodes.bash.
+#
 # It installs nothing: it says which Debian package a missing command comes
 # from.  There is no systemd here (PID 1 is not systemd), so the daemons are
 # started directly, each only when its pidfile does not name a live one.
 #
-# It owns /etc/slurm/{slurm,cgroup,gres}.conf and
+# It owns /etc/slurm/{slurm,cgroup,gres,slurmdbd}.conf and
 # /etc/slurm/plugstack.conf.d/labrun.conf: each file it writes carries the
 # marker line below, and it refuses to overwrite one without it (that is the
 # machine's own Slurm).  The node has 4 fake GPUs, /dev/labrun-fakegpu[0-3]:
 # character devices 195:0-3 (NVIDIA's major) that no driver answers, so that
 # Slurm's gres and its devices cgroup have real device nodes to work on.
 #
-# Environment: SLURM_LOCAL_TIMEOUT  seconds to wait for the node (60).
+# Environment: SLURM_LOCAL_TIMEOUT  seconds to wait for the nodes (60);
+# SLURM_LOCAL_USERS  the users given an association (labrun-test labrun-test2).
 set -euo pipefail
 
 MARK="# written by labrun scripts/slurm-local.sh"
@@ -66,6 +82,9 @@ DAEMON_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 PATH=$DAEMON_PATH:$PATH
 
 NODE=$(hostname -s)
+# What start was asked for (parse_start_options).
+NODES=1
+ACCOUNTING=1
 
 say() { echo "slurm-local: $*"; }
 die() {
@@ -74,8 +93,34 @@ die() {
 }
 
 usage() {
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'
 }
+
+# shellcheck source=scripts/slurm-local/accounting.bash
+source "$(dirname "$0")/slurm-local/accounting.bash"
+# shellcheck source=scripts/slurm-local/nodes.bash
+source "$(dirname "$0")/slurm-local/nodes.bash"
+
+parse_start_options() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--nodes)
+			[[ ${2:-} =~ ^[1-9][0-9]?$ ]] || die "--nodes wants a number of nodes, 1 to 99: '${2:-}'"
+			NODES=$2
+			shift
+			;;
+		--accounting) ACCOUNTING=1 ;;
+		--no-accounting) ACCOUNTING=0 ;;
+		*) die "start: unknown option '$1' (--nodes N, --no-accounting)" ;;
+		esac
+		shift
+	done
+}
+
+# The options the running configuration was written for: "nodes=N
+# accounting=0|1" from slurm.conf's mode line, empty when none.
+MODE_LINE="# mode:"
+written_mode() { sed -n "s/^$MODE_LINE //p" "$CONF" 2>/dev/null; }
 
 require_root() {
 	[ "$(id -u)" -eq 0 ] || die "run as root: it writes $ETC and starts the Slurm daemons"
@@ -181,13 +226,31 @@ write_config() {
 	defmem=$((real_mb / cpus))
 	mkdir -p "$ETC" "$PLUGSTACK_D"
 
+	local ctld=localhost nodes accounting="AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none"
+	if [ "$NODES" = 1 ]; then
+		nodes="SlurmdSpoolDir=$SLURMD_SPOOL
+SlurmdPidFile=$SLURMD_PID
+SlurmdLogFile=$SLURMD_LOG
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus ${topology}RealMemory=$real_mb Gres=gpu:$GPU_COUNT State=UNKNOWN
+PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP"
+	else
+		# Each node is this machine: its memory shared between them.
+		real_mb=$((real_mb / NODES))
+		defmem=$((real_mb / cpus))
+		ctld="$NODE($CTL_ADDR)"
+		nodes=$(nodes_conf "$NODES" "$cpus" "$topology" "$real_mb")
+	fi
+	[ "$ACCOUNTING" = 0 ] || accounting=$(accounting_conf)
+
 	install_file "$CONF" 0644 <<EOF
 $MARK
-# A single-node Slurm on this machine, for labrun's tests (tests/slurm/) and
-# demo.  Regenerated by \`scripts/slurm-local.sh start\`: change the script,
-# not this file.
+$MODE_LINE nodes=$NODES accounting=$ACCOUNTING
+# A Slurm on this machine, for labrun's tests (tests/slurm/) and demo.
+# Regenerated by \`scripts/slurm-local.sh start\`: change the script, not
+# this file.
 ClusterName=$CLUSTER
-SlurmctldHost=localhost
+SlurmctldHost=$ctld
 SlurmUser=slurm
 SlurmdUser=root
 AuthType=auth/munge
@@ -211,15 +274,11 @@ SchedulerParameters=batch_sched_delay=0
 # A node that comes back registers as usable (after a restart, say).
 ReturnToService=2
 StateSaveLocation=$CTLD_SPOOL
-SlurmdSpoolDir=$SLURMD_SPOOL
 SlurmctldPidFile=$CTLD_PID
-SlurmdPidFile=$SLURMD_PID
 SlurmctldLogFile=$CTLD_LOG
-SlurmdLogFile=$SLURMD_LOG
 SlurmctldDebug=info
 SlurmdDebug=info
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
+$accounting
 JobCompType=jobcomp/none
 # Timeouts for tests: SIGKILL 2 s after scancel's SIGTERM (30), a dead
 # daemon noticed in 30 s (300).  MessageTimeout stays at its default, 10 s:
@@ -231,8 +290,7 @@ SlurmdTimeout=30
 MessageTimeout=10
 InactiveLimit=0
 Waittime=0
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus ${topology}RealMemory=$real_mb Gres=gpu:$GPU_COUNT State=UNKNOWN
-PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+$nodes
 EOF
 
 	# Slurm 22.05's cgroup/v2 asks systemd for a scope for slurmstepd;
@@ -252,7 +310,11 @@ EOF
 $MARK
 # Fake GPUs: device nodes $GPU_MAJOR:N that no driver answers (open: ENXIO).
 AutoDetect=off
-NodeName=$NODE Name=gpu File=${GPU_DEV}[0-$((GPU_COUNT - 1))]
+$(if [ "$NODES" = 1 ]; then
+		echo "NodeName=$NODE Name=gpu File=${GPU_DEV}[0-$((GPU_COUNT - 1))]"
+	else
+		nodes_gres "$NODES"
+	fi)
 EOF
 }
 
@@ -319,15 +381,22 @@ pid_of() {
 	echo "$pid"
 }
 
-# A daemon of that name running without our pidfile: another one would
-# fail on its port or socket, so say so instead.
+# A daemon of that name running without our pidfile, on what ours needs
+# (BUSY... says whether it is taken: its port, its socket): ours would
+# fail there, so say so instead.  One on something else (a developer's
+# private munged or slurmdbd) is none of ours.
 check_stray() {
-	local pids
-	pids=$(alive_pids "$1")
-	[ -z "$pids" ] ||
-		die "$1 runs (pid $pids) but $2 does not name it: it was started" \
-			"another way; stop it first (kill $pids)"
+	local name=$1 pidfile=$2 pids
+	shift 2
+	"$@" || return 0
+	pids=$(alive_pids "$name")
+	die "$name runs${pids:+ (pid $pids)} but $pidfile does not name it: it was started" \
+		"another way and holds what ours needs; stop it first${pids:+ (kill $pids)}"
 }
+
+# port_busy PORT: something listens on TCP PORT of this network namespace.
+port_busy() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+munge_socket_busy() { [ -S "$MUNGE_RUN/munge.socket.2" ] && munge_works; }
 
 # launch LOG CMD...: start a daemon that forks itself into the background,
 # from /, with a clean environment and none of the caller's descriptors
@@ -368,7 +437,7 @@ start_munged() {
 	if pid_of "$MUNGE_PID" munged >/dev/null; then
 		return 0
 	fi
-	check_stray munged "$MUNGE_PID"
+	check_stray munged "$MUNGE_PID" munge_socket_busy
 	make_munge_key
 	say "starting munged"
 	launch "$LOGDIR/munged.start.log" setpriv --reuid=munge --regid=munge --init-groups \
@@ -383,7 +452,7 @@ start_slurmctld() {
 	if pid_of "$CTLD_PID" slurmctld >/dev/null; then
 		return 0
 	fi
-	check_stray slurmctld "$CTLD_PID"
+	check_stray slurmctld "$CTLD_PID" port_busy 6817
 	say "starting slurmctld"
 	launch "$LOGDIR/slurmctld.start.log" /usr/sbin/slurmctld ||
 		fail_logs "slurmctld failed to start"
@@ -398,7 +467,7 @@ start_slurmd() {
 	if pid_of "$SLURMD_PID" slurmd >/dev/null; then
 		return 0
 	fi
-	check_stray slurmd "$SLURMD_PID"
+	check_stray slurmd "$SLURMD_PID" port_busy 6818
 	say "starting slurmd"
 	SLURMD_SINCE=$(date +%s)
 	launch "$LOGDIR/slurmd.start.log" /usr/sbin/slurmd ||
@@ -408,28 +477,39 @@ start_slurmd() {
 
 is_gone() { ! is_alive "$1"; }
 
-# stop_daemon NAME PIDFILE: SIGTERM, then wait until it is gone.
+# stop_daemon NAME PIDFILE [LABEL]: SIGTERM, then wait until it is gone.
 stop_daemon() {
-	local pid
+	local pid what=${3:-$1}
 	pid=$(pid_of "$2" "$1") || return 0
-	say "stopping $1 (pid $pid)"
+	say "stopping $what (pid $pid)"
 	kill -TERM "$pid" 2>/dev/null || true
 	wait_until 30 is_gone "$pid" && return 0
-	say "$1 (pid $pid) still runs 30 s after SIGTERM: SIGKILL"
+	say "$what (pid $pid) still runs 30 s after SIGTERM: SIGKILL"
 	kill -KILL "$pid" 2>/dev/null || true
-	wait_until 5 is_gone "$pid" || die "$1 (pid $pid) does not die"
+	wait_until 5 is_gone "$pid" || die "$what (pid $pid) does not die"
 }
 
-node_state() { sinfo -h -n "$NODE" -o %t 2>/dev/null | head -n 1; }
+# The nodes of the configuration written, one per line.
+node_names() {
+	local n i
+	n=$(written_mode | sed -n 's/.*nodes=\([0-9]*\).*/\1/p')
+	if [ "${n:-1}" = 1 ]; then
+		echo "$NODE"
+	else
+		for ((i = 1; i <= n; i++)); do node_name "$i"; done
+	fi
+}
 
-# slurmctld recovers the node's state from its last run and calls it idle
+node_state() { sinfo -h -n "$1" -o %t 2>/dev/null | head -n 1; }
+
+# slurmctld recovers a node's state from its last run and calls it idle
 # before slurmd has said a word: the node has registered when the slurmd
 # start time it reports is that of the slurmd started now.
 SLURMD_SINCE=
 has_registered() {
 	local t
 	[ -n "$SLURMD_SINCE" ] || return 0
-	t=$(scontrol -o show node "$NODE" 2>/dev/null | grep -o 'SlurmdStartTime=[^ ]*') || return 1
+	t=$(scontrol -o show node "$1" 2>/dev/null | grep -o 'SlurmdStartTime=[^ ]*') || return 1
 	t=$(date -d "${t#*=}" +%s 2>/dev/null) || return 1
 	[ "$t" -ge "$SLURMD_SINCE" ]
 }
@@ -437,7 +517,8 @@ has_registered() {
 fail_logs() {
 	local f
 	echo "slurm-local: $*" >&2
-	for f in "$LOGDIR/slurmctld.start.log" "$CTLD_LOG" "$LOGDIR/slurmd.start.log" "$SLURMD_LOG"; do
+	for f in "$LOGDIR/slurmctld.start.log" "$CTLD_LOG" "$LOGDIR/slurmd.start.log" "$SLURMD_LOG" \
+		"$LOGDIR"/slurmd-labrun-node*.log "$DBD_LOG"; do
 		[ -s "$f" ] || continue
 		echo "slurm-local: --- last lines of $f" >&2
 		tail -n 15 "$f" | sed 's/^/slurm-local:   /' >&2
@@ -445,27 +526,42 @@ fail_logs() {
 	exit 1
 }
 
-# The node is ready when it takes jobs: idle, or running some already
-# (jobs slurmctld recovered from its state).  A drained node stays so (a
-# step that could not be killed), and so does one whose registration
-# slurmctld found invalid (less memory than RealMemory): fail at once,
-# saying why.
+# A node is ready when it takes jobs: idle, or running some already (jobs
+# slurmctld recovered from its state).  A drained node stays so (a step
+# that could not be killed), and so does one whose registration slurmctld
+# found invalid (less memory than RealMemory): fail at once, saying why.
 wait_ready() {
-	local end=$((SECONDS + TIMEOUT)) state reason
-	while :; do
-		state=$(node_state)
-		case $state in
-		idle | mix | alloc) has_registered && return 0 ;;
-		drain | drng | drain\* | drng\* | inval | inval\*)
-			reason=$(sinfo -h -n "$NODE" -o %E 2>/dev/null)
-			fail_logs "node $NODE is $state ($reason); if that is over:" \
-				"scontrol update NodeName=$NODE State=RESUME"
-			;;
-		esac
-		[ "$SECONDS" -lt "$end" ] ||
-			fail_logs "node $NODE is not idle after ${TIMEOUT} s (state '${state:-unknown}')"
-		sleep 0.1
+	local end=$((SECONDS + TIMEOUT)) state reason node
+	for node in $(node_names); do
+		while :; do
+			state=$(node_state "$node")
+			case $state in
+			idle | mix | alloc) has_registered "$node" && break ;;
+			drain | drng | drain\* | drng\* | inval | inval\*)
+				reason=$(sinfo -h -n "$node" -o %E 2>/dev/null)
+				fail_logs "node $node is $state ($reason); if that is over:" \
+					"scontrol update NodeName=$node State=RESUME"
+				;;
+			esac
+			[ "$SECONDS" -lt "$end" ] ||
+				fail_logs "node $node is not idle after ${TIMEOUT} s (state '${state:-unknown}')"
+			sleep 0.1
+		done
 	done
+}
+
+# Every slurmd, on this machine and in the nodes' namespaces.
+stop_slurmds() {
+	stop_daemon slurmd "$SLURMD_PID"
+	stop_nodes
+}
+
+start_slurmds() {
+	if [ "$NODES" = 1 ]; then
+		start_slurmd
+	else
+		start_nodes "$NODES"
+	fi
 }
 
 check_plugstack() {
@@ -519,28 +615,40 @@ do_start() {
 	if [ ! -e "$PLUGIN_CONF" ]; then
 		oci_fail_closed
 	fi
-	if pid_of "$CTLD_PID" slurmctld >/dev/null || pid_of "$SLURMD_PID" slurmd >/dev/null; then
+	if pid_of "$CTLD_PID" slurmctld >/dev/null || [ -n "$(alive_pids slurmd)" ]; then
 		was_running=1
 	fi
 	# The daemons read their configuration at start.
 	if [ "$CHANGED" = 1 ] && [ "$was_running" = 1 ]; then
 		say "the configuration changed: restarting slurmctld and slurmd"
-		stop_daemon slurmd "$SLURMD_PID"
+		stop_slurmds
 		stop_daemon slurmctld "$CTLD_PID"
 	fi
+	# A slurmd of the other layout (one node, or the namespaced nodes).
+	if [ "$NODES" = 1 ]; then
+		stop_nodes
+	else
+		stop_daemon slurmd "$SLURMD_PID"
+		prepare_nodes "$NODES"
+	fi
 	start_munged
+	if [ "$ACCOUNTING" = 1 ]; then start_accounting; else stop_accounting; fi
 	start_slurmctld
-	start_slurmd
+	start_slurmds
 	wait_ready
 	ms=$((($(date +%s%N) - t0) / 1000000))
-	say "node $NODE is $(node_state) (partition $PARTITION, $cgplugin," \
-		"$GPU_COUNT GPUs ${GPU_DEV}[0-$((GPU_COUNT - 1))]) after $((ms / 1000)).$(printf %03d $((ms % 1000))) s"
+	local node states=
+	for node in $(node_names); do states+=" $node $(node_state "$node"),"; done
+	say "${states# } partition $PARTITION, $cgplugin, accounting" \
+		"$([ "$ACCOUNTING" = 1 ] && echo on || echo off), after" \
+		"$((ms / 1000)).$(printf %03d $((ms % 1000))) s"
 }
 
 do_stop() {
 	require_root
-	stop_daemon slurmd "$SLURMD_PID"
+	stop_slurmds
 	stop_daemon slurmctld "$CTLD_PID"
+	stop_accounting
 	stop_daemon munged "$MUNGE_PID"
 	local left
 	left=$(alive_pids slurmstepd)
@@ -550,7 +658,7 @@ do_stop() {
 
 do_status() {
 	local name pidfile pid rc=0
-	for name in munged:$MUNGE_PID slurmctld:$CTLD_PID slurmd:$SLURMD_PID; do
+	for name in munged:$MUNGE_PID mariadbd:$DB_PID slurmdbd:$DBD_PID slurmctld:$CTLD_PID; do
 		pidfile=${name#*:} name=${name%%:*}
 		if pid=$(pid_of "$pidfile" "$name"); then
 			say "$name: running (pid $pid)"
@@ -566,10 +674,16 @@ do_status() {
 	else
 		say "config: none ($CONF missing)"
 	fi
+	local pids
+	pids=$(alive_pids slurmd)
+	say "slurmd: ${pids:+running (pid $pids)}${pids:-stopped}"
+	[ -n "$pids" ] || rc=3
 	if pid_of "$CTLD_PID" slurmctld >/dev/null; then
-		local reason
-		reason=$(sinfo -h -n "$NODE" -o '%E' 2>/dev/null | grep -vx none) || true
-		say "node $NODE: $(node_state)${reason:+ ($reason)}"
+		local reason node
+		for node in $(node_names); do
+			reason=$(sinfo -h -n "$node" -o '%E' 2>/dev/null | grep -vx none) || true
+			say "node $node: $(node_state "$node")${reason:+ ($reason)}"
+		done
 	fi
 	if [ -e "$PLUGIN_CONF" ]; then
 		say "plugin: $(grep -v '^#' "$PLUGIN_CONF")"
@@ -585,11 +699,14 @@ do_status() {
 # slurmd reads plugstack.conf when it starts (notes/slurm.md); srun reads it
 # at each run.
 restart_slurmd() {
-	if pid_of "$SLURMD_PID" slurmd >/dev/null; then
-		stop_daemon slurmd "$SLURMD_PID"
-		start_slurmd
+	if [ -n "$(alive_pids slurmd)" ]; then
+		NODES=$(written_mode | sed -n 's/.*nodes=\([0-9]*\).*/\1/p')
+		NODES=${NODES:-1}
+		stop_slurmds
+		[ "$NODES" = 1 ] || prepare_nodes "$NODES"
+		start_slurmds
 		wait_ready
-		say "slurmd restarted: node $NODE is $(node_state)"
+		say "slurmd restarted: $(for n in $(node_names); do echo -n "$n $(node_state "$n") "; done)"
 	else
 		say "slurmd is not running: the plugin is loaded when it starts"
 	fi
@@ -640,9 +757,15 @@ EOF
 }
 
 case ${1:-} in
-start) do_start ;;
+start)
+	shift
+	parse_start_options "$@"
+	do_start
+	;;
 stop) do_stop ;;
 restart)
+	shift
+	parse_start_options "$@"
 	do_stop
 	do_start
 	;;

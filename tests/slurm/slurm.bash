@@ -46,8 +46,10 @@ why_skip() {
 	fi
 }
 
+# slurm_setup_file [OPTION...]: the cluster started with slurm-local.sh's
+# start OPTIONs (none: one node, this machine, with accounting).
 # (bats 1.8, Debian 12's, cannot skip from setup_file: each test skips.)
-setup_file() {
+slurm_setup_file() {
 	SKIP_REASON=$(why_skip)
 	export SKIP_REASON
 	[ -z "$SKIP_REASON" ] || return 0
@@ -55,12 +57,17 @@ setup_file() {
 		echo "scripts/slurm-local.sh not found at $SLURM_LOCAL (set SLURM_LOCAL or top_srcdir)"
 		return 1
 	}
-	"$SLURM_LOCAL" start
+	"$SLURM_LOCAL" start "$@"
 }
+setup_file() { slurm_setup_file; }
+
+# Where each test's WORK directory is made: /tmp is each node's own on
+# the multi-node cluster (cluster.bats sets /var/tmp, which they share).
+WORK_ROOT=${WORK_ROOT:-/tmp}
 
 setup() {
 	[ -z "$SKIP_REASON" ] || skip "$SKIP_REASON"
-	WORK=$(mktemp -d /tmp/labrun-slurm.XXXXXX)
+	WORK=$(mktemp -d "$WORK_ROOT/labrun-slurm.XXXXXX")
 	chown "$TEST_USER:" "$WORK"
 	chmod 755 "$WORK"
 	JOBS=()
