@@ -337,7 +337,7 @@ static uint64_t directory_end(const struct squashfs_super_block *sb)
 static size_t cache_blocks(unsigned codec)
 {
 	return codec == LZ4_COMPRESSION || codec == LZO_COMPRESSION ? CACHE_BLOCKS_FAST
-								     : CACHE_BLOCKS;
+								    : CACHE_BLOCKS;
 }
 
 static int open_tables(int fd, struct lr_squash **out, struct lr_error *err)
