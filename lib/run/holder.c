@@ -486,12 +486,63 @@ static int evict(void)
 	return next < 0 ? -1 : (int)(next * 1000) + 1;
 }
 
-static void holder_loop(void)
+/* SIGTERM: set by its handler, taken in holder_loop(); the signal is
+ * blocked but in ppoll(), so that none is lost between the check and the
+ * wait. */
+static volatile sig_atomic_t terminated;
+static void on_term(int sig)
+{
+	(void)sig;
+	terminated = 1;
+}
+
+/* What signals do to a holder.  Containers read their layers from it: a
+ * holder that died under them leaves each later page fault a SIGBUS.  And
+ * signals meant for the user's jobs reach it too: `kill -HUP -1`, a
+ * session's end, Slurm's `scancel --signal` to a job (every step, the
+ * extern step where a job's holder lives included).  So:
+ *   - SIGTERM, how Slurm ends a job's steps and how a session ends, is
+ *     --stop-holders: no new client, and the holder ends once no container
+ *     uses it (at once when none does);
+ *   - the signals of faults keep their default: a bug still dumps;
+ *   - SIGCHLD, SIGCONT, SIGWINCH, SIGURG keep theirs (nothing, or go on);
+ *   - every other one is ignored.  SIGKILL and SIGSTOP still do what they
+ *     do, and the mask starts empty.
+ * A job's holder still dies of `scancel --signal=USR1`: the signal ends
+ * the extern step's own sleep, which slurmstepd starts with every signal
+ * at its default, and Slurm then kills what is left in the step
+ * (doc/DECISIONS.md, "Signals and the layer holder"). */
+static void holder_signals(sigset_t *wait_mask)
+{
+	static const int keep[] = {SIGSEGV, SIGBUS,  SIGILL,  SIGFPE,	SIGTRAP, SIGABRT,
+				   SIGSYS,  SIGCHLD, SIGCONT, SIGWINCH, SIGURG};
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		bool dfl = false;
+		for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++)
+			dfl = dfl || keep[k] == sig;
+		struct sigaction sa = {.sa_handler = dfl ? SIG_DFL : SIG_IGN};
+		if (sig == SIGTERM)
+			sa.sa_handler = on_term;
+		sigaction(sig, &sa, NULL);
+	}
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_SETMASK, &term, NULL);
+	sigemptyset(wait_mask);
+}
+
+static void holder_loop(const sigset_t *wait_mask)
 {
 	static struct pollfd pfd[2 + LR_HOLDER_MAX_CLIENTS + LR_HOLDER_MAX_LAYERS];
 	for (;;) {
+		if (terminated)
+			stop_listening();
 		int timeout = evict();
-		if (!H.job && H.n_held == 0 && containers() == 0) {
+		/* A job's holder stays while the job lasts, until stopped. */
+		if ((!H.job || H.listen_fd < 0) && H.n_held == 0 && containers() == 0) {
 			/* Nothing held and nobody served: done.  A stopper
 			 * waiting for the end sees its connection close. */
 			stop_listening();
@@ -507,7 +558,9 @@ static void holder_loop(void)
 			pfd[n++] = (struct pollfd){
 				.fd = H.held[i]->fuse ? lr_fuse_fd(H.held[i]->fuse) : -1,
 				.events = POLLIN};
-		if (poll(pfd, n, timeout) < 0)
+		struct timespec ts = {.tv_sec = timeout / 1000,
+				      .tv_nsec = (timeout % 1000) * 1000000L};
+		if (ppoll(pfd, n, timeout < 0 ? NULL : &ts, wait_mask) < 0)
 			continue;
 		/* FUSE first: a container waiting on a read is the hot path. */
 		for (size_t i = 0; i < H.n_held; i++)
@@ -585,12 +638,8 @@ static _Noreturn void holder_main(int listen_fd, int probe_fd, int dir,
 {
 	prctl(PR_SET_NAME, "labrun-holder");
 	set_cmdline("labrun-holder");
-	sigset_t all;
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	signal(SIGPIPE, SIG_IGN);
+	sigset_t wait_mask;
+	holder_signals(&wait_mask);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	for (int fd = 0; fd < 3 && null >= 0; fd++)
 		dup3(null, fd, 0);
@@ -636,7 +685,7 @@ static _Noreturn void holder_main(int listen_fd, int probe_fd, int dir,
 		clock_gettime(CLOCK_MONOTONIC, &h->unused_since);
 		H.held[H.n_held++] = h;
 	}
-	holder_loop();
+	holder_loop(&wait_mask);
 	_exit(0);
 }
 

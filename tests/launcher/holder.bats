@@ -205,6 +205,43 @@ chain_view() {
 	wait_for 10 no_holder || fail "holders left: $(holders)"
 }
 
+@test "signals meant for the user's jobs leave the holder serving; SIGTERM ends it once unused" {
+	run_lr "$BB" true
+	local h
+	h=$(holders)
+	[ -n "$h" ] || fail "no holder"
+	# What kill -SIG -1, a session's end or a job's signal would send.
+	local sig
+	for sig in HUP INT QUIT USR1 USR2 ALRM PIPE TSTP TTIN TTOU VTALRM PROF XCPU XFSZ; do
+		kill "-$sig" "$h"
+	done
+	run_lr -v "$BB" echo still
+	assert_status 0
+	assert_output still
+	assert_stderr_not_matches 'layer holder started'
+	assert_equal "$(holders)" "$h"
+	[[ "$(ps -o stat= -p "$h")" != T* ]] || fail "the holder stopped on a stop signal"
+
+	# SIGTERM while a container runs: that container still reads its
+	# layers (a file not read before, after the signal), new launches get
+	# a new holder, and the old one ends with the container.
+	local d=$BATS_TEST_TMPDIR/late
+	mkdir -p "$d"
+	printf '#!/bin/sh\nsleep 2\ncat /etc/image-name >/mnt/out\n' >"$d/late.sh"
+	chmod 755 "$d/late.sh"
+	bg_lr p --bind "$d:/mnt" "$BB" /mnt/late.sh
+	wait_for 10 bash -c 'pgrep -u "$(id -u)" -x sleep >/dev/null'
+	kill -TERM "$h"
+	run_lr -v "$BB" true
+	assert_stderr_matches 'layer holder started'
+	local st=0
+	wait "$p" || st=$?
+	assert_equal "$st" 0
+	assert_equal "$(cat "$d/out")" busybox
+	wait_for 10 bash -c "! kill -0 $h 2>/dev/null || ps -o stat= -p $h | grep -q Z" ||
+		fail "the first holder outlived its last container"
+}
+
 @test "holders off: holder-idle-timeout = 0 and --no-holder mount per container as before" {
 	write_conf "$LR_CONF" "layer-store = $IMAGES/store" "holder-idle-timeout = 0"
 	run_lr -v "$TOP" sh -c 'cat /layers/top'
