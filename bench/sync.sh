@@ -48,12 +48,14 @@ if [ "${SYNC_BENCH_INSIDE:-}" != 1 ]; then
 	work=$(mktemp -d /tmp/labrun-bench-sync.XXXXXX)
 	chmod 755 "$work"
 	cleanup() {
-		# The bench's accounts and users, however far the run got.
+		# The bench's accounts and users, however far the run got (none
+		# left is the usual case: no command here may fail on it).
 		local a u
 		a=$(sacctmgr -nP show account format=account,organization |
 			awk -F'|' '$2 == "labrun" && $1 ~ /^lrbench[0-9]+$/ { print $1 }' | paste -sd,)
 		[ -z "$a" ] || sacctmgr -i delete account "$a" >/dev/null || true
-		u=$(sacctmgr -nP show user format=user | grep -E '^lrb[0-9]+u[0-9]+$' | paste -sd,)
+		u=$(sacctmgr -nP show user format=user | { grep -E '^lrb[0-9]+u[0-9]+$' || true; } |
+			paste -sd,)
 		[ -z "$u" ] || sacctmgr -i delete user "$u" >/dev/null || true
 		rm -rf "$work"
 	}
