@@ -6,10 +6,12 @@
  *               and line each number comes from
  * plan          the cgroup tree and limit files that apply will write
  * apply         make it so (root): cgroups, limits, delegation, login rules
+ * sync          the labs' cluster-wide budgets into Slurm's accounting
+ *               (root, on the controller; policy_sync.c)
  *
  * check, show and plan read only, as any user who can read the files;
- * apply changes the machine and runs as root.  Exit status: 0 success,
- * 1 a problem found or a failure, 2 a bad command line.
+ * apply changes the machine and sync Slurm's accounting, as root.  Exit
+ * status: 0 success, 1 a problem found or a failure, 2 a bad command line.
  */
 #include "build-config.h"
 
@@ -39,6 +41,7 @@
 #include "quota.h"
 #include "policy.h"
 #include "policy_show.h"
+#include "policy_sync.h"
 #include "trust.h"
 
 /* The rules file apply writes, and the lock that keeps two applies apart. */
@@ -72,6 +75,14 @@ static const char usage[] =
 	"                         logins in their cgroup (FILE, default\n"
 	"                         " LR_CGRULES_FILE ");\n"
 	"                         --dry-run prints what would change\n"
+	"  sync [--dry-run] [--json] [-v]\n"
+	"                         as root on the Slurm controller: an account per\n"
+	"                         lab and an association per member in Slurm's\n"
+	"                         accounting, with the lab's and each member's\n"
+	"                         cores, memory and GPUs at once (GrpTRES) and\n"
+	"                         GPU-hours (GrpTRESMins); removes what the policy\n"
+	"                         no longer names (labrun's accounts only);\n"
+	"                         sync --help says more\n"
 	"\n"
 	"Options (before COMMAND):\n"
 	"  -c, --config FILE  read FILE instead of " LR_DEFAULT_CONFIG_PATH "\n"
@@ -455,5 +466,7 @@ int main(int argc, char **argv)
 		return cmd_plan(dir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "apply"))
 		return cmd_apply(dir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "sync"))
+		return lr_policy_sync(dir, sub_argc, sub_argv);
 	return bad_usage("unknown command '%s'", cmd);
 }

@@ -7,7 +7,8 @@
 
 #include "lazy.h"
 
-/* The libraries that failed, by soname: the five codecs' and hwloc at most. */
+/* The libraries that failed, by soname: the five codecs', hwloc and
+ * libslurm at most. */
 static struct {
 	const char *soname;
 	char why[200];
@@ -29,8 +30,14 @@ void *lr_lazy_sym(struct lr_lazy_lib *lib, const char *name)
 {
 	if (!lib->handle && !lib->failed) {
 		/* RTLD_LOCAL: its symbols serve only the calls through here,
-		 * never an interposition on labrun's own. */
-		lib->handle = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
+		 * never an interposition on labrun's own.  libslurm's plugins
+		 * (auth_munge.so, accounting_storage_slurmdbd.so) link no
+		 * library and find its symbols in the global scope: it is
+		 * loaded RTLD_GLOBAL.  labrun's programs export none of their
+		 * own (no -rdynamic), so nothing of theirs can interpose on
+		 * the plugins' calls either. */
+		lib->handle =
+			dlopen(lib->soname, RTLD_NOW | (lib->global ? RTLD_GLOBAL : RTLD_LOCAL));
 		if (!lib->handle) {
 			const char *why = dlerror();
 			failed(lib->soname, why ? why : lib->soname, NULL);

@@ -17,6 +17,8 @@ struct lr_lazy_lib {
 	const char *soname; /* "libz.so.1" */
 	void *handle;	    /* dlopen()'s, NULL until loaded */
 	int failed;	    /* loading failed once: not tried again */
+	int global;	    /* RTLD_GLOBAL: the library dlopens plugins that
+			     * call back into it (libslurm's) */
 };
 
 /* name's address in lib, loading lib on the first call; NULL when lib
@@ -33,6 +35,10 @@ const char *lr_lazy_failure(const char *soname);
  * (the superblock's: 1 gzip, 2 lzma, 3 lzo, 4 xz, 5 lz4, 6 zstd), NULL
  * for another. */
 const char *lr_lazy_codec_soname(unsigned compression);
+
+/* Load libslurm (slurmdb_lazy.c, when built with Slurm accounting): 0, or
+ * -ENOSYS when it cannot be loaded (lr_lazy_failure(LR_SONAME_SLURM)). */
+int lr_lazy_slurm_load(void);
 
 /* Define RET NAME PARAMS as a call through lib (for the shims). */
 #define LR_LAZY(lib, ret, name, fail, params, args)                                                \
