@@ -42,9 +42,11 @@ AccountingStorageTRES=gres/gpu
 AccountingStorageEnforce=associations,limits,safe
 JobAcctGatherType=jobacct_gather/linux
 # Usage counts for the month: GrpTRESMins (gpu-hours) is a monthly budget.
+# A finished job's usage reaches the budgets within a minute (5 by default).
 PriorityType=priority/multifactor
 PriorityDecayHalfLife=0
 PriorityUsageResetPeriod=MONTHLY
+PriorityCalcPeriod=1
 EOF
 }
 
