@@ -6,9 +6,11 @@
 # image whose parents sit in a layer store, and the example stack of
 # images/: Debian, python3+numpy and two applications on them), and runs
 # commands in them as the unprivileged user labrun-test; then starts a
-# single-node Slurm on localhost (scripts/slurm-local.sh) with labrun's
-# plugin and runs jobs with srun --container= on the example images.  The
-# Slurm daemons stay up: scripts/slurm-local.sh stop ends them.
+# single-node Slurm on localhost with its accounting (scripts/slurm-local.sh:
+# munge, MariaDB, slurmdbd, slurmctld, slurmd) and labrun's plugin, and runs
+# jobs with srun --container= on the example images.  The Slurm daemons
+# stay up: scripts/slurm-local.sh stop ends them (start --nodes 3 gives a
+# cluster of three nodes instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
