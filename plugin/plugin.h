@@ -119,8 +119,14 @@ void lr_plugin_root_enter(const struct lr_root_plan *plan);
 /* In a child forked for a helper: slurmstepd's signal state reset, a
  * session of its own, then lr_plugin_root_enter(). */
 void lr_plugin_root_child(const struct lr_root_plan *plan);
-/* The job's layer holder on this node, started in the job's extern step
- * unless it runs (root.c); best effort, bounded. */
+/* Reaps pid if it ends within ms: 1 then (*st its status), 0 if it is
+ * still there (root.c). */
+int lr_plugin_reap_within(pid_t pid, int ms, int *st);
+
+/* jobholder.c: the job's layer holder on this node, started in the job's
+ * cgroup above its steps unless it runs (best effort, bounded); and the
+ * job's epilog, which kills it and removes that cgroup (always 0). */
 void lr_plugin_root_job_holder(spank_t sp, const struct lr_root_plan *step_plan, bool remap_root);
+int lr_plugin_job_epilog(spank_t sp);
 
 #endif

@@ -11,9 +11,8 @@
  *     effective and saved), so the helper holds no way back to root.
  *  2. After the step's last task, the helper is released and reaped.
  *  3. The job's layer holder (holder.h) is started the same way, in the
- *     job's extern step instead of the step: labrun-step --job-holder,
- *     dropped to the job user before exec.  Only the cgroup paths differ,
- *     and they too are slurmstepd's own with Slurm's directory name.
+ *     job's cgroup above its steps, and killed by the job's epilog: see
+ *     jobholder.c.
  *  4. Nothing else: the image, the user's binds and the layers are only
  *     ever opened by the helper, as the user.
  *
@@ -42,14 +41,13 @@
 #include <slurm/slurm.h>
 
 #include "cgread.h"
-#include "holder_path.h"
 #include "plugin.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
 
-/* The step of reap_within()'s loop without pidfds. */
+/* The step of lr_plugin_reap_within()'s loop without pidfds. */
 #define HELPER_POLL_MS 10
 
 /* The step's cgroup directory name, as Slurm 22.05 makes it
@@ -113,29 +111,6 @@ int lr_plugin_root_plan(spank_t sp, struct lr_root_plan *plan, struct lr_error *
 	return 0;
 }
 
-/* One hierarchy of slurmstepd's for the job's extern step: every cgroup v1
- * controller whose path has the job's directory, cut after it. */
-static int plan_extern(const char *ctrl, const char *path, void *ctx)
-{
-	struct plan_walk *w = ctx;
-	struct lr_root_plan *plan = w->plan;
-	if (!*ctrl || !strncmp(ctrl, "name=", 5))
-		return 0;
-	const char *job = strstr(path, w->job_dir);
-	size_t jl = strlen(w->job_dir);
-	if (!job || (job[jl] != '/' && job[jl] != '\0'))
-		return 0;
-	if (plan->n_tasks == LR_ROOT_MAX_CGROUPS)
-		return 1;
-	char *out = plan->tasks[plan->n_tasks];
-	int n = snprintf(out, sizeof(plan->tasks[0]), "/sys/fs/cgroup/%s%.*s/step_extern/tasks",
-			 ctrl, (int)(job - path + (ptrdiff_t)jl), path);
-	struct stat st;
-	if (n >= 0 && (size_t)n < sizeof(plan->tasks[0]) && stat(out, &st) == 0)
-		plan->n_tasks++;
-	return 0;
-}
-
 void lr_plugin_root_child(const struct lr_root_plan *plan)
 {
 	/* slurmstepd's signal state is not the helper's. */
@@ -191,7 +166,7 @@ void lr_plugin_root_enter(const struct lr_root_plan *plan)
  * still there, or gone already (reaped by slurmstepd's own wait loop,
  * which waits for any child: ECHILD) with *st 0.  A pidfd's poll is the
  * bounded wait; without pidfd_open (Linux < 5.3), a WNOHANG loop. */
-static int reap_within(pid_t pid, int ms, int *st)
+int lr_plugin_reap_within(pid_t pid, int ms, int *st)
 {
 	*st = 0;
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -216,68 +191,6 @@ static int reap_within(pid_t pid, int ms, int *st)
 	}
 }
 
-/* The job's layer holder on this node (holder.h), started unless one
- * runs: in the job's extern step, so that it outlives this step and Slurm
- * kills it when the job ends, however it ends (scancel, time limit, node
- * reboot).  Without an extern step (slurm.conf PrologFlags without
- * Contain) or on cgroup v2, none: each step mounts its own layers.  Best
- * effort and bounded: the start is the user's process. */
-void lr_plugin_root_job_holder(spank_t sp, const struct lr_root_plan *step_plan, bool remap_root)
-{
-	uint32_t job = 0;
-	if (spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS)
-		return;
-	/* An earlier step's holder answers on its probe socket (abstract: no
-	 * path of the user's is looked up here): nothing to start.  Measured:
-	 * a later step 96.8 -> 86.9 ms, against a labrun-step --job-holder
-	 * forked and run for every step. */
-	if (lr_holder_job_answers(step_plan->uid, job, remap_root))
-		return;
-	static struct lr_root_plan plan;
-	plan = (struct lr_root_plan){.uid = step_plan->uid, .gid = step_plan->gid};
-	char job_dir[32];
-	snprintf(job_dir, sizeof(job_dir), "/job_%u", job);
-	struct plan_walk w = {.plan = &plan, .job_dir = job_dir};
-	if (lr_cgread_self_each(plan_extern, &w) < 0 || plan.n_tasks == 0)
-		return;
-	char id[16];
-	snprintf(id, sizeof(id), "%u", job);
-	char *argv[8];
-	size_t n = 0;
-	argv[n++] = (char *)"labrun-step";
-	argv[n++] = (char *)"--job-holder";
-	argv[n++] = id;
-	if (remap_root)
-		argv[n++] = (char *)"--remap-root";
-	if (lr_plugin.conf.config) {
-		argv[n++] = (char *)"--config";
-		argv[n++] = (char *)lr_plugin.conf.config;
-	}
-	argv[n] = NULL;
-	pid_t pid = fork();
-	if (pid < 0)
-		return;
-	if (pid == 0) {
-		lr_plugin_root_child(&plan);
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-			_exit(LR_HELPER_EXIT_FDS);
-		close_range(3, ~0U, 0);
-		static char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
-		execve(lr_plugin.conf.helper, argv, envp);
-		_exit(LR_HELPER_EXIT_EXEC);
-	}
-	int st = 0;
-	if (!reap_within(pid, LR_HELPER_EXIT_TIMEOUT_MS, &st)) {
-		kill(pid, SIGKILL);
-		reap_within(pid, LR_HELPER_KILL_TIMEOUT_MS, &st);
-		slurm_info("labrun: the job's layer holder did not start within %d s: killed",
-			   LR_HELPER_EXIT_TIMEOUT_MS / 1000);
-	} else if (st) {
-		slurm_info("labrun: the job's layer holder did not start (status %d)", st);
-	}
-}
-
 int lr_plugin_root_kill_helper(void)
 {
 	int st = 0;
@@ -290,7 +203,7 @@ int lr_plugin_root_kill_helper(void)
 	 * the group is the user's and in the step's cgroups: proctrack's. */
 	kill(-pid, SIGKILL);
 	kill(pid, SIGKILL);
-	if (!reap_within(pid, LR_HELPER_KILL_TIMEOUT_MS, &st)) {
+	if (!lr_plugin_reap_within(pid, LR_HELPER_KILL_TIMEOUT_MS, &st)) {
 		slurm_error("labrun: the container helper (pid %d) did not end %d s after "
 			    "SIGKILL; left to proctrack",
 			    (int)pid, LR_HELPER_KILL_TIMEOUT_MS / 1000);
@@ -315,7 +228,7 @@ int lr_plugin_root_release(void)
 		 * request, or hostile: it is the user's process) is killed
 		 * after a bound, so that slurmstepd never hangs on it (issue
 		 * 12, item 12). */
-		if (reap_within(lr_plugin.helper, LR_HELPER_EXIT_TIMEOUT_MS, &st)) {
+		if (lr_plugin_reap_within(lr_plugin.helper, LR_HELPER_EXIT_TIMEOUT_MS, &st)) {
 			lr_plugin.helper = 0;
 			return st;
 		}

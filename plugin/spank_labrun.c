@@ -120,6 +120,12 @@ int slurm_spank_task_exit(spank_t sp, int ac, char **av)
 	return lr_plugin_root_task_exit(sp);
 }
 
+/* On each node of the job, as root, when it has ended, however. */
+int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
+{
+	return lr_plugin_job_epilog(sp);
+}
+
 int slurm_spank_exit(spank_t sp, int ac, char **av)
 {
 	/* A step whose tasks never ran still lets its container go. */

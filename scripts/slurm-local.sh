@@ -469,7 +469,7 @@ start_slurmd() {
 	fi
 	check_stray slurmd "$SLURMD_PID" port_busy 6818
 	say "starting slurmd"
-	SLURMD_SINCE=$(date +%s)
+	SLURMD_SINCE[$NODE]=$(date +%s)
 	launch "$LOGDIR/slurmd.start.log" /usr/sbin/slurmd ||
 		fail_logs "slurmd failed to start"
 	wait_until 10 has_pidfile "$SLURMD_PID" slurmd || fail_logs "slurmd did not start"
@@ -503,15 +503,15 @@ node_names() {
 node_state() { sinfo -h -n "$1" -o %t 2>/dev/null | head -n 1; }
 
 # slurmctld recovers a node's state from its last run and calls it idle
-# before slurmd has said a word: the node has registered when the slurmd
-# start time it reports is that of the slurmd started now.
-SLURMD_SINCE=
+# before slurmd has said a word: a node whose slurmd was started now has
+# registered when the slurmd start time it reports is that one's.
+declare -A SLURMD_SINCE=()
 has_registered() {
 	local t
-	[ -n "$SLURMD_SINCE" ] || return 0
+	[ -n "${SLURMD_SINCE[$1]:-}" ] || return 0
 	t=$(scontrol -o show node "$1" 2>/dev/null | grep -o 'SlurmdStartTime=[^ ]*') || return 1
 	t=$(date -d "${t#*=}" +%s 2>/dev/null) || return 1
-	[ "$t" -ge "$SLURMD_SINCE" ]
+	[ "$t" -ge "${SLURMD_SINCE[$1]}" ]
 }
 
 fail_logs() {

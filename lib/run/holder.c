@@ -508,10 +508,8 @@ static void on_term(int sig)
  *   - SIGCHLD, SIGCONT, SIGWINCH, SIGURG keep theirs (nothing, or go on);
  *   - every other one is ignored.  SIGKILL and SIGSTOP still do what they
  *     do, and the mask starts empty.
- * A job's holder still dies of `scancel --signal=USR1`: the signal ends
- * the extern step's own sleep, which slurmstepd starts with every signal
- * at its default, and Slurm then kills what is left in the step
- * (doc/DECISIONS.md, "Signals and the layer holder"). */
+ * A job's holder sits in the job's cgroup above its steps, so that no
+ * step's end takes it either (plugin/jobholder.c). */
 static void holder_signals(sigset_t *wait_mask)
 {
 	static const int keep[] = {SIGSEGV, SIGBUS,  SIGILL,  SIGFPE,	SIGTRAP, SIGABRT,

@@ -137,22 +137,23 @@ start_slurmdbd() {
 			"$(tail -n 5 "$DBD_LOG" 2>/dev/null)"
 }
 
-# sacctmgr_has WHAT WHERE...: sacctmgr lists something for that query.
-sacctmgr_has() { [ -n "$(sacctmgr -n -P show "$@" 2>/dev/null)" ]; }
-
 # The cluster, the local account and its users, added once: slurmctld
-# loads them when it starts (it must find its cluster registered).
+# loads them when it starts (it must find its cluster registered).  One
+# query says what is there already (a start of a running cluster asks
+# only that).
 accounting_setup() {
-	local u
-	sacctmgr_has cluster "$CLUSTER" format=cluster ||
+	local u have
+	have=$(sacctmgr -n -P show assoc format=cluster,account,user 2>/dev/null) ||
+		die "sacctmgr cannot read the associations of slurmdbd"
+	grep -q "^$CLUSTER|" <<<"$have" ||
 		sacctmgr -i add cluster "$CLUSTER" >/dev/null || die "sacctmgr add cluster $CLUSTER failed"
-	sacctmgr_has account "$LOCAL_ACCOUNT" format=account ||
+	grep -q "^$CLUSTER|$LOCAL_ACCOUNT|$" <<<"$have" ||
 		sacctmgr -i add account "$LOCAL_ACCOUNT" cluster="$CLUSTER" \
 			Description="scripts/slurm-local.sh" Organization=slurm-local >/dev/null ||
 		die "sacctmgr add account $LOCAL_ACCOUNT failed"
 	for u in root $LOCAL_USERS; do
 		id "$u" >/dev/null 2>&1 || continue
-		sacctmgr_has assoc where user="$u" account="$LOCAL_ACCOUNT" cluster="$CLUSTER" format=user ||
+		grep -qx "$CLUSTER|$LOCAL_ACCOUNT|$u" <<<"$have" ||
 			sacctmgr -i add user "$u" account="$LOCAL_ACCOUNT" cluster="$CLUSTER" \
 				DefaultAccount="$LOCAL_ACCOUNT" >/dev/null ||
 			die "sacctmgr add user $u failed"

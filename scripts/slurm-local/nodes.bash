@@ -144,6 +144,7 @@ start_node() {
 		joins+="echo \$\$ >$h/$name/cgroup.procs; "
 	done
 	say "starting slurmd of $name ($(node_addr "$i"))"
+	SLURMD_SINCE[$name]=$(date +%s)
 	# shellcheck disable=SC2016 # expanded by the node's shell
 	launch "$LOGDIR/slurmd-$name.start.log" nsenter --net="/run/netns/$name" -- \
 		bash -euc "$joins"'
@@ -167,7 +168,6 @@ prepare_nodes() {
 
 start_nodes() {
 	local n=$1 i
-	SLURMD_SINCE=$(date +%s)
 	for ((i = 1; i <= n; i++)); do
 		start_node "$i"
 	done

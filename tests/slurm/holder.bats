@@ -72,8 +72,9 @@ assert_job_gone() {
 	[ "$(wc -l <<<"$h1")" = 1 ]
 	# top, mid, base: mounted once for both steps
 	[ "$(cat "$WORK/mounts")" = 3 ]
-	# in the job's extern step, not in a step that ended
-	grep -q 'job_[0-9]*/step_extern' "$WORK/cgroup"
+	# in the job's cgroup above its steps, not in a step (whose end, or a
+	# signal to the whole job, would kill it: jobholder.c)
+	grep -q ':freezer:.*/job_[0-9]*$' "$WORK/cgroup" || { cat "$WORK/cgroup"; false; }
 	local job
 	job=$(job_of "$(cat "$WORK/job.out")")
 	[ -n "$job" ]
@@ -95,6 +96,39 @@ assert_job_gone() {
 	wait_for 60 bash -c "ps -u $TEST_USER -o stat=,comm= | grep -q '^[^Z].* labrun-holder$'"
 	scancel "$job"
 	assert_job_gone "$job"
+}
+
+@test "signals sent to the whole job leave its holder serving the running container" {
+	no_holder || skip "the test user has holders already: $(holders)"
+	# scancel --signal reaches every step: the extern step's end used to
+	# take the holder with it, and the task's next read of a layer was a
+	# SIGBUS (doc/DECISIONS.md, "Signals and the layer holder").
+	cat >"$WORK/sig.sh" <<-EOF
+		#!/bin/sh
+		echo "job=\$SLURM_JOB_ID"
+		srun --container=$IMG/top.sqfs --container-mounts=$WORK:/w sh -c 'trap "" USR1 USR2 HUP INT
+			echo up >/w/started
+			i=0; while [ ! -e /w/go ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
+			cat /layers/mid'
+	EOF
+	chmod 755 "$WORK/sig.sh"
+	run as_user sbatch --parsable -o "$WORK/sig.out" "$WORK/sig.sh"
+	[ "$status" -eq 0 ]
+	local job=$output h sig
+	JOBS+=("$job")
+	wait_for 60 test -e "$WORK/started"
+	h=$(holders)
+	[ -n "$h" ]
+	for sig in USR1 USR2 HUP INT; do
+		scancel --signal="$sig" "$job"
+	done
+	# The extern step's end, which took the holder, came within a second.
+	wait_for 2 false || true
+	[ "$(holders)" = "$h" ] || { echo "holder $h is gone: now '$(holders)'"; false; }
+	touch "$WORK/go"
+	assert_job_gone "$job"
+	cat "$WORK/sig.out"
+	grep -qx mid "$WORK/sig.out"
 }
 
 @test "a job's holder has a socket named for the job, swept once the job has ended" {
