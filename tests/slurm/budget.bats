@@ -28,21 +28,7 @@ setup_file() {
 	export SKIP_REASON
 	[ -z "$SKIP_REASON" ] || return 0
 	"$SLURM_LOCAL" start --nodes 3
-	local others
-	others=$(sacctmgr -nP show account format=account,organization |
-		awk -F'|' -v lab="$LAB" '$2 == "labrun" && $1 != lab { print $1 }')
-	if [ -n "$others" ]; then
-		SKIP_REASON="the accounting holds labrun accounts of others ($(echo $others)): sync would remove them"
-		return 0
-	fi
-	ADDED_USERS=
-	for u in "$TEST_USER" "$USER2"; do
-		[ -n "$(sacctmgr -nP show user "$u" format=user)" ] || ADDED_USERS="$ADDED_USERS $u"
-	done
-	LABS=$(mktemp -d /var/tmp/labrun-budget.XXXXXX)
-	chmod 755 "$LABS"
-	POLICY=$(dirname "$LABRUN")/labrun-policy
-	export LABS POLICY ADDED_USERS
+	sync_setup_file "^$LAB\$" "$TEST_USER" "$USER2"
 }
 
 teardown_file() {

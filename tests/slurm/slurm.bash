@@ -202,3 +202,29 @@ nothing_left() {
 	! job_queued "$1" && [ -z "$(job_stepds "$1")" ] && [ -z "$(job_cgroups "$1")" ] &&
 		[ -z "$(user_procs_matching "$2")" ]
 }
+
+# sync_setup_file PATTERN USER...: what a file that runs labrun-policy sync
+# needs, once the cluster runs: SKIP_REASON set when the accounting holds
+# labrun accounts (organization labrun) whose names do not match PATTERN
+# (an awk regex), which a sync of the file's labs would remove; else
+# ADDED_USERS (the USERs slurmdbd did not know: to remove at the end), LABS
+# (a lab directory, root's, under WORK_ROOT) and POLICY (labrun-policy),
+# exported.
+sync_setup_file() {
+	local pattern=$1 others u
+	shift
+	others=$(sacctmgr -nP show account format=account,organization |
+		awk -F'|' -v p="$pattern" '$2 == "labrun" && $1 !~ p { print $1 }')
+	if [ -n "$others" ]; then
+		SKIP_REASON="the accounting holds labrun accounts of others ($(echo $others)): sync would remove them"
+		return 0
+	fi
+	ADDED_USERS=
+	for u in "$@"; do
+		[ -n "$(sacctmgr -nP show user "$u" format=user)" ] || ADDED_USERS="$ADDED_USERS $u"
+	done
+	LABS=$(mktemp -d "$WORK_ROOT/labrun-labs.XXXXXX")
+	chmod 755 "$LABS"
+	POLICY=$(dirname "$LABRUN")/labrun-policy
+	export LABS POLICY ADDED_USERS
+}

@@ -37,33 +37,13 @@ why_skip_sync() {
 	}
 }
 
-# The labrun accounts that are not this file's.
-foreign_labrun_accounts() {
-	sacctmgr -nP show account format=account,organization |
-		awk -F'|' '$2 == "labrun" && $1 !~ /^lrsync/ { print $1 }'
-}
-
 setup_file() {
 	SKIP_REASON=$(why_skip)
 	[ -n "$SKIP_REASON" ] || SKIP_REASON=$(why_skip_sync)
 	export SKIP_REASON
 	[ -z "$SKIP_REASON" ] || return 0
 	"$SLURM_LOCAL" start --accounting
-	local others
-	others=$(foreign_labrun_accounts)
-	if [ -n "$others" ]; then
-		SKIP_REASON="the accounting holds labrun accounts of others ($(echo $others)): sync would remove them"
-		return 0
-	fi
-	# Slurm users this file adds, to remove at the end.
-	ADDED_USERS=
-	for u in "$TEST_USER" labrun-test2; do
-		[ -n "$(sacctmgr -nP show user "$u" format=user)" ] || ADDED_USERS="$ADDED_USERS $u"
-	done
-	LABS=$(mktemp -d /tmp/labrun-sync.XXXXXX)
-	chmod 755 "$LABS"
-	POLICY=$(dirname "$LABRUN")/labrun-policy
-	export LABS POLICY ADDED_USERS
+	sync_setup_file '^lrsync' "$TEST_USER" labrun-test2
 }
 
 teardown_file() {

@@ -172,6 +172,15 @@ static void plan_ok(struct lr_acct_plan *plan, const struct lr_policy *p,
 		fail_msg("plan: %s", err.msg);
 }
 
+/* st made what p asks for: planned and carried out (simulate()). */
+static void sync_to(struct lr_acct_state *st, const struct lr_policy *p)
+{
+	struct lr_acct_plan plan;
+	plan_ok(&plan, p, st);
+	simulate(st, &plan);
+	lr_acct_plan_free(&plan);
+}
+
 static void plan_fails(const struct lr_policy *p, const struct lr_acct_state *st, int code,
 		       const char *want)
 {
@@ -251,9 +260,7 @@ static void a_changed_limit_is_one_modification(void **state)
 	struct lr_policy p = policy(1, "labs.d/physics.conf", physics);
 	struct lr_acct_state st = fresh();
 	struct lr_acct_plan plan;
-	plan_ok(&plan, &p, &st);
-	simulate(&st, &plan);
-	lr_acct_plan_free(&plan);
+	sync_to(&st, &p);
 	free_policy(&p);
 	char text[sizeof(physics) + 16];
 	snprintf(text, sizeof(text), "%s", physics);
@@ -277,9 +284,7 @@ static void a_member_no_longer_named_loses_the_association_and_the_user(void **s
 	struct lr_policy p = policy(1, "labs.d/physics.conf", physics);
 	struct lr_acct_state st = fresh();
 	struct lr_acct_plan plan;
-	plan_ok(&plan, &p, &st);
-	simulate(&st, &plan);
-	lr_acct_plan_free(&plan);
+	sync_to(&st, &p);
 	free_policy(&p);
 	p = policy(1, "labs.d/physics.conf", "[lab]\nmembers = alice\n");
 	plan_ok(&plan, &p, &st);
@@ -300,9 +305,7 @@ static void a_lab_no_longer_named_loses_its_account(void **state)
 	struct lr_policy p = policy(1, "labs.d/physics.conf", physics);
 	struct lr_acct_state st = fresh();
 	struct lr_acct_plan plan;
-	plan_ok(&plan, &p, &st);
-	simulate(&st, &plan);
-	lr_acct_plan_free(&plan);
+	sync_to(&st, &p);
 	struct lr_policy none = {0};
 	plan_ok(&plan, &none, &st);
 	assert_string_equal(lines(&plan), "remove account physics (and its associations)\n"
@@ -488,9 +491,7 @@ static void a_removed_default_account_moves_to_another_of_the_users(void **state
 				    "labs.d/physics.conf", physics);
 	struct lr_acct_state st = fresh();
 	struct lr_acct_plan plan;
-	plan_ok(&plan, &p, &st);
-	simulate(&st, &plan);
-	lr_acct_plan_free(&plan);
+	sync_to(&st, &p);
 	free_policy(&p);
 	p = policy(1, "labs.d/physics.conf", physics);
 	plan_ok(&plan, &p, &st);
@@ -521,9 +522,7 @@ static void partition_associations_are_left_alone(void **state)
 	struct lr_policy p = policy(1, "labs.d/physics.conf", physics);
 	struct lr_acct_state st = fresh();
 	struct lr_acct_plan plan;
-	plan_ok(&plan, &p, &st);
-	simulate(&st, &plan);
-	lr_acct_plan_free(&plan);
+	sync_to(&st, &p);
 	add_assoc(&st, C, "physics", "carol", unlimited);
 	st.assocs[st.n_assocs - 1].partition = strdup("gpu");
 	plan_ok(&plan, &p, &st);
