@@ -83,11 +83,13 @@ PKGS='fuse3 jansson libcrypto libsquashfs1 libarchive hwloc libcgroup'
 # into one archive, and a target pulls what it calls.
 LIB_SRCS=("$top"/lib/*.c "$top"/lib/*/*.c "$top/launcher/image_write.c" "$top/launcher/image_source.c")
 # The targets link the decompressors and hwloc themselves (the
-# instrumented libsquashfuse's own): no loading them when first used.
+# instrumented libsquashfuse's own): no loading them when first used.  And
+# no Slurm accounting: the stub of a build without libslurm-dev.
 lib_srcs=()
 for src in "${LIB_SRCS[@]}"; do
 	case $src in
 	*/lib/image/codecs.c | */lib/quota/hwloc_lazy.c) ;;
+	*/lib/quota/acct_slurmdb.c | */lib/quota/slurmdb_lazy.c) ;;
 	*) lib_srcs+=("$src") ;;
 	esac
 done
