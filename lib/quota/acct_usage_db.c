@@ -148,6 +148,9 @@ static int read_jobs(struct lr_acct_db *db, char **accounts, size_t n, struct lr
 		.acct_list = names((const char *const *)accounts, n),
 		.cluster_list = names(&cluster, 1),
 		.flags = JOBCOND_FLAG_DUP | JOBCOND_FLAG_NO_STEP | JOBCOND_FLAG_NO_TRUNC,
+		/* 0 would ask for jobs whose scheduling flags are 0: none
+		 * (sacct sets NOTSET too). */
+		.db_flags = SLURMDB_JOB_FLAG_NOTSET,
 		.usage_start = u->window.start,
 		.usage_end = u->window.end,
 	};
