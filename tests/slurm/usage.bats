@@ -120,6 +120,7 @@ hours() { awk -v s="$1" 'BEGIN { c = int(s / 36); printf "%d.%02d\n", c / 100, c
 	[ "$status" -eq 0 ]
 	grep -q "^lab $LAB " <<<"$output"
 	grep -q "^  member $USER2 " <<<"$output"
+	# Not `! grep`: bats does not fail a test on a negated command.
 	[ -z "$(grep "member $TEST_USER " <<<"$output")" ]
 	run "$POLICY" usage lrnosuchlab
 	[ "$status" -eq 1 ]
