@@ -48,10 +48,14 @@ setup_file() {
 	"$POLICY" -d "$LABS" sync >/dev/null
 	# Usage to show: 2 GPUs for 4 s by the first member, 1 GPU for 3 s
 	# by the second (the jobs of every test of this file).
-	(cd /var/tmp && setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups \
-		--reset-env timeout 120 srun -A "$LAB" --gres=gpu:2 -t 1 sleep 4 </dev/null)
-	(cd /var/tmp && setpriv --reuid="$USER2" --regid="$USER2" --init-groups \
-		--reset-env timeout 120 srun -A "$LAB" --gres=gpu:1 -t 1 sleep 3 </dev/null)
+	local jobs
+	jobs="$(gpu_job "$TEST_USER" 2 4),$(gpu_job "$USER2" 1 3)"
+	# srun returns before slurmctld has sent the jobs' ends to slurmdbd:
+	# the numbers compared are those of finished jobs.
+	wait_for 60 bash -c "[ \"\$(sacct -a -X -n -P -j $jobs -o State | grep -cx COMPLETED)\" = 2 ]" || {
+		sacct -a -X -j "$jobs" >&2
+		return 1
+	}
 }
 
 teardown_file() {
@@ -66,17 +70,25 @@ teardown_file() {
 	[ -z "$(sacctmgr -nP show account format=account | grep -x "$LAB")" ]
 }
 
+# gpu_job USER GPUS SECONDS: a job of USER in the lab holding GPUS for
+# SECONDS; prints its id.
+gpu_job() {
+	(cd /var/tmp && setpriv --reuid="$1" --regid="$1" --init-groups --reset-env \
+		timeout 120 srun -A "$LAB" --gres=gpu:"$2" -t 1 \
+		sh -c "echo \$SLURM_JOB_ID; sleep $3" </dev/null)
+}
+
 # sacct_secs START END [USER]: the GPU-seconds sacct counts for the lab
 # (or USER in it) from START to END (epoch seconds): each allocation's
 # gres/gpu times its elapsed time cut to the window.
 sacct_secs() {
-	local s e users=()
+	local s e out users=()
 	s=$(date -u -d "@$1" +%Y-%m-%dT%H:%M:%S)
 	e=$(date -u -d "@$2" +%Y-%m-%dT%H:%M:%S)
 	[ -z "${3:-}" ] || users=(-u "$3")
-	TZ=UTC sacct -a "${users[@]}" -X -D -T -A "$LAB" -S "$s" -E "$e" -n -P \
-		-o ElapsedRaw,AllocTRES |
-		awk -F'|' '{ g = 0; if (match($2, /gres\/gpu=[0-9]+/)) g = substr($2, RSTART + 9, RLENGTH - 9); t += g * $1 } END { print t + 0 }'
+	out=$(TZ=UTC sacct -a "${users[@]}" -X -D -T -A "$LAB" -S "$s" -E "$e" -n -P \
+		-o ElapsedRaw,AllocTRES) || return 1
+	awk -F'|' '{ g = 0; if (match($2, /gres\/gpu=[0-9]+/)) g = substr($2, RSTART + 9, RLENGTH - 9); t += g * $1 } END { print t + 0 }' <<<"$out"
 }
 
 # hours SECONDS: as usage shows them, hundredths rounded down.
@@ -85,7 +97,7 @@ hours() { awk -v s="$1" 'BEGIN { c = int(s / 36); printf "%d.%02d\n", c / 100, c
 @test "usage --json equals sacct's GPU-seconds for the same window, per lab and member" {
 	run "$POLICY" usage --json "$LAB"
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
-	local json=$output start end lab mine theirs
+	local json=$output start end lab mine theirs sl sm st
 	start=$(jq -r .start <<<"$json")
 	end=$(jq -r .end <<<"$json")
 	# The window starts at midnight UTC of the month's 1st.
@@ -93,14 +105,17 @@ hours() { awk -v s="$1" 'BEGIN { c = int(s / 36); printf "%d.%02d\n", c / 100, c
 	lab=$(jq -r ".labs[] | select(.account == \"$LAB\") | .gpu_seconds" <<<"$json")
 	mine=$(jq -r ".labs[].members[] | select(.user == \"$TEST_USER\") | .gpu_seconds" <<<"$json")
 	theirs=$(jq -r ".labs[].members[] | select(.user == \"$USER2\") | .gpu_seconds" <<<"$json")
+	sl=$(sacct_secs "$start" "$end")
+	sm=$(sacct_secs "$start" "$end" "$TEST_USER")
+	st=$(sacct_secs "$start" "$end" "$USER2")
 	echo "usage: lab $lab, $TEST_USER $mine, $USER2 $theirs"
-	echo "sacct: lab $(sacct_secs "$start" "$end"), $TEST_USER $(sacct_secs "$start" "$end" "$TEST_USER")"
+	echo "sacct: lab $sl, $TEST_USER $sm, $USER2 $st"
 	# At least the jobs of setup_file (2 x 4 s, 1 x 3 s).
 	[ "$mine" -ge 8 ]
 	[ "$theirs" -ge 3 ]
-	[ "$lab" -eq "$(sacct_secs "$start" "$end")" ]
-	[ "$mine" -eq "$(sacct_secs "$start" "$end" "$TEST_USER")" ]
-	[ "$theirs" -eq "$(sacct_secs "$start" "$end" "$USER2")" ]
+	[ "$lab" -eq "$sl" ]
+	[ "$mine" -eq "$sm" ]
+	[ "$theirs" -eq "$st" ]
 	[ "$lab" -eq $((mine + theirs)) ]
 	# The budgets and limits sync set.
 	[ "$(jq -r ".labs[0].gpu_hours_budget, .labs[0].gpus, .labs[0].cores" <<<"$json" | tr '\n' ' ')" = "10 4 4 " ]
