@@ -8,8 +8,11 @@
  * apply         make it so (root): cgroups, limits, delegation, login rules
  * sync          the labs' cluster-wide budgets into Slurm's accounting
  *               (root, on the controller; policy_sync.c)
+ * usage         the labs' GPU-hours this month against those budgets
+ *               (policy_usage.c)
  *
- * check, show and plan read only, as any user who can read the files;
+ * check, show and plan read only, as any user who can read the files,
+ * and usage as any user slurmdbd lets read;
  * apply changes the machine and sync Slurm's accounting, as root.  Exit
  * status: 0 success, 1 a problem found or a failure, 2 a bad command line.
  */
@@ -43,6 +46,7 @@
 #include "policy_show.h"
 #include "policy_sync.h"
 #include "trust.h"
+#include "usage_show.h"
 
 /* The rules file apply writes, and the lock that keeps two applies apart. */
 #define LR_CGRULES_FILE "/etc/cgrules.d/labrun.conf"
@@ -83,6 +87,11 @@ static const char usage[] =
 	"                         GPU-hours (GrpTRESMins); removes what the policy\n"
 	"                         no longer names (labrun's accounts only);\n"
 	"                         sync --help says more\n"
+	"  usage [--json] [LAB|USER]\n"
+	"                         each lab's and member's GPU-hours this month\n"
+	"                         (from midnight UTC of the 1st) against their\n"
+	"                         budgets, and their limits at once, from Slurm's\n"
+	"                         accounting; usage --help says more\n"
 	"\n"
 	"Options (before COMMAND):\n"
 	"  -c, --config FILE  read FILE instead of " LR_DEFAULT_CONFIG_PATH "\n"
@@ -468,5 +477,7 @@ int main(int argc, char **argv)
 		return cmd_apply(dir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "sync"))
 		return lr_policy_sync(dir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "usage"))
+		return lr_policy_usage(sub_argc, sub_argv);
 	return bad_usage("unknown command '%s'", cmd);
 }

@@ -36,6 +36,7 @@
 #include "policy.h"
 #include "policy_show.h"
 #include "squash.h"
+#include "usage_show.h"
 
 #define EXIT_LABRUN 125
 
@@ -206,6 +207,9 @@ int main(int argc, char **argv)
 		int status = lr_policy_show(stdout, "labrun",
 					    cfg.policy_dir ? cfg.policy_dir : LR_POLICY_DIR,
 					    pw->pw_name, o.quota_lab, true);
+		/* The GPU-hours of the month, from Slurm's accounting where
+		 * it can be read; one line why not, never a failure. */
+		lr_usage_quota_lines(stdout, pw->pw_name, o.quota_lab);
 		lr_config_free(&cfg);
 		return status;
 	}

@@ -31,6 +31,12 @@ int lr_acct_db_apply(struct lr_acct_db *db, const struct lr_acct_plan *plan,
 	return lr_error_set(err, ENOTSUP, "built without Slurm accounting");
 }
 
+int lr_acct_db_usage(struct lr_acct_db *db, time_t now, struct lr_acct_usage *u,
+		     struct lr_error *err)
+{
+	return lr_error_set(err, ENOTSUP, "built without Slurm accounting");
+}
+
 void lr_acct_db_close(struct lr_acct_db *db)
 {
 }

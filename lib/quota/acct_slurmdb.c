@@ -28,24 +28,8 @@
 #include <slurm/slurmdb.h>
 
 #include "acct_slurmdb.h"
+#include "acct_slurmdb_int.h"
 #include "lazy.h"
-
-/* slurmdb_lazy.c: libslurm's slurm_conf, NULL when it is not loaded. */
-slurm_conf_t *lr_slurm_conf(void);
-
-struct lr_acct_db {
-	void *conn;
-	bool verbose;
-	char cluster[LR_ACCT_MAX_NAME * 2];
-	char where[320]; /* "slurmdbd at HOST:PORT", for messages */
-	/* The TRES ids of cpu, mem (1 and 2 in every slurmdbd, but not in
-	 * the public headers) and gres/gpu (made when slurmctld first
-	 * registers with AccountingStorageTRES=gres/gpu; 0 without). */
-	uint32_t cpu_id, mem_id, gpu_id;
-	int saved_fd; /* stderr, while libslurm's log goes to log_fd */
-	int log_fd;
-	char why[LR_ERROR_MSG_MAX / 2]; /* the last error libslurm logged */
-};
 
 /* ---------------------------------------------------------------- libslurm's log */
 
@@ -53,7 +37,7 @@ struct lr_acct_db {
  * PersistInit msg: Connection refused" three times over); sync's
  * messages are one line each.  While a call runs, stderr is a memfd;
  * its last "error: " line becomes the cause of a failure. */
-static void hush(struct lr_acct_db *db)
+void lr_acct_db_hush(struct lr_acct_db *db)
 {
 	db->why[0] = '\0';
 	db->saved_fd = db->log_fd = -1;
@@ -67,7 +51,7 @@ static void hush(struct lr_acct_db *db)
 		dup2(db->log_fd, STDERR_FILENO);
 }
 
-static void unhush(struct lr_acct_db *db)
+void lr_acct_db_unhush(struct lr_acct_db *db)
 {
 	int e = errno;
 	if (db->saved_fd >= 0) {
@@ -91,18 +75,8 @@ static void unhush(struct lr_acct_db *db)
 	errno = e;
 }
 
-/* expr, with libslurm's log hushed; errno as the call left it. */
-#define QUIET(db, expr)                                                                            \
-	({                                                                                         \
-		hush(db);                                                                          \
-		errno = 0;                                                                         \
-		__typeof__(expr) v_ = (expr);                                                      \
-		unhush(db);                                                                        \
-		v_;                                                                                \
-	})
-
 /* "slurmdbd at HOST:PORT: WHAT: CAUSE", CAUSE from the log or errno. */
-static int fail(struct lr_acct_db *db, struct lr_error *err, int e, const char *what)
+int lr_acct_db_fail(struct lr_acct_db *db, struct lr_error *err, int e, const char *what)
 {
 	const char *cause = db->why[0] ? db->why : e ? slurm_strerror(e) : "failed";
 	return lr_error_set(err, EIO, "%s: %s: %s", db->where, what, cause);
@@ -117,7 +91,7 @@ int lr_acct_db_open(struct lr_acct_db **out, bool verbose, struct lr_error *err)
 		conf = LR_SLURM_CONF;
 	if (access(conf, R_OK) < 0)
 		return lr_error_errno(err, errno,
-				      "Slurm's configuration %s (where sync finds slurmdbd; "
+				      "Slurm's configuration %s (where labrun finds slurmdbd; "
 				      "SLURM_CONF names another)",
 				      conf);
 	if (lr_lazy_slurm_load() < 0) {
@@ -140,11 +114,12 @@ int lr_acct_db_open(struct lr_acct_db **out, bool verbose, struct lr_error *err)
 	if (!c || !c->cluster_name || !*c->cluster_name)
 		r = lr_error_set(err, EINVAL, "%s: no ClusterName", conf);
 	else if (!c->accounting_storage_type || !strstr(c->accounting_storage_type, "slurmdbd"))
-		r = lr_error_set(
-			err, ENOTSUP,
-			"%s: AccountingStorageType is %s, not "
-			"accounting_storage/slurmdbd: sync needs Slurm's accounting database",
-			conf, c->accounting_storage_type ? c->accounting_storage_type : "unset");
+		r = lr_error_set(err, ENOTSUP,
+				 "%s: AccountingStorageType is %s, not "
+				 "accounting_storage/slurmdbd: the lab budgets need Slurm's "
+				 "accounting database",
+				 conf,
+				 c->accounting_storage_type ? c->accounting_storage_type : "unset");
 	if (r < 0) {
 		free(db);
 		return r;
@@ -156,7 +131,7 @@ int lr_acct_db_open(struct lr_acct_db **out, bool verbose, struct lr_error *err)
 	uint16_t flags = 0;
 	db->conn = QUIET(db, slurmdb_connection_get(&flags));
 	if (!db->conn) {
-		r = fail(db, err, errno, "cannot connect");
+		r = lr_acct_db_fail(db, err, errno, "cannot connect");
 		free(db);
 		return r;
 	}
@@ -182,8 +157,8 @@ void lr_acct_db_close(struct lr_acct_db *db)
 
 /* "1=8,2=65536,1001=2" into l: cpu, mem, gres/gpu (or, for minutes, the
  * GPU-minutes).  Other TRES are not labrun's and are left out. */
-static void tres_parse(const char *s, const struct lr_acct_db *db, bool mins,
-		       struct lr_acct_limits *l)
+void lr_acct_db_tres_parse(const char *s, const struct lr_acct_db *db, bool mins,
+			   struct lr_acct_limits *l)
 {
 	uint32_t gpu_id = db->gpu_id;
 	while (s && *s) {
@@ -284,8 +259,8 @@ static int take_assoc(void *rec, struct lr_acct_db *db, struct lr_acct_state *st
 	if (!n->cluster || !n->account || (a->user && *a->user && !n->user) ||
 	    (a->partition && *a->partition && !n->partition))
 		return -ENOMEM;
-	tres_parse(a->grp_tres, db, false, &n->limits);
-	tres_parse(a->grp_tres_mins, db, true, &n->limits);
+	lr_acct_db_tres_parse(a->grp_tres, db, false, &n->limits);
+	lr_acct_db_tres_parse(a->grp_tres_mins, db, true, &n->limits);
 	return 0;
 }
 
@@ -307,7 +282,7 @@ int lr_acct_db_read(struct lr_acct_db *db, struct lr_acct_state *out, struct lr_
 			 : k == 2 ? QUIET(db, slurmdb_users_get(db->conn, &uc))
 				  : QUIET(db, slurmdb_associations_get(db->conn, &ac));
 		if (!l) {
-			r = fail(db, err, errno, what[k]);
+			r = lr_acct_db_fail(db, err, errno, what[k]);
 			break;
 		}
 		r = each(l,
@@ -431,7 +406,7 @@ static int modify(struct lr_acct_db *db, const char *account, const char *const 
 	int r = cond_make(&k, db, account, users, n);
 	List done = r == 0 ? QUIET(db, slurmdb_associations_modify(db->conn, &k.c, &rec)) : NULL;
 	if (r == 0 && !done)
-		r = fail(db, err, errno, "modify associations");
+		r = lr_acct_db_fail(db, err, errno, "modify associations");
 	drop(done);
 	cond_free(&k);
 	return r < 0 ? r : 0;
@@ -449,7 +424,7 @@ static int remove_assocs(struct lr_acct_db *db, const char *account, const char 
 	if (r == 0 && e == ESLURM_JOBS_RUNNING_ON_ASSOC)
 		r = 1;
 	else if (r == 0 && !done)
-		r = fail(db, err, e, "remove associations");
+		r = lr_acct_db_fail(db, err, e, "remove associations");
 	drop(done);
 	cond_free(&k);
 	return r;
@@ -474,7 +449,7 @@ int lr_acct_db_apply(struct lr_acct_db *db, const struct lr_acct_plan *plan,
 		r = run(db, plan, i, j, out, err);
 	}
 	if (r == 0 && QUIET(db, slurmdb_connection_commit(db->conn, true)) != SLURM_SUCCESS)
-		r = fail(db, err, errno, "commit");
+		r = lr_acct_db_fail(db, err, errno, "commit");
 	if (r < 0)
 		QUIET(db, slurmdb_connection_commit(db->conn, false));
 	return r;
@@ -501,7 +476,7 @@ static int add_accounts(struct lr_acct_db *db, const struct lr_acct_change *c, s
 		slurm_list_append(l, &recs[i]);
 	}
 	if (r == 0 && QUIET(db, slurmdb_accounts_add(db->conn, l)) != SLURM_SUCCESS)
-		r = fail(db, err, errno, "add accounts");
+		r = lr_acct_db_fail(db, err, errno, "add accounts");
 	else if (r < 0)
 		lr_error_errno(err, -r, "add accounts");
 	drop(l);
@@ -544,7 +519,7 @@ static int add_assocs(struct lr_acct_db *db, const struct lr_acct_plan *plan,
 		slurm_list_append(l, a);
 	}
 	if (r == 0 && QUIET(db, slurmdb_associations_add(db->conn, l)) != SLURM_SUCCESS)
-		r = fail(db, err, errno, "add associations");
+		r = lr_acct_db_fail(db, err, errno, "add associations");
 	else if (r < 0)
 		lr_error_errno(err, -r, "add associations");
 	drop(l);
@@ -571,7 +546,7 @@ static int add_users(struct lr_acct_db *db, const struct lr_acct_change *c, size
 	}
 	int r = QUIET(db, slurmdb_users_add(db->conn, l)) == SLURM_SUCCESS
 			? 0
-			: fail(db, err, errno, "add users");
+			: lr_acct_db_fail(db, err, errno, "add users");
 	drop(l);
 	free(recs);
 	return r;
@@ -606,7 +581,7 @@ static int grouped(struct lr_acct_db *db, const struct lr_acct_change *c, size_t
 			List l = ac.user_list ? QUIET(db, slurmdb_users_modify(db->conn, &uc, &rec))
 					      : NULL;
 			if (!l)
-				r = fail(db, err, errno, "set default accounts");
+				r = lr_acct_db_fail(db, err, errno, "set default accounts");
 			drop(l);
 			drop(ac.user_list);
 		} else {
@@ -651,7 +626,7 @@ static int remove_accounts(struct lr_acct_db *db, const struct lr_acct_change *c
 			r = modify(db, c[i].account, NULL, 0, &zero, err);
 			out[i] = LR_ACCT_ZEROED;
 		} else if (!l) {
-			r = fail(db, err, e, "remove accounts");
+			r = lr_acct_db_fail(db, err, e, "remove accounts");
 		}
 		drop(l);
 		drop(ac.acct_list);
@@ -683,7 +658,7 @@ static int remove_users(struct lr_acct_db *db, const struct lr_acct_plan *plan,
 		slurmdb_user_cond_t uc = {.assoc_cond = &ac};
 		List l = ac.user_list ? QUIET(db, slurmdb_users_remove(db->conn, &uc)) : NULL;
 		if (!l)
-			r = fail(db, err, errno, "remove users");
+			r = lr_acct_db_fail(db, err, errno, "remove users");
 		drop(l);
 		drop(ac.user_list);
 	}

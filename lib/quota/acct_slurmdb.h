@@ -4,9 +4,9 @@
  *
  * Through libslurm's slurmdb API, loaded when first used
  * (slurmdb_lazy.c); the slurmdbd is the one slurm.conf names (SLURM_CONF,
- * else LR_SLURM_CONF).  Runs as root (slurmdbd allows changes to its
- * administrators; root is one).  Built without libslurm-dev, every call
- * fails saying so.
+ * else LR_SLURM_CONF).  Changes run as root (slurmdbd allows them to its
+ * administrators; root is one); reads as anyone slurmdbd lets read.  Built without libslurm-dev,
+ * every call fails saying so.
  */
 #ifndef LABRUN_ACCT_SLURMDB_H
 #define LABRUN_ACCT_SLURMDB_H
@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "acct_plan.h"
+#include "acct_usage.h"
 #include "error.h"
 
 #define LR_SLURM_CONF "/etc/slurm/slurm.conf"
@@ -46,6 +47,13 @@ enum lr_acct_outcome {
  * on a failure, roll back everything: nothing is changed. */
 int lr_acct_db_apply(struct lr_acct_db *db, const struct lr_acct_plan *plan,
 		     enum lr_acct_outcome *out, struct lr_error *err);
+
+/* The GPU-seconds each association of labrun's accounts (organization
+ * labrun) on this cluster used from UTC midnight of now's month's 1st to
+ * now, and its limits (acct_usage.h; acct_usage_db.c).  Needs only what
+ * slurmdbd lets the caller read.  *u is set only on success. */
+int lr_acct_db_usage(struct lr_acct_db *db, time_t now, struct lr_acct_usage *u,
+		     struct lr_error *err);
 
 void lr_acct_db_close(struct lr_acct_db *db);
 

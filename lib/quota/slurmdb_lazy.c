@@ -1,11 +1,12 @@
 /* slurmdb_lazy.c - the libslurm functions acct_slurmdb.c calls, loaded
- * from libslurm when `labrun-policy sync` first talks to slurmdbd (lazy.h
+ * from libslurm when `labrun-policy sync` or `usage`, or `labrun --quota`,
+ * first talks to slurmdbd (lazy.h
  * says why libraries are loaded when used; doc/DECISIONS.md, "Lab budgets
  * in Slurm accounting", why libslurm in particular: a machine without
  * Slurm runs every other command without it installed).  Each is declared
  * by slurm.h or slurmdb.h, which check the definitions here against them.
  * Built only with libslurm-dev's headers (configure: HAVE_SLURMDB).
- * Runs as whoever calls (sync: root).
+ * Runs as whoever calls (sync: root; usage and labrun --quota: anyone).
  */
 #include "build-config.h"
 
@@ -37,6 +38,7 @@ LR_LAZY(slurm, char *, slurm_strerror, "libslurm is not loaded", (int errnum), (
 LR_LAZY(slurm, List, slurm_list_create, NULL, (ListDelF f), (f))
 LR_LAZY(slurm, void *, slurm_list_append, NULL, (List l, void *x), (l, x))
 LR_LAZY_VOID(slurm, slurm_list_destroy, (List l), (l))
+LR_LAZY(slurm, int, slurm_list_count, 0, (List l), (l))
 LR_LAZY(slurm, ListIterator, slurm_list_iterator_create, NULL, (List l), (l))
 LR_LAZY(slurm, void *, slurm_list_next, NULL, (ListIterator i), (i))
 LR_LAZY_VOID(slurm, slurm_list_iterator_destroy, (ListIterator i), (i))
@@ -71,3 +73,5 @@ LR_LAZY_VOID(slurm, slurmdb_init_assoc_rec, (slurmdb_assoc_rec_t * assoc, bool f
 	     (assoc, free_it))
 LR_LAZY_VOID(slurm, slurmdb_init_tres_cond, (slurmdb_tres_cond_t * tres, bool free_it),
 	     (tres, free_it))
+LR_LAZY(slurm, List, slurmdb_jobs_get, NULL, (void *db_conn, slurmdb_job_cond_t *cond),
+	(db_conn, cond))
