@@ -89,7 +89,7 @@ lib_srcs=()
 for src in "${LIB_SRCS[@]}"; do
 	case $src in
 	*/lib/image/codecs.c | */lib/quota/hwloc_lazy.c) ;;
-	*/lib/quota/acct_slurmdb.c | */lib/quota/slurmdb_lazy.c) ;;
+	*/lib/quota/acct_slurmdb.c | */lib/quota/slurmdb_lazy.c | */lib/quota/acct_usage_db.c) ;;
 	*) lib_srcs+=("$src") ;;
 	esac
 done
