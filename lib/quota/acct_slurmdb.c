@@ -325,8 +325,7 @@ int lr_acct_db_read(struct lr_acct_db *db, struct lr_acct_state *out, struct lr_
 
 /* ---------------------------------------------------------------- changes */
 
-/* A list of labrun's strings (no destructor: libslurm must not free them). */
-static List names(const char *const *v, size_t n)
+List lr_acct_db_names(const char *const *v, size_t n)
 {
 	List l = slurm_list_create(NULL);
 	for (size_t i = 0; l && i < n; i++)
@@ -334,7 +333,7 @@ static List names(const char *const *v, size_t n)
 	return l;
 }
 
-static void drop(List l)
+void lr_acct_db_drop(List l)
 {
 	if (l)
 		slurm_list_destroy(l);
@@ -373,10 +372,10 @@ static int cond_make(struct cond *k, const struct lr_acct_db *db, const char *ac
 		     const char *const *users, size_t n_users)
 {
 	*k = (struct cond){.cluster = db->cluster, .account = account, .none = ""};
-	k->c.cluster_list = names(&k->cluster, 1);
-	k->c.acct_list = names(&k->account, 1);
-	k->c.partition_list = names(&k->none, 1);
-	k->c.user_list = n_users ? names(users, n_users) : names(&k->none, 1);
+	k->c.cluster_list = lr_acct_db_names(&k->cluster, 1);
+	k->c.acct_list = lr_acct_db_names(&k->account, 1);
+	k->c.partition_list = lr_acct_db_names(&k->none, 1);
+	k->c.user_list = n_users ? lr_acct_db_names(users, n_users) : lr_acct_db_names(&k->none, 1);
 	return k->c.cluster_list && k->c.acct_list && k->c.partition_list && k->c.user_list
 		       ? 0
 		       : -ENOMEM;
@@ -384,10 +383,10 @@ static int cond_make(struct cond *k, const struct lr_acct_db *db, const char *ac
 
 static void cond_free(struct cond *k)
 {
-	drop(k->c.cluster_list);
-	drop(k->c.acct_list);
-	drop(k->c.partition_list);
-	drop(k->c.user_list);
+	lr_acct_db_drop(k->c.cluster_list);
+	lr_acct_db_drop(k->c.acct_list);
+	lr_acct_db_drop(k->c.partition_list);
+	lr_acct_db_drop(k->c.user_list);
 }
 
 /* Set the limits of account's associations for users (none: the
@@ -407,7 +406,7 @@ static int modify(struct lr_acct_db *db, const char *account, const char *const 
 	List done = r == 0 ? QUIET(db, slurmdb_associations_modify(db->conn, &k.c, &rec)) : NULL;
 	if (r == 0 && !done)
 		r = lr_acct_db_fail(db, err, errno, "modify associations");
-	drop(done);
+	lr_acct_db_drop(done);
 	cond_free(&k);
 	return r < 0 ? r : 0;
 }
@@ -425,7 +424,7 @@ static int remove_assocs(struct lr_acct_db *db, const char *account, const char 
 		r = 1;
 	else if (r == 0 && !done)
 		r = lr_acct_db_fail(db, err, e, "remove associations");
-	drop(done);
+	lr_acct_db_drop(done);
 	cond_free(&k);
 	return r;
 }
@@ -479,7 +478,7 @@ static int add_accounts(struct lr_acct_db *db, const struct lr_acct_change *c, s
 		r = lr_acct_db_fail(db, err, errno, "add accounts");
 	else if (r < 0)
 		lr_error_errno(err, -r, "add accounts");
-	drop(l);
+	lr_acct_db_drop(l);
 	for (size_t i = 0; desc && i < n; i++)
 		free(desc[i]);
 	free(desc);
@@ -522,7 +521,7 @@ static int add_assocs(struct lr_acct_db *db, const struct lr_acct_plan *plan,
 		r = lr_acct_db_fail(db, err, errno, "add associations");
 	else if (r < 0)
 		lr_error_errno(err, -r, "add associations");
-	drop(l);
+	lr_acct_db_drop(l);
 	free(tres);
 	free(recs);
 	return r;
@@ -547,7 +546,7 @@ static int add_users(struct lr_acct_db *db, const struct lr_acct_change *c, size
 	int r = QUIET(db, slurmdb_users_add(db->conn, l)) == SLURM_SUCCESS
 			? 0
 			: lr_acct_db_fail(db, err, errno, "add users");
-	drop(l);
+	lr_acct_db_drop(l);
 	free(recs);
 	return r;
 }
@@ -575,15 +574,15 @@ static int grouped(struct lr_acct_db *db, const struct lr_acct_change *c, size_t
 		if (c[i].op == LR_ACCT_MODIFY) {
 			r = modify(db, c[i].account, users, cnt, &c[i].limits, err);
 		} else if (c[i].op == LR_ACCT_SET_DEFAULT) {
-			slurmdb_assoc_cond_t ac = {.user_list = names(users, cnt)};
+			slurmdb_assoc_cond_t ac = {.user_list = lr_acct_db_names(users, cnt)};
 			slurmdb_user_cond_t uc = {.assoc_cond = &ac};
 			slurmdb_user_rec_t rec = {.default_acct = c[i].account, .uid = NO_VAL};
 			List l = ac.user_list ? QUIET(db, slurmdb_users_modify(db->conn, &uc, &rec))
 					      : NULL;
 			if (!l)
 				r = lr_acct_db_fail(db, err, errno, "set default accounts");
-			drop(l);
-			drop(ac.user_list);
+			lr_acct_db_drop(l);
+			lr_acct_db_drop(ac.user_list);
 		} else {
 			r = remove_assocs(db, c[i].account, users, cnt, err);
 			/* Jobs run under one of them: one at a time, and
@@ -617,8 +616,8 @@ static int remove_accounts(struct lr_acct_db *db, const struct lr_acct_change *c
 {
 	int r = 0;
 	for (size_t i = 0; i < n && r == 0; i++) {
-		slurmdb_assoc_cond_t ac = {.acct_list =
-						   names((const char *const *)&c[i].account, 1)};
+		slurmdb_assoc_cond_t ac = {
+			.acct_list = lr_acct_db_names((const char *const *)&c[i].account, 1)};
 		slurmdb_account_cond_t cond = {.assoc_cond = &ac};
 		List l = ac.acct_list ? QUIET(db, slurmdb_accounts_remove(db->conn, &cond)) : NULL;
 		int e = errno;
@@ -628,8 +627,8 @@ static int remove_accounts(struct lr_acct_db *db, const struct lr_acct_change *c
 		} else if (!l) {
 			r = lr_acct_db_fail(db, err, e, "remove accounts");
 		}
-		drop(l);
-		drop(ac.acct_list);
+		lr_acct_db_drop(l);
+		lr_acct_db_drop(ac.acct_list);
 	}
 	return r;
 }
@@ -654,13 +653,13 @@ static int remove_users(struct lr_acct_db *db, const struct lr_acct_plan *plan,
 	}
 	int r = 0;
 	if (cnt) {
-		slurmdb_assoc_cond_t ac = {.user_list = names(users, cnt)};
+		slurmdb_assoc_cond_t ac = {.user_list = lr_acct_db_names(users, cnt)};
 		slurmdb_user_cond_t uc = {.assoc_cond = &ac};
 		List l = ac.user_list ? QUIET(db, slurmdb_users_remove(db->conn, &uc)) : NULL;
 		if (!l)
 			r = lr_acct_db_fail(db, err, errno, "remove users");
-		drop(l);
-		drop(ac.user_list);
+		lr_acct_db_drop(l);
+		lr_acct_db_drop(ac.user_list);
 	}
 	free(users);
 	return r;

@@ -55,4 +55,9 @@ int lr_acct_db_fail(struct lr_acct_db *db, struct lr_error *err, int e, const ch
 void lr_acct_db_tres_parse(const char *s, const struct lr_acct_db *db, bool mins,
 			   struct lr_acct_limits *l);
 
+/* A list of labrun's strings for a query (no destructor: libslurm must not
+ * free them); NULL when out of memory.  lr_acct_db_drop() takes NULL. */
+List lr_acct_db_names(const char *const *v, size_t n);
+void lr_acct_db_drop(List l);
+
 #endif

@@ -27,21 +27,6 @@
 /* Seconds past now asked of slurmdbd (read_jobs says why). */
 #define QUERY_SLACK 60
 
-/* A list of labrun's strings (no destructor: libslurm must not free them). */
-static List names(const char *const *v, size_t n)
-{
-	List l = slurm_list_create(NULL);
-	for (size_t i = 0; l && i < n; i++)
-		slurm_list_append(l, (void *)v[i]);
-	return l;
-}
-
-static void drop(List l)
-{
-	if (l)
-		slurm_list_destroy(l);
-}
-
 /* The TRES ids of cpu, mem and gres/gpu, into db. */
 static int read_tres(struct lr_acct_db *db, struct lr_error *err)
 {
@@ -70,9 +55,10 @@ static int read_accounts(struct lr_acct_db *db, char ***out, size_t *n, struct l
 {
 	const char *org = LR_ACCT_ORG;
 	slurmdb_assoc_cond_t empty = {0};
-	slurmdb_account_cond_t ac = {.assoc_cond = &empty, .organization_list = names(&org, 1)};
+	slurmdb_account_cond_t ac = {.assoc_cond = &empty,
+				     .organization_list = lr_acct_db_names(&org, 1)};
 	List l = ac.organization_list ? QUIET(db, slurmdb_accounts_get(db->conn, &ac)) : NULL;
-	drop(ac.organization_list);
+	lr_acct_db_drop(ac.organization_list);
 	if (!l)
 		return lr_acct_db_fail(db, err, errno, "read the accounts");
 	char **v = calloc((size_t)slurm_list_count(l) + 1, sizeof(*v));
@@ -105,13 +91,13 @@ static int read_assocs(struct lr_acct_db *db, char **accounts, size_t n, struct 
 	const char *cluster = db->cluster;
 	slurmdb_assoc_cond_t ac = {.without_parent_info = 1,
 				   .without_parent_limits = 1,
-				   .cluster_list = names(&cluster, 1),
-				   .acct_list = names((const char *const *)accounts, n)};
+				   .cluster_list = lr_acct_db_names(&cluster, 1),
+				   .acct_list = lr_acct_db_names((const char *const *)accounts, n)};
 	List l = ac.cluster_list && ac.acct_list
 			 ? QUIET(db, slurmdb_associations_get(db->conn, &ac))
 			 : NULL;
-	drop(ac.cluster_list);
-	drop(ac.acct_list);
+	lr_acct_db_drop(ac.cluster_list);
+	lr_acct_db_drop(ac.acct_list);
 	if (!l)
 		return lr_acct_db_fail(db, err, errno, "read the associations");
 	u->rows = calloc((size_t)slurm_list_count(l) + 1, sizeof(*u->rows));
@@ -148,8 +134,8 @@ static int read_jobs(struct lr_acct_db *db, char **accounts, size_t n, struct lr
 {
 	const char *cluster = db->cluster;
 	slurmdb_job_cond_t jc = {
-		.acct_list = names((const char *const *)accounts, n),
-		.cluster_list = names(&cluster, 1),
+		.acct_list = lr_acct_db_names((const char *const *)accounts, n),
+		.cluster_list = lr_acct_db_names(&cluster, 1),
 		.flags = JOBCOND_FLAG_DUP | JOBCOND_FLAG_NO_STEP | JOBCOND_FLAG_NO_TRUNC,
 		/* 0 would ask for jobs whose scheduling flags are 0: none
 		 * (sacct sets NOTSET too). */
@@ -163,8 +149,8 @@ static int read_jobs(struct lr_acct_db *db, char **accounts, size_t n, struct lr
 	};
 	List l =
 		jc.acct_list && jc.cluster_list ? QUIET(db, slurmdb_jobs_get(db->conn, &jc)) : NULL;
-	drop(jc.acct_list);
-	drop(jc.cluster_list);
+	lr_acct_db_drop(jc.acct_list);
+	lr_acct_db_drop(jc.cluster_list);
 	if (!l)
 		return lr_acct_db_fail(db, err, errno, "read the jobs");
 	ListIterator it = slurm_list_iterator_create(l);

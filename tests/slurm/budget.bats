@@ -33,14 +33,7 @@ setup_file() {
 
 teardown_file() {
 	[ -z "$SKIP_REASON" ] || return 0
-	local u
-	rm -f "$LABS"/*.conf
-	"$POLICY" -d "$LABS" sync >/dev/null || true
-	for u in $ADDED_USERS; do
-		sacctmgr -i delete user "$u" >/dev/null 2>&1 || true
-	done
-	rm -rf "$LABS"
-	[ -z "$(sacctmgr -nP show account format=account | grep -x "$LAB")" ]
+	sync_teardown_file "$LAB"
 }
 
 # as USER CMD...: CMD as USER, from a directory every node has.

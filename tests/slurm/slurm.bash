@@ -228,3 +228,17 @@ sync_setup_file() {
 	POLICY=$(dirname "$LABRUN")/labrun-policy
 	export LABS POLICY ADDED_USERS
 }
+
+# sync_teardown_file LAB: LAB's account gone through a sync of no lab, the
+# users sync_setup_file found missing removed, LABS removed; fails when the
+# account is still there.
+sync_teardown_file() {
+	local u
+	rm -f "$LABS"/*.conf
+	"$POLICY" -d "$LABS" sync >/dev/null || true
+	for u in $ADDED_USERS; do
+		sacctmgr -i delete user "$u" >/dev/null 2>&1 || true
+	done
+	rm -rf "$LABS"
+	[ -z "$(sacctmgr -nP show account format=account | grep -x "$1")" ]
+}

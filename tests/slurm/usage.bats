@@ -60,14 +60,7 @@ setup_file() {
 
 teardown_file() {
 	[ -z "$SKIP_REASON" ] || return 0
-	local u
-	rm -f "$LABS"/*.conf
-	"$POLICY" -d "$LABS" sync >/dev/null || true
-	for u in $ADDED_USERS; do
-		sacctmgr -i delete user "$u" >/dev/null 2>&1 || true
-	done
-	rm -rf "$LABS"
-	[ -z "$(sacctmgr -nP show account format=account | grep -x "$LAB")" ]
+	sync_teardown_file "$LAB"
 }
 
 # gpu_job USER GPUS SECONDS: a job of USER in the lab holding GPUS for
