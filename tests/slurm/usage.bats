@@ -56,6 +56,23 @@ setup_file() {
 		sacct -a -X -j "$jobs" >&2
 		return 1
 	}
+	# Right after a job ends, slurmdbd's answer to a query by time window
+	# (usage's, and sacct -S/-E's) may still lack it while one by job id
+	# (sacct -j, above) has it: seen for up to 1.5 s.  Wait until the
+	# window has caught up; the tests then compare anew.
+	wait_for 10 window_caught_up || {
+		echo "usage's window still differs from sacct's after 10 s" >&2
+		return 1
+	}
+}
+
+# window_caught_up: usage --json's lab total equals sacct's for usage's
+# window.
+window_caught_up() {
+	local json
+	json=$("$POLICY" usage --json "$LAB") || return 1
+	[ "$(jq -r ".labs[] | select(.account == \"$LAB\") | .gpu_seconds" <<<"$json")" = \
+		"$(sacct_secs "$(jq -r .start <<<"$json")" "$(jq -r .end <<<"$json")")" ]
 }
 
 teardown_file() {
