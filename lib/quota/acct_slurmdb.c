@@ -264,33 +264,37 @@ static int take_assoc(void *rec, struct lr_acct_db *db, struct lr_acct_state *st
 	return 0;
 }
 
+int lr_acct_db_read_tres(struct lr_acct_db *db, struct lr_error *err)
+{
+	slurmdb_tres_cond_t tc;
+	slurmdb_init_tres_cond(&tc, false);
+	List l = QUIET(db, slurmdb_tres_get(db->conn, &tc));
+	if (!l)
+		return lr_acct_db_fail(db, err, errno, "read the TRES");
+	int r = each(l, take_tres, db, NULL);
+	slurm_list_destroy(l);
+	return r;
+}
+
 int lr_acct_db_read(struct lr_acct_db *db, struct lr_acct_state *out, struct lr_error *err)
 {
 	struct lr_acct_state st = {0};
-	slurmdb_tres_cond_t tc;
-	slurmdb_init_tres_cond(&tc, false);
 	slurmdb_assoc_cond_t ac = {.without_parent_info = 1, .without_parent_limits = 1};
 	slurmdb_assoc_cond_t empty_a = {0}, empty_u = {0};
 	slurmdb_account_cond_t acc = {.assoc_cond = &empty_a};
 	slurmdb_user_cond_t uc = {.assoc_cond = &empty_u};
 	static const char *const what[] = {"read the TRES", "read the accounts", "read the users",
 					   "read the associations"};
-	int r = 0;
-	for (int k = 0; k < 4 && r == 0; k++) {
-		List l = k == 0	  ? QUIET(db, slurmdb_tres_get(db->conn, &tc))
-			 : k == 1 ? QUIET(db, slurmdb_accounts_get(db->conn, &acc))
+	int r = lr_acct_db_read_tres(db, err);
+	for (int k = 1; k < 4 && r == 0; k++) {
+		List l = k == 1	  ? QUIET(db, slurmdb_accounts_get(db->conn, &acc))
 			 : k == 2 ? QUIET(db, slurmdb_users_get(db->conn, &uc))
 				  : QUIET(db, slurmdb_associations_get(db->conn, &ac));
 		if (!l) {
 			r = lr_acct_db_fail(db, err, errno, what[k]);
 			break;
 		}
-		r = each(l,
-			 k == 0	  ? take_tres
-			 : k == 1 ? take_account
-			 : k == 2 ? take_user
-				  : take_assoc,
-			 db, &st);
+		r = each(l, k == 1 ? take_account : k == 2 ? take_user : take_assoc, db, &st);
 		slurm_list_destroy(l);
 		if (r < 0)
 			lr_error_errno(err, -r, "%s: %s", db->where, what[k]);

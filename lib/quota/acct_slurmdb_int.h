@@ -50,6 +50,9 @@ void lr_acct_db_unhush(struct lr_acct_db *db);
 /* "slurmdbd at HOST:PORT: WHAT: CAUSE", CAUSE from the log or errno e. */
 int lr_acct_db_fail(struct lr_acct_db *db, struct lr_error *err, int e, const char *what);
 
+/* The TRES ids of cpu, mem and gres/gpu, into db (0: not registered). */
+int lr_acct_db_read_tres(struct lr_acct_db *db, struct lr_error *err);
+
 /* "1=8,2=65536,1001=2" into l: cpu, mem, gres/gpu (mins: the GPU-minutes);
  * other TRES are not labrun's.  Needs db's TRES ids. */
 void lr_acct_db_tres_parse(const char *s, const struct lr_acct_db *db, bool mins,

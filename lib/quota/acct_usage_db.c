@@ -27,29 +27,6 @@
 /* Seconds past now asked of slurmdbd (read_jobs says why). */
 #define QUERY_SLACK 60
 
-/* The TRES ids of cpu, mem and gres/gpu, into db. */
-static int read_tres(struct lr_acct_db *db, struct lr_error *err)
-{
-	slurmdb_tres_cond_t tc;
-	slurmdb_init_tres_cond(&tc, false);
-	List l = QUIET(db, slurmdb_tres_get(db->conn, &tc));
-	if (!l)
-		return lr_acct_db_fail(db, err, errno, "read the TRES");
-	ListIterator it = slurm_list_iterator_create(l);
-	const slurmdb_tres_rec_t *t;
-	while ((t = slurm_list_next(it))) {
-		if (t->type && t->name && !strcmp(t->type, "gres") && !strcmp(t->name, "gpu"))
-			db->gpu_id = t->id;
-		else if (t->type && !t->name && !strcmp(t->type, "cpu"))
-			db->cpu_id = t->id;
-		else if (t->type && !t->name && !strcmp(t->type, "mem"))
-			db->mem_id = t->id;
-	}
-	slurm_list_iterator_destroy(it);
-	slurm_list_destroy(l);
-	return 0;
-}
-
 /* The names of labrun's accounts (organization LR_ACCT_ORG), malloc'd. */
 static int read_accounts(struct lr_acct_db *db, char ***out, size_t *n, struct lr_error *err)
 {
@@ -175,7 +152,7 @@ int lr_acct_db_usage(struct lr_acct_db *db, time_t now, struct lr_acct_usage *ou
 	lr_acct_month_window(now, &u.window);
 	int r = (u.cluster = strdup(db->cluster)) ? 0 : lr_error_errno(err, ENOMEM, "usage");
 	if (r == 0)
-		r = read_tres(db, err);
+		r = lr_acct_db_read_tres(db, err);
 	if (r == 0 && !db->gpu_id)
 		r = lr_error_set(err, ENOENT,
 				 "%s: no TRES gres/gpu: set AccountingStorageTRES=gres/gpu in "
